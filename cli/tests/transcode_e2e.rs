@@ -1,0 +1,173 @@
+//! End to end: `marquee transcode` on generated sources, output checked by real clients (ffprobe, ffmpeg,
+//! GStreamer's hlsdemux2/dashdemux2, xmllint with the DASH schema, hls.js and dash.js in Chromium).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::*;
+
+/// A 10 s 640x360 source with audio: two video rungs (360p, 240p) and audio, three segments each.
+fn standard_ladder(dir: &Path) -> std::path::PathBuf {
+    let src = make_sample(dir, "src.mp4", &["--duration", "10", "--size", "640x360"]);
+    let out = dir.join("out");
+    transcode_ok(&src, &out, &[]);
+    out
+}
+
+fn media_playlist(path: &Path) -> m3u8_rs::MediaPlaylist {
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    match m3u8_rs::parse_playlist_res(&text) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p,
+        other => panic!("{} is not a media playlist: {other:?}", path.display()),
+    }
+}
+
+fn stream_duration(file: &Path, stream: &str) -> f64 {
+    let v = ffprobe_json(file.to_str().unwrap(), &["-select_streams", stream, "-show_entries", "stream=duration"]);
+    v["streams"][0]["duration"].as_str().and_then(|d| d.parse().ok()).expect("stream duration")
+}
+
+#[test]
+fn ladder_is_read_by_ffmpeg_gstreamer_and_validates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = standard_ladder(tmp.path());
+
+    // The output contract: both manifests plus one folder per rendition.
+    assert!(out.join("master.m3u8").is_file() && out.join("manifest.mpd").is_file());
+    assert_eq!(video_renditions(&out), vec!["video_240p", "video_360p"]);
+    assert!(out.join("audio_aac/index.m3u8").is_file());
+
+    // ffprobe reads every rendition, at the planned size.
+    for (rendition, w, h) in [("video_360p", 640, 360), ("video_240p", 426, 240)] {
+        let joined = tmp.path().join(format!("{rendition}.mp4"));
+        let segments = concat_rendition(&out, rendition, &joined);
+        assert_eq!(segments, 3, "{rendition}: 10 s in 4 s segments");
+        let v = ffprobe_json(joined.to_str().unwrap(), &["-show_streams"]);
+        let s = &v["streams"][0];
+        assert_eq!(s["codec_name"], "h264", "{rendition}");
+        assert_eq!((s["width"].as_i64(), s["height"].as_i64()), (Some(w), Some(h)), "{rendition}");
+        assert_eq!(ffmpeg_decode_errors(joined.to_str().unwrap()), "", "{rendition} decodes cleanly");
+    }
+    let audio = tmp.path().join("audio.mp4");
+    concat_rendition(&out, "audio_aac", &audio);
+    let a = ffprobe_json(audio.to_str().unwrap(), &["-show_streams"]);
+    assert_eq!(a["streams"][0]["codec_name"], "aac");
+    assert_eq!(a["streams"][0]["sample_rate"], "48000");
+    assert_eq!(a["streams"][0]["channels"], 2);
+
+    // ffmpeg plays both manifests with every stream and prints no error.
+    for manifest in ["master.m3u8", "manifest.mpd"] {
+        let errors = ffmpeg_decode_errors(out.join(manifest).to_str().unwrap());
+        assert_eq!(errors, "", "ffmpeg reading {manifest}");
+    }
+
+    // The MPD is valid against the ISO/IEC 23009-1 schema.
+    validate_mpd(&out.join("manifest.mpd")).unwrap();
+
+    // GStreamer's adaptive demuxers (playbin3 → hlsdemux2 / dashdemux2) play both over HTTP.
+    let server = StaticServer::start(&out);
+    gst_play(&server.url("master.m3u8")).expect("playbin3 plays the HLS");
+    gst_play(&server.url("manifest.mpd")).expect("playbin3 plays the DASH");
+}
+
+#[test]
+fn segments_start_on_keyframes_align_across_rungs_and_sum_to_the_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = make_sample(tmp.path(), "src.mp4", &["--duration", "9", "--size", "854x480", "--fps", "30"]);
+    let out = tmp.path().join("out");
+    transcode_ok(&src, &out, &["--segment-duration", "2", "--keyframe-interval", "1"]);
+    let rungs = video_renditions(&out);
+    assert_eq!(rungs.len(), 3, "{rungs:?}");
+
+    let mut boundaries = Vec::new();
+    for rung in &rungs {
+        // Every segment, read on its own with the init segment, starts with a keyframe.
+        let init = std::fs::read(out.join(rung).join("init.mp4")).unwrap();
+        let playlist = media_playlist(&out.join(rung).join("index.m3u8"));
+        let mut starts = Vec::new();
+        for seg in &playlist.segments {
+            let mut one = init.clone();
+            one.extend(std::fs::read(out.join(rung).join(&seg.uri)).unwrap());
+            let file = tmp.path().join("one.mp4");
+            std::fs::write(&file, one).unwrap();
+            let p = ffprobe_json(
+                file.to_str().unwrap(),
+                &["-select_streams", "v", "-show_entries", "packet=pts_time,flags", "-read_intervals", "%+#1"],
+            );
+            let first = &p["packets"][0];
+            assert!(first["flags"].as_str().unwrap().starts_with('K'), "{rung}/{} starts with {first}", seg.uri);
+            starts.push(first["pts_time"].as_str().unwrap().to_owned());
+        }
+        boundaries.push((rung.clone(), starts, playlist.segments.iter().map(|s| s.duration).collect::<Vec<_>>()));
+
+        // EXTINF durations add up to the source's video duration within one frame.
+        let total: f64 = playlist.segments.iter().map(|s| f64::from(s.duration)).sum();
+        let source = stream_duration(&src, "v:0");
+        assert!((total - source).abs() <= 1.0 / 30.0 + 1e-6, "{rung}: EXTINF sum {total} vs source {source}");
+        let target = playlist.target_duration as f64;
+        assert!(playlist.segments.iter().all(|s| f64::from(s.duration).round() <= target));
+    }
+    // Identical boundaries (first PTS of every segment, and every EXTINF) in every rung.
+    for (rung, starts, durations) in &boundaries[1..] {
+        assert_eq!(starts, &boundaries[0].1, "{rung} vs {}: segment start times", boundaries[0].0);
+        assert_eq!(durations, &boundaries[0].2, "{rung} vs {}: segment durations", boundaries[0].0);
+    }
+    assert_eq!(boundaries[0].1.len(), 5, "9 s in 2 s segments");
+}
+
+#[test]
+fn plays_in_hls_js_and_dash_js_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = standard_ladder(tmp.path());
+    let harness = repo_root().join("browser-tests/play.mjs");
+    let o = Command::new("node")
+        .arg(&harness)
+        .arg(&out)
+        .args(["--protocol", "both"])
+        .output()
+        .expect("run node browser-tests/play.mjs (install with scripts/install-deps.sh --test)");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "players failed:\n{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("\"protocol\":\"hls\"") && stdout.contains("\"protocol\":\"dash\""), "{stdout}");
+}
+
+#[test]
+fn an_existing_presentation_is_only_replaced_with_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = make_sample(tmp.path(), "src.mp4", &["--duration", "3", "--size", "320x240"]);
+    let out = tmp.path().join("out");
+    transcode_ok(&src, &out, &[]);
+    let before = list_files(&out);
+    let again = transcode(&src, &out, &[]);
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already holds a published presentation") && stderr.contains("--force"), "{stderr}");
+    assert_eq!(list_files(&out), before, "a refused run changes nothing");
+    transcode_ok(&src, &out, &["--force"]);
+    assert_eq!(list_files(&out), before);
+}
+
+#[test]
+fn progress_events_are_json_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = make_sample(tmp.path(), "src.mp4", &["--duration", "3", "--size", "320x240"]);
+    let o = Command::new(env!("CARGO_BIN_EXE_marquee"))
+        .arg("transcode")
+        .arg(&src)
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .args(["--progress", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(names.first(), Some(&"started"));
+    assert_eq!(&names[names.len() - 2..], &["publishing", "finished"]);
+    assert_eq!(events[0]["renditions"], serde_json::json!(["video_240p", "audio_aac"]));
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs what Marquee needs on Debian 12 that is not there yet, and nothing else.
+#   scripts/install-deps.sh          build + run: Rust, GStreamer 1.22 (dev + plugins), ffmpeg
+#   scripts/install-deps.sh --test   also the test clients: xmllint, Chromium, Node.js + the npm players
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+packages=(
+  pkg-config build-essential curl ca-certificates
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav gstreamer1.0-tools ffmpeg
+)
+if (( want_test )); then
+  packages+=(libxml2-utils chromium)
+  command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "Installing missing Debian packages: ${missing[*]}"
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "error: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust: Debian 12's rustc is too old for gstreamer-rs (needs 1.92); use rustup's toolchain.
+if ! command -v cargo >/dev/null 2>&1; then
+  if [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "Installing the Rust toolchain with rustup (Debian's rustc is too old)…"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+rustc_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if (( rustc_minor < 92 )); then
+  echo "error: Rust 1.92 or newer is needed (have $(rustc --version)); run: rustup update stable" >&2
+  exit 1
+fi
+if (( want_test )); then
+  for c in rustfmt clippy-driver; do
+    command -v "$c" >/dev/null 2>&1 || rustup component add rustfmt clippy
+  done
+  # The browser tests' players and driver, pinned in browser-tests/package-lock.json.
+  if [[ -f browser-tests/package-lock.json && ! -d browser-tests/node_modules ]]; then
+    echo "Installing the browser-test players (npm ci)…"
+    npm ci --prefix browser-tests --no-audit --no-fund --loglevel=error
+  fi
+fi

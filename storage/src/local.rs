@@ -1,0 +1,378 @@
+//! `LocalDir`: an object store in a local directory, one regular file per object.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tracing::{debug, warn};
+
+use crate::key::{split_list_prefix, RESERVED_SEGMENT_PREFIX};
+use crate::location::file_url;
+use crate::{ObjectKey, ObjectMeta, ObjectStore, StorageError};
+
+/// How many temp-file names one `put` tries. A clash needs a leftover from a crashed process that had the same
+/// pid and counter value, so even a second attempt is rare.
+const TEMP_NAME_ATTEMPTS: u32 = 16;
+
+/// Makes temp-file names unique within this process; the pid makes them unique between processes.
+static TEMP_FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Objects stored as files under a root directory: key `video_720p/seg_00001.m4s` is the file
+/// `<root>/video_720p/seg_00001.m4s`.
+///
+/// `put` writes a `.tmp-<pid>-<n>` file beside the target, fsyncs it, renames it over the target and fsyncs
+/// the directory, so readers never see a partial object and a completed `put` survives a crash. A crash
+/// mid-`put` can leave a `.tmp-` file behind; `list` never returns one, and no key can name one.
+///
+/// Unlike S3, a filesystem cannot hold both an object `a` and an object `a/b`; putting the second fails with
+/// [`StorageError::Io`]. Directories are left in place when their last object is deleted. The root's contents
+/// are trusted: only regular files are objects, and symlinks are neither listed nor followed by `list`.
+///
+/// All filesystem work runs on tokio's blocking pool, so the methods never block the async runtime.
+#[derive(Debug, Clone)]
+pub struct LocalDir {
+    root: PathBuf,
+}
+
+impl LocalDir {
+    /// Opens the directory at `root`, creating it (and its parents) if missing, and resolves it to an
+    /// absolute path. This does blocking I/O once; call it at startup, not on a hot path.
+    pub fn new(root: impl AsRef<Path>) -> Result<Self, StorageError> {
+        let root = root.as_ref();
+        fs::create_dir_all(root).map_err(|e| StorageError::io("create root directory", root, e))?;
+        let root = fs::canonicalize(root).map_err(|e| StorageError::io("resolve root directory", root, e))?;
+        Ok(Self { root })
+    }
+
+    /// The absolute, symlink-free root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, key: &ObjectKey) -> PathBuf {
+        self.root.join(key.to_relative_path())
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LocalDir {
+    async fn put(&self, key: &ObjectKey, body: Bytes) -> Result<(), StorageError> {
+        let (root, owned_key, size) = (self.root.clone(), key.clone(), body.len());
+        run_blocking("write", &self.path_of(key), move || write_atomically(&root, &owned_key, &body)).await?;
+        debug!(key = %key, bytes = size, "Object written.");
+        Ok(())
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Bytes, StorageError> {
+        let (path, owned_key) = (self.path_of(key), key.clone());
+        run_blocking("read", &path.clone(), move || read_object(&path, &owned_key)).await
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, StorageError> {
+        let (path, owned_key) = (self.path_of(key), key.clone());
+        run_blocking("read metadata of", &path.clone(), move || object_meta(&path, &owned_key)).await
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        let path = self.path_of(key);
+        run_blocking("delete", &path.clone(), move || delete_object(&path)).await?;
+        debug!(key = %key, "Object deleted.");
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StorageError> {
+        let (dir, name_start) = split_list_prefix(prefix)?;
+        let (root, name_start) = (self.root.clone(), name_start.to_owned());
+        run_blocking("list", &self.root, move || list_keys(&root, dir, &name_start)).await
+    }
+
+    fn location(&self) -> String {
+        file_url(&self.root)
+    }
+}
+
+/// Runs filesystem work on the blocking pool. A panic there is re-raised here, as if the work ran inline.
+async fn run_blocking<T, F>(op: &'static str, path: &Path, work: F) -> Result<T, StorageError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StorageError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(join_error) if join_error.is_panic() => std::panic::resume_unwind(join_error.into_panic()),
+        // Only happens when the runtime shuts down before the work started.
+        Err(join_error) => Err(StorageError::io(op, path, io::Error::other(join_error))),
+    }
+}
+
+fn write_atomically(root: &Path, key: &ObjectKey, body: &[u8]) -> Result<(), StorageError> {
+    let target = root.join(key.to_relative_path());
+    let dir = create_parent_dirs(root, key)?;
+    let (mut file, temp) = create_temp_file(&dir)?;
+    file.write_all(body).map_err(|e| StorageError::io("write temporary file", &temp.path, e))?;
+    // The data must be on disk before the rename makes it visible, or a crash could publish an empty file.
+    file.sync_all().map_err(|e| StorageError::io("sync temporary file", &temp.path, e))?;
+    drop(file);
+    fs::rename(&temp.path, &target).map_err(|e| StorageError::io("rename temporary file onto", &target, e))?;
+    temp.persisted();
+    // Makes the rename itself durable.
+    sync_dir(&dir)
+}
+
+/// Creates the directories above `key` that are missing and returns the one that will hold the object. Each
+/// directory that gains a new entry is fsynced, so the object's path survives a crash along with its data.
+fn create_parent_dirs(root: &Path, key: &ObjectKey) -> Result<PathBuf, StorageError> {
+    let segments: Vec<&str> = key.segments().collect();
+    let parents = &segments[..segments.len() - 1];
+    let parent: PathBuf = parents.iter().fold(root.to_path_buf(), |path, segment| path.join(segment));
+    if parent.is_dir() {
+        return Ok(parent);
+    }
+    let mut dir = root.to_path_buf();
+    let mut grown = Vec::new();
+    for segment in parents {
+        let next = dir.join(segment);
+        match fs::create_dir(&next) {
+            Ok(()) => grown.push(dir.clone()),
+            // Another put created it first, or an earlier put did.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && next.is_dir() => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let clash = io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    "an object already has this name, so it cannot also be a directory",
+                );
+                return Err(StorageError::io("create directory", &next, clash));
+            }
+            Err(e) => return Err(StorageError::io("create directory", &next, e)),
+        }
+        dir = next;
+    }
+    for dir in &grown {
+        sync_dir(dir)?;
+    }
+    Ok(parent)
+}
+
+/// A temp file that is removed when dropped, unless it was renamed into place.
+struct TempFile {
+    path: PathBuf,
+    persisted: bool,
+}
+
+impl TempFile {
+    fn persisted(mut self) {
+        self.persisted = true;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.persisted {
+            return;
+        }
+        if let Err(error) = fs::remove_file(&self.path) {
+            warn!(path = %self.path.display(), %error, "Could not remove an abandoned temporary file.");
+        }
+    }
+}
+
+fn create_temp_file(dir: &Path) -> Result<(File, TempFile), StorageError> {
+    let pid = std::process::id();
+    for _ in 0..TEMP_NAME_ATTEMPTS {
+        let n = TEMP_FILE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("{RESERVED_SEGMENT_PREFIX}{pid}-{n}"));
+        // `create_new` never opens an existing file, so two writers can never share a temp file.
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((file, TempFile { path, persisted: false })),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(StorageError::io("create temporary file", &path, e)),
+        }
+    }
+    let exhausted = io::Error::new(io::ErrorKind::AlreadyExists, "every temporary file name tried was taken");
+    Err(StorageError::io("create a temporary file in", dir, exhausted))
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io("sync directory", dir, e))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), StorageError> {
+    // Directories cannot be opened as files here; the rename is as durable as the platform makes it.
+    Ok(())
+}
+
+/// Missing file, or a path through something that is not a directory (`a/b` when `a` is an object).
+fn is_missing(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+}
+
+fn read_object(path: &Path, key: &ObjectKey) -> Result<Bytes, StorageError> {
+    let not_found = || StorageError::NotFound { key: key.clone() };
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if is_missing(&e) => return Err(not_found()),
+        Err(e) => return Err(StorageError::io("open", path, e)),
+    };
+    // Size and type come from the open file, so a rename between open and read cannot mix two versions.
+    let meta = file.metadata().map_err(|e| StorageError::io("read metadata of", path, e))?;
+    if !meta.is_file() {
+        // A directory is a shared key prefix, not an object.
+        return Err(not_found());
+    }
+    let mut body = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut body).map_err(|e| StorageError::io("read", path, e))?;
+    Ok(Bytes::from(body))
+}
+
+fn object_meta(path: &Path, key: &ObjectKey) -> Result<ObjectMeta, StorageError> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => meta,
+        Ok(_) => return Err(StorageError::NotFound { key: key.clone() }),
+        Err(e) if is_missing(&e) => return Err(StorageError::NotFound { key: key.clone() }),
+        Err(e) => return Err(StorageError::io("read metadata of", path, e)),
+    };
+    let modified = meta.modified().map_err(|e| StorageError::io("read modification time of", path, e))?;
+    Ok(ObjectMeta { size: meta.len(), modified })
+}
+
+fn delete_object(path: &Path) -> Result<(), StorageError> {
+    // No directory fsync: a delete lost in a crash leaves an old object that the next cleanup deletes again.
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if is_missing(&e) => Ok(()),
+        // A directory is a shared key prefix, not an object, so there was nothing to delete.
+        Err(_) if path.is_dir() => Ok(()),
+        Err(e) => Err(StorageError::io("delete", path, e)),
+    }
+}
+
+/// Walks the directory that `dir` names (the root when `None`), keeping entries of its first level whose
+/// names start with `name_start` and everything below them.
+fn list_keys(root: &Path, dir: Option<ObjectKey>, name_start: &str) -> Result<Vec<ObjectKey>, StorageError> {
+    let start = dir.as_ref().map_or_else(|| root.to_path_buf(), |dir| root.join(dir.to_relative_path()));
+    let mut keys = Vec::new();
+    // (directory on disk, its key, whether its entries are filtered by `name_start`)
+    let mut pending = vec![(start, dir, true)];
+    while let Some((path, dir_key, filtered)) = pending.pop() {
+        let entries = match fs::read_dir(&path) {
+            Ok(entries) => entries,
+            // No such prefix directory, or it was deleted while we walked.
+            Err(e) if is_missing(&e) => continue,
+            Err(e) => return Err(StorageError::io("list", &path, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| StorageError::io("list", &path, e))?;
+            let file_name = entry.file_name();
+            let name = file_name.to_str();
+            if name.is_some_and(|name| name.starts_with(RESERVED_SEGMENT_PREFIX)) {
+                continue; // A put in progress, or one a crash abandoned.
+            }
+            if filtered && !name.is_some_and(|name| name.starts_with(name_start)) {
+                continue;
+            }
+            let key = name.and_then(|name| match &dir_key {
+                Some(dir_key) => dir_key.join(name).ok(),
+                None => ObjectKey::parse(name).ok(),
+            });
+            let Some(key) = key else {
+                warn!(path = %entry.path().display(), "Skipped a file whose name cannot be an object key.");
+                continue;
+            };
+            let file_type = match entry.file_type() {
+                Ok(file_type) => file_type,
+                Err(e) if is_missing(&e) => continue,
+                Err(e) => return Err(StorageError::io("list", entry.path(), e)),
+            };
+            if file_type.is_dir() {
+                pending.push((entry.path(), Some(key), false));
+            } else if file_type.is_file() {
+                keys.push(key);
+            }
+        }
+    }
+    keys.sort_unstable();
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(text: &str) -> ObjectKey {
+        ObjectKey::parse(text).unwrap()
+    }
+
+    #[test]
+    fn maps_keys_below_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(tmp.path()).unwrap();
+        assert!(store.root().is_absolute());
+        assert_eq!(store.path_of(&key("v/seg_1.m4s")), store.root().join("v").join("seg_1.m4s"));
+    }
+
+    #[test]
+    fn new_creates_missing_parents_and_rejects_a_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let nested = tmp.path().join("a/b/c");
+        let store = LocalDir::new(&nested).unwrap();
+        assert!(nested.is_dir());
+        assert_eq!(store.root(), fs::canonicalize(&nested).unwrap());
+
+        let file = tmp.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        let error = LocalDir::new(&file).unwrap_err();
+        assert!(matches!(error, StorageError::Io { op: "create root directory", .. }), "{error:?}");
+    }
+
+    #[test]
+    fn temp_files_are_unique_reserved_and_cleaned_up_on_drop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (_a, first) = create_temp_file(tmp.path()).unwrap();
+        let (_b, second) = create_temp_file(tmp.path()).unwrap();
+        assert_ne!(first.path, second.path);
+        for temp in [&first, &second] {
+            let name = temp.path.file_name().unwrap().to_str().unwrap();
+            assert!(name.starts_with(RESERVED_SEGMENT_PREFIX), "{name}");
+            assert!(ObjectKey::parse(name).is_err(), "a key must never name a temp file");
+        }
+        let paths = [first.path.clone(), second.path.clone()];
+        drop((first, second));
+        assert!(paths.iter().all(|p| !p.exists()));
+    }
+
+    #[test]
+    fn a_leftover_temp_file_with_the_next_name_is_skipped_not_overwritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pid = std::process::id();
+        // Occupy the next few names, as files left by a crashed process with our pid would.
+        let next = TEMP_FILE_COUNTER.load(Ordering::Relaxed);
+        for n in next..next + 3 {
+            fs::write(tmp.path().join(format!(".tmp-{pid}-{n}")), b"leftover").unwrap();
+        }
+        let (_file, temp) = create_temp_file(tmp.path()).unwrap();
+        for n in next..next + 3 {
+            assert_eq!(fs::read(tmp.path().join(format!(".tmp-{pid}-{n}"))).unwrap(), b"leftover");
+        }
+        assert!(temp.path.exists());
+    }
+
+    #[test]
+    fn parent_dirs_are_created_level_by_level_and_a_file_in_the_way_is_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = create_parent_dirs(tmp.path(), &key("a/b/c/obj")).unwrap();
+        assert_eq!(dir, tmp.path().join("a/b/c"));
+        assert!(dir.is_dir());
+        assert_eq!(create_parent_dirs(tmp.path(), &key("top")).unwrap(), tmp.path());
+
+        fs::write(tmp.path().join("a/b/c/obj"), b"x").unwrap();
+        let error = create_parent_dirs(tmp.path(), &key("a/b/c/obj/deeper")).unwrap_err();
+        let StorageError::Io { op, path, source } = error else { panic!("{error:?}") };
+        assert_eq!((op, path), ("create directory", tmp.path().join("a/b/c/obj")));
+        assert_eq!(source.kind(), io::ErrorKind::NotADirectory);
+    }
+}

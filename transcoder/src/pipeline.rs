@@ -1,0 +1,313 @@
+//! Builds the GStreamer graph for one ladder:
+//!
+//! ```text
+//! uridecodebin3 ─video─► videoflip(auto) ─[videorate]─► tee₀ ─► queue ► scale ► I420 WxH ─► tee₁ ─► queue ► enc ► parse ► appsink
+//!               │                                               (rung 1 scales from rung 0's picture,  └─► queue ► scale ► … (rung 2)
+//!               │                                                rung 2 from rung 1's: cascaded)
+//!               └─audio─► queue ► audioconvert ► audioresample ► 48k stereo ► AAC ► aacparse ► appsink
+//! ```
+//!
+//! The source is decoded once. Keyframes are forced by one probe in front of `tee₀` that sends a
+//! force-key-unit event at every keyframe boundary of presentation time; the events travel through every
+//! branch in order with the frames, so every rung makes the same frames keyframes.
+
+use std::sync::{Arc, Mutex};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use crate::encoder::EncoderFamily;
+use crate::ladder::{LadderPlan, LadderPreset};
+use crate::probe::SourceInfo;
+use crate::TranscodeError;
+
+/// Raw frames a rung's queue may hold: enough that no encoder starves while another is busy, few enough
+/// that five 1080p branches stay within a few hundred MB.
+const DEFAULT_QUEUE_FRAMES: u32 = 8;
+/// Encoded buffers an appsink may hold before it pushes back on its encoder.
+const DEFAULT_APPSINK_BUFFERS: u32 = 64;
+/// Raw audio the audio branch may queue, so the audio decoder never waits on slow video encoders.
+const DEFAULT_AUDIO_QUEUE_NS: u64 = 5_000_000_000;
+
+/// The built pipeline and the sinks to pull encoded samples from.
+pub struct LadderPipeline {
+    pub pipeline: gst::Pipeline,
+    /// One per planned rung, in plan order.
+    pub video_sinks: Vec<gst_app::AppSink>,
+    pub audio_sink: Option<gst_app::AppSink>,
+    /// Running time (ns) of the first video frame: the presentation's zero. Set by the keyframe probe.
+    pub zero: Arc<PresentationZero>,
+}
+
+/// The running time every track counts its timestamps from, known once the first frame passes.
+#[derive(Debug, Default)]
+pub struct PresentationZero {
+    value: Mutex<Option<i64>>,
+    ready: std::sync::Condvar,
+}
+
+impl PresentationZero {
+    fn set_once(&self, running_time_ns: i64) {
+        let mut v = self.value.lock().expect("zero lock");
+        if v.is_none() {
+            *v = Some(running_time_ns);
+            self.ready.notify_all();
+        }
+    }
+
+    /// Waits up to `timeout` for the zero to be known.
+    pub fn wait(&self, timeout: std::time::Duration) -> Option<i64> {
+        let guard = self.value.lock().expect("zero lock");
+        let (guard, _) = self.ready.wait_timeout_while(guard, timeout, |v| v.is_none()).expect("zero lock");
+        *guard
+    }
+
+    pub fn get(&self) -> Option<i64> {
+        *self.value.lock().expect("zero lock")
+    }
+}
+
+fn make(factory: &'static str, package: &'static str) -> Result<gst::Element, TranscodeError> {
+    gst::ElementFactory::make(factory).build().map_err(|_| TranscodeError::MissingElement { element: factory, package })
+}
+
+fn make_base(factory: &'static str) -> Result<gst::Element, TranscodeError> {
+    make(factory, "gstreamer1.0-plugins-base")
+}
+
+fn queue(max_buffers: u32, max_time_ns: u64) -> Result<gst::Element, TranscodeError> {
+    let q = make("queue", "gstreamer1.0-plugins-base (coreelements ship with libgstreamer1.0-0)")?;
+    q.set_property("max-size-buffers", max_buffers);
+    q.set_property("max-size-bytes", 0u32);
+    q.set_property("max-size-time", max_time_ns);
+    Ok(q)
+}
+
+fn capsfilter(caps: gst::Caps) -> Result<gst::Element, TranscodeError> {
+    let f = make_base("capsfilter")?;
+    f.set_property("caps", caps);
+    Ok(f)
+}
+
+fn link_chain(elements: &[&gst::Element]) -> Result<(), TranscodeError> {
+    gst::Element::link_many(elements.iter().copied()).map_err(|e| TranscodeError::Pipeline {
+        element: elements.iter().map(|e| e.name().to_string()).collect::<Vec<_>>().join(" ! "),
+        message: format!("could not link: {e}"),
+    })
+}
+
+/// Sets the encoder's properties that it has; logs the ones it lacks (hardware encoders differ between
+/// GStreamer versions) instead of failing.
+fn configure_encoder(encoder: &gst::Element, properties: &[(&'static str, String)]) -> Result<(), TranscodeError> {
+    for (name, value) in properties {
+        let Some(pspec) = encoder.find_property(name) else {
+            tracing::debug!(element = %encoder.name(), property = name, "Encoder has no such property; skipped.");
+            continue;
+        };
+        let parsed =
+            <gst::glib::Value as gst::prelude::GstValueExt>::deserialize_with_pspec(value, &pspec).map_err(|e| {
+                TranscodeError::Pipeline {
+                    element: encoder.name().to_string(),
+                    message: format!("property {name}={value}: {e}"),
+                }
+            })?;
+        encoder.set_property_from_value(name, &parsed);
+    }
+    Ok(())
+}
+
+/// Builds the pipeline for `source` and `plan`; nothing runs until the caller sets it to Playing.
+pub fn build(
+    source: &SourceInfo,
+    preset: &LadderPreset,
+    plan: &LadderPlan,
+    encoder: EncoderFamily,
+) -> Result<LadderPipeline, TranscodeError> {
+    let pipeline = gst::Pipeline::with_name("marquee-ladder");
+    let decode = make_base("uridecodebin3")?;
+    decode.set_property("uri", &source.uri);
+    pipeline.add(&decode).map_err(add_error)?;
+
+    // --- video: rotate, cap the frame rate, then the cascade of scalers and encoders.
+    let flip = make("videoflip", "gstreamer1.0-plugins-good")?;
+    flip.set_property_from_str("video-direction", "auto");
+    let mut head: Vec<gst::Element> = vec![queue(DEFAULT_QUEUE_FRAMES, 0)?, flip];
+    if let Some((num, den)) = plan.frame_rate_cap {
+        head.push(make_base("videorate")?);
+        head.push(capsfilter(
+            gst::Caps::builder("video/x-raw").field("framerate", gst::Fraction::new(num as i32, den as i32)).build(),
+        )?);
+    }
+    let top_tee = make("tee", "libgstreamer1.0-0")?;
+    head.push(top_tee.clone());
+    pipeline.add_many(&head).map_err(add_error)?;
+    link_chain(&head.iter().collect::<Vec<_>>())?;
+    let video_entry = head[0].static_pad("sink").expect("queue has a sink pad");
+
+    let zero = Arc::new(PresentationZero::default());
+    install_keyframe_probe(&head[head.len() - 2], preset.keyframe_interval_s, zero.clone());
+
+    let max_gop_frames = max_gop_frames(preset.keyframe_interval_s, plan, source);
+    let mut video_sinks = Vec::with_capacity(plan.rungs.len());
+    let mut feed = top_tee;
+    for rung in &plan.rungs {
+        let scale_queue = queue(DEFAULT_QUEUE_FRAMES, 0)?;
+        let scale = make_base("videoconvertscale")?;
+        let raw_caps = capsfilter(
+            gst::Caps::builder("video/x-raw")
+                .field("format", "I420")
+                .field("width", rung.width as i32)
+                .field("height", rung.height as i32)
+                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+                .build(),
+        )?;
+        let rung_tee = make("tee", "libgstreamer1.0-0")?;
+        let enc_queue = queue(DEFAULT_QUEUE_FRAMES, 0)?;
+        let enc = make(encoder.factory(), "the encoder's plugin package")?;
+        enc.set_property("name", format!("enc-{}", rung.id));
+        configure_encoder(&enc, &encoder.properties(rung, &preset.encoder, max_gop_frames))?;
+        let profile = capsfilter(gst::Caps::builder("video/x-h264").field("profile", rung.profile.as_str()).build())?;
+        let parse = make("h264parse", "gstreamer1.0-plugins-bad")?;
+        let sink = gst_app::AppSink::builder()
+            .name(format!("sink-{}", rung.id))
+            .caps(&gst::Caps::builder("video/x-h264").field("stream-format", "avc").field("alignment", "au").build())
+            .sync(false)
+            .max_buffers(DEFAULT_APPSINK_BUFFERS)
+            .build();
+        let chain = [&scale_queue, &scale, &raw_caps, &rung_tee, &enc_queue, &enc, &profile, &parse, sink.upcast_ref()];
+        pipeline.add_many(chain).map_err(add_error)?;
+        link_chain(&[&feed, &scale_queue])?;
+        link_chain(&chain)?;
+        video_sinks.push(sink);
+        feed = rung_tee;
+    }
+
+    // --- audio
+    let audio = match &source.audio {
+        Some(_) => {
+            let settings = &preset.audio;
+            let q = queue(0, DEFAULT_AUDIO_QUEUE_NS)?;
+            let convert = make_base("audioconvert")?;
+            let resample = make_base("audioresample")?;
+            let raw = capsfilter(
+                gst::Caps::builder("audio/x-raw")
+                    .field("rate", settings.sample_rate as i32)
+                    .field("channels", settings.channels as i32)
+                    .build(),
+            )?;
+            let enc = make("avenc_aac", "gstreamer1.0-libav")?;
+            enc.set_property("bitrate", (settings.bitrate_kbps * 1000) as i32);
+            let parse = make("aacparse", "gstreamer1.0-plugins-good")?;
+            let sink = gst_app::AppSink::builder()
+                .name("sink-audio")
+                .caps(
+                    &gst::Caps::builder("audio/mpeg").field("mpegversion", 4i32).field("stream-format", "raw").build(),
+                )
+                .sync(false)
+                .max_buffers(DEFAULT_APPSINK_BUFFERS * 4)
+                .build();
+            let chain = [&q, &convert, &resample, &raw, &enc, &parse, sink.upcast_ref()];
+            pipeline.add_many(chain).map_err(add_error)?;
+            link_chain(&chain)?;
+            Some((q.static_pad("sink").expect("queue has a sink pad"), sink))
+        }
+        None => None,
+    };
+    let audio_entry = audio.as_ref().map(|(pad, _)| pad.clone());
+
+    // Decoded streams appear as pads; anything we do not package goes to a fakesink so that it is not
+    // an error for the decoder to have nowhere to push it.
+    let pipeline_weak = pipeline.downgrade();
+    decode.connect_pad_added(move |_, pad| {
+        // decodebin3 pads carry a GstStream saying what they are; caps may not be set yet.
+        let kind = pad.stream().map(|s| s.stream_type()).unwrap_or_else(gst::StreamType::empty);
+        let name = pad.name();
+        let target = if kind.contains(gst::StreamType::VIDEO) || (kind.is_empty() && name.starts_with("video")) {
+            Some(&video_entry)
+        } else if kind.contains(gst::StreamType::AUDIO) || (kind.is_empty() && name.starts_with("audio")) {
+            audio_entry.as_ref()
+        } else {
+            None
+        };
+        match target {
+            Some(sink_pad) if !sink_pad.is_linked() => {
+                if let Err(e) = pad.link(sink_pad) {
+                    tracing::error!(pad = %pad.name(), error = ?e, "Could not link a decoded stream.");
+                }
+            }
+            _ => {
+                let Some(pipeline) = pipeline_weak.upgrade() else { return };
+                let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).build() else { return };
+                if pipeline.add(&fake).is_ok() {
+                    let _ = fake.sync_state_with_parent();
+                    if let Some(sink_pad) = fake.static_pad("sink") {
+                        let _ = pad.link(&sink_pad);
+                    }
+                }
+                tracing::debug!(pad = %name, "Decoded stream not packaged.");
+            }
+        }
+    });
+
+    Ok(LadderPipeline { pipeline, video_sinks, audio_sink: audio.map(|(_, s)| s), zero })
+}
+
+fn add_error(e: gst::glib::BoolError) -> TranscodeError {
+    TranscodeError::Pipeline { element: "pipeline".to_owned(), message: format!("could not add an element: {e}") }
+}
+
+/// The encoder's own keyframe limit: well past the forced cadence, so only forced keyframes happen.
+fn max_gop_frames(interval_s: f64, plan: &LadderPlan, source: &SourceInfo) -> u32 {
+    let (num, den) = plan.frame_rate_cap.unwrap_or(source.video.frame_rate);
+    let fps = if num > 0 && den > 0 { f64::from(num) / f64::from(den) } else { 60.0 };
+    ((interval_s * fps * 2.0).ceil() as u32).clamp(2, 1000)
+}
+
+/// Sends a force-key-unit event downstream of `element` at the first frame at or after each multiple
+/// of `interval_s` of running time from the first frame; records the first frame's running time as the
+/// presentation's zero.
+fn install_keyframe_probe(element: &gst::Element, interval_s: f64, zero: Arc<PresentationZero>) {
+    let pad = element.static_pad("src").expect("pre-tee element has a src pad");
+    let interval_ns = (interval_s * 1e9).round() as i64;
+    // A frame up to 1 ms early still counts as on the boundary (timestamps rounded by demuxers).
+    const TOLERANCE_NS: i64 = 1_000_000;
+    let next_boundary: Mutex<Option<i64>> = Mutex::new(None);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let Some(pts) = buffer.pts() else { return gst::PadProbeReturn::Ok };
+        let Some(segment) = pad.sticky_event::<gst::event::Segment>(0) else { return gst::PadProbeReturn::Ok };
+        let Some(segment) = segment.segment().downcast_ref::<gst::ClockTime>() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(rt) = segment.to_running_time_full(pts).and_then(signed_ns) else { return gst::PadProbeReturn::Ok };
+        let mut next_boundary = next_boundary.lock().expect("keyframe probe lock");
+        match *next_boundary {
+            None => {
+                zero.set_once(rt);
+                *next_boundary = Some(rt + interval_ns);
+            }
+            Some(boundary) if rt + TOLERANCE_NS >= boundary => {
+                let start = zero.get().unwrap_or(0);
+                let passed = (rt + TOLERANCE_NS - start) / interval_ns;
+                *next_boundary = Some(start + (passed + 1) * interval_ns);
+                let event = gst_video::DownstreamForceKeyUnitEvent::builder()
+                    .running_time(gst::ClockTime::from_nseconds(rt.max(0) as u64))
+                    .all_headers(true)
+                    .build();
+                pad.push_event(event);
+            }
+            Some(_) => {}
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// A signed running time in nanoseconds.
+pub fn signed_ns(t: gst::Signed<gst::ClockTime>) -> Option<i64> {
+    match t {
+        gst::Signed::Positive(t) => i64::try_from(t.nseconds()).ok(),
+        gst::Signed::Negative(t) => i64::try_from(t.nseconds()).ok().map(|v| -v),
+    }
+}
