@@ -3,10 +3,11 @@
 # tone. No media is kept in git; tests and the demo make what they need with this script.
 #
 #   samples/make-sample.sh --out FILE [--duration S] [--size WxH] [--fps N] [--rotate DEG]
-#                          [--no-audio] [--no-video] [--channels N] [--vfr]
+#                          [--no-audio] [--no-video] [--channels N] [--vfr] [--pix-fmt FMT]
+# (odd picture sizes need --pix-fmt yuv444p: 4:2:0 H.264 cannot carry them and ffmpeg would crop)
 set -euo pipefail
 
-out="" duration=20 size=1920x1080 fps=30 rotate=0 audio=1 video=1 channels=2 vfr=0
+out="" duration=20 size=1920x1080 fps=30 rotate=0 audio=1 video=1 channels=2 vfr=0 pix_fmt=yuv420p
 while (( $# )); do
   case "$1" in
     --out) out=$2; shift 2 ;;
@@ -18,7 +19,8 @@ while (( $# )); do
     --no-audio) audio=0; shift ;;
     --no-video) video=0; shift ;;
     --vfr) vfr=1; shift ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --pix-fmt) pix_fmt=$2; shift 2 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -28,16 +30,18 @@ command -v ffmpeg >/dev/null || { echo "error: ffmpeg is missing; run scripts/in
 args=(-hide_banner -loglevel error -y)
 maps=()
 if (( video )); then
-  filter="noise=alls=10:allf=t"
+  w=${size%x*} h=${size#*x}
+  # testsrc2 only makes even sizes; crop after converting so 4:4:4 keeps an odd size exactly.
+  filter="format=${pix_fmt},crop=${w}:${h},noise=alls=10:allf=t"
   # Variable frame rate: drop every third frame of a 5-frame cycle, keeping the original timestamps.
   (( vfr )) && filter="$filter,select='not(eq(mod(n\,5)\,2))'"
-  args+=(-f lavfi -i "testsrc2=size=${size}:rate=${fps}:duration=${duration},${filter}")
+  args+=(-f lavfi -i "testsrc2=size=$(( (w + 1) / 2 * 2 ))x$(( (h + 1) / 2 * 2 )):rate=${fps}:duration=${duration},${filter}")
 fi
 if (( audio )); then
   args+=(-f lavfi -i "sine=frequency=440:sample_rate=48000:duration=${duration}")
 fi
 if (( video )); then
-  args+=(-c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p)
+  args+=(-c:v libx264 -preset veryfast -crf 20 -pix_fmt "$pix_fmt")
   (( vfr )) && args+=(-fps_mode vfr)
 fi
 (( audio )) && args+=(-c:a aac -b:a 192k -ac "$channels")

@@ -145,7 +145,9 @@ fn clip_shorter_than_one_segment() {
 #[test]
 fn odd_dimensions_become_even_rungs() {
     let (tmp, out) = setup();
-    let src = make_sample(tmp.path(), "odd.mp4", &["--duration", "3", "--size", "641x359"]);
+    let src = make_sample(tmp.path(), "odd.mp4", &["--duration", "3", "--size", "641x359", "--pix-fmt", "yuv444p"]);
+    let probe = ffprobe_json(src.to_str().unwrap(), &["-select_streams", "v", "-show_entries", "stream=width,height"]);
+    assert_eq!((probe["streams"][0]["width"].as_i64(), probe["streams"][0]["height"].as_i64()), (Some(641), Some(359)));
     transcode_ok(&src, &out, &[]);
     assert_good_ladder(&out);
     assert_eq!(video_renditions(&out), vec!["video_240p"]);

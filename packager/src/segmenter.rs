@@ -163,12 +163,14 @@ impl Segmenter {
         self.check_track()?;
         let admitted = self.admit(&sample)?;
         let first = self.pending.is_none();
-        let starts_segment = !first && self.may_start_segment(&sample) && self.boundaries.reached(sample.pts, self.next_boundary);
+        let starts_segment =
+            !first && self.may_start_segment(&sample) && self.boundaries.reached(sample.pts, self.next_boundary);
 
         let mut finished_segment = None;
-        let completed = self.pending.as_ref().zip(admitted.pending_duration).map(|(pending, duration)| {
-            (FragmentSample { duration, ..pending.sample.clone() }, pending.decode_time)
-        });
+        let completed =
+            self.pending.as_ref().zip(admitted.pending_duration).map(|(pending, duration)| {
+                (FragmentSample { duration, ..pending.sample.clone() }, pending.decode_time)
+            });
         if let Some((sample, decode_time)) = completed {
             let opened = self.append(sample, decode_time)?;
             if starts_segment {
@@ -280,7 +282,11 @@ impl Segmenter {
             }
             _ => {
                 let sequence_number = fit(self.track.track_id, "fragment sequence number", self.next_sequence_number)?;
-                self.fragments.push(Fragment { sequence_number, base_media_decode_time: decode_time, samples: vec![sample] });
+                self.fragments.push(Fragment {
+                    sequence_number,
+                    base_media_decode_time: decode_time,
+                    samples: vec![sample],
+                });
                 self.next_sequence_number += 1;
                 Ok(true)
             }
@@ -343,7 +349,8 @@ struct Boundaries {
 
 impl Boundaries {
     fn new(target: Duration, timescale: u32) -> Self {
-        let scale = |d: Duration| i128::try_from(d.as_nanos()).ok().and_then(|ns| ns.checked_mul(i128::from(timescale)));
+        let scale =
+            |d: Duration| i128::try_from(d.as_nanos()).ok().and_then(|ns| ns.checked_mul(i128::from(timescale)));
         Self { period: scale(target).unwrap_or(i128::MAX), tolerance: scale(CUT_TOLERANCE).unwrap_or(0) }
     }
 
@@ -375,7 +382,8 @@ mod tests {
 
     /// 1 kHz timescale: ticks are milliseconds.
     fn video_track() -> Track {
-        let avc_config = Bytes::from_static(&[1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 2, 0x68, 0xeb]);
+        let avc_config =
+            Bytes::from_static(&[1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 2, 0x68, 0xeb]);
         Track {
             track_id: 1,
             timescale: 1000,
@@ -492,10 +500,8 @@ mod tests {
         let pts: Vec<i64> = (0..150).map(|n| n * 1024 * 1000 / 48_000).collect();
         let samples = pts.iter().map(|&t| sample(t, t, true));
         let segments = run(&mut segmenter, samples);
-        let expected_starts: Vec<u64> = [0, 1000, 2000, 3000]
-            .iter()
-            .map(|&b| *pts.iter().find(|&&t| t >= b - 10).unwrap() as u64)
-            .collect();
+        let expected_starts: Vec<u64> =
+            [0, 1000, 2000, 3000].iter().map(|&b| *pts.iter().find(|&&t| t >= b - 10).unwrap() as u64).collect();
         assert_eq!(starts(&segments).iter().map(|s| s.1).collect::<Vec<_>>(), expected_starts);
         assert!(segments.iter().all(|s| s.entry.keyframes.len() == 1));
     }
@@ -534,8 +540,7 @@ mod tests {
     #[test]
     fn b_frames_are_shifted_so_the_first_decode_time_is_its_presentation_time() {
         // I P B B in decode order, dts from -80, presentation 0 120 40 80.
-        let samples =
-            vec![sample(0, -80, true), sample(120, -40, false), sample(40, 0, false), sample(80, 40, false)];
+        let samples = vec![sample(0, -80, true), sample(120, -40, false), sample(40, 0, false), sample(80, 40, false)];
         let mut segmenter = segmenter(video_track(), 10_000);
         let segments = run(&mut segmenter, samples);
         let entry = &segments[0].entry;

@@ -11,20 +11,14 @@ use std::time::Duration;
 
 use common::media::{self, Clip};
 use common::reader;
-use marquee_packager::segmenter::{Segmenter, SegmenterOptions};
+use marquee_packager::segmenter::SegmenterOptions;
 use marquee_packager::{Sample, Segment};
 
 /// x264 with up to 3 B-frames (pyramid), a keyframe every second and nowhere else.
 const BFRAME_GOP_30: &[&str] = &["-bf", "3", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0"];
 
 fn package(clip: &Clip, target: Duration, options: SegmenterOptions) -> (bytes::Bytes, Vec<Segment>) {
-    let mut segmenter = Segmenter::try_new(clip.track.clone(), target, options).unwrap();
-    let mut segments = Vec::new();
-    for sample in &clip.samples {
-        segments.extend(segmenter.push(sample.clone()).unwrap());
-    }
-    segments.extend(segmenter.finish().unwrap());
-    (segmenter.init_segment(), segments)
+    common::package(&clip.track, &clip.samples, target, options)
 }
 
 /// `init.mp4` followed by every segment, as a player appending them to one buffer sees them.

@@ -164,6 +164,8 @@ pub fn orientation_degrees(tag: &str) -> u32 {
 fn describe_discover_error(path: &Path, message: &str) -> String {
     if message.contains("Could not determine type of stream") || message.contains("No valid frames") {
         format!("{} is not a media file GStreamer recognises", path.display())
+    } else if message.contains("text file") {
+        format!("{} is not a media file (it looks like text)", path.display())
     } else {
         format!("{} could not be read as media: {message}", path.display())
     }

@@ -104,7 +104,7 @@ pub fn media_segment(
         let mut moof = moof(track_id, fragment)?;
         // Every field of a moof has a fixed size, so the data offset does not change the moof's length.
         let moof_len = moof.to_bytes().len() as u64;
-        moof.traf.trun.data_offset = fit(track_id, "trun data offset", moof_len + mdat.len())?;
+        moof.traf.trun.data_offset = fit(track_id, "trun data offset", moof_len + mdat.header_len())?;
         encoded.push((moof.to_bytes(), mdat));
     }
 
@@ -121,7 +121,7 @@ pub fn media_segment(
         locations.push(FragmentLocation {
             offset: buf.len() as u64,
             moof_len: moof.len() as u64,
-            mdat_header_len: mdat.len(),
+            mdat_header_len: mdat.header_len(),
         });
         buf.extend_from_slice(moof);
         mdat.encode(&mut buf);
@@ -303,7 +303,10 @@ mod tests {
         let moof = read_moof(&segment.data[segment.fragments[0].offset as usize..]);
         let traf = &moof.trafs[0];
         assert_eq!(traf.tfhd.flags, 0x02_0028);
-        assert_eq!((traf.tfhd.default_sample_duration, traf.tfhd.default_sample_flags), (Some(1024), Some(SYNC_SAMPLE_FLAGS)));
+        assert_eq!(
+            (traf.tfhd.default_sample_duration, traf.tfhd.default_sample_flags),
+            (Some(1024), Some(SYNC_SAMPLE_FLAGS))
+        );
         let trun = traf.trun.as_ref().unwrap();
         assert_eq!((trun.version, trun.flags), (0, 0x0201));
         assert_eq!(trun.sample_sizes, [3, 2]);
@@ -370,11 +373,8 @@ mod tests {
             "{error}"
         );
 
-        let before_zero = Fragment {
-            sequence_number: 1,
-            base_media_decode_time: 5,
-            samples: vec![sample(10, -6, true, b"I")],
-        };
+        let before_zero =
+            Fragment { sequence_number: 1, base_media_decode_time: 5, samples: vec![sample(10, -6, true, b"I")] };
         let error = media_segment(1, 1000, &[before_zero], true).unwrap_err();
         assert!(
             matches!(error, PackagerError::FieldOverflow { what: "sidx earliest presentation time", value: -1, .. }),

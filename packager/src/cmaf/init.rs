@@ -55,8 +55,9 @@ pub fn movie(track: &Track) -> Result<Moov, PackagerError> {
             (tkhd, Hdlr::VIDEO, MediaHeader::Video(Vmhd), PackedLanguage::UNDETERMINED, entry, NON_SYNC_SAMPLE_FLAGS)
         }
         TrackMedia::Audio(audio) => {
-            let language = PackedLanguage::parse(&audio.language)
-                .ok_or_else(|| invalid(track, format!("language {:?} is not a three-letter ISO 639-2 code", audio.language)))?;
+            let language = PackedLanguage::parse(&audio.language).ok_or_else(|| {
+                invalid(track, format!("language {:?} is not a three-letter ISO 639-2 code", audio.language))
+            })?;
             let tkhd = Tkhd { track_id, volume: 0x0100, width: 0, height: 0 };
             let entry = SampleEntry::Mp4a(mp4a(audio)?);
             (tkhd, Hdlr::SOUND, MediaHeader::Sound(Smhd), language, entry, SYNC_SAMPLE_FLAGS)
@@ -102,10 +103,7 @@ fn avc1(track_id: u32, video: &VideoTrack) -> Result<Avc1, PackagerError> {
         return Err(bad(format!("configurationVersion is {}, not 1", record[0])));
     }
     if record[4] & 0x3 != NAL_LENGTH_SIZE_MINUS_ONE {
-        return Err(bad(format!(
-            "NAL unit lengths are {} bytes, samples carry 4-byte lengths",
-            (record[4] & 0x3) + 1
-        )));
+        return Err(bad(format!("NAL unit lengths are {} bytes, samples carry 4-byte lengths", (record[4] & 0x3) + 1)));
     }
     let sar = square_if_unset(video.sample_aspect_ratio);
     Ok(Avc1 {
@@ -229,8 +227,11 @@ mod tests {
             "track 1: display width (16.16) (5242880000) does not fit its box field"
         );
         assert!(with_video(|v| v.avc_config = Bytes::from_static(&[1, 2, 3])).contains("at least 7"));
-        assert!(with_video(|v| v.avc_config = Bytes::from_static(&[0, 0x64, 0, 0x1f, 0xff, 0xe0, 0])).contains("configurationVersion"));
-        assert!(with_video(|v| v.avc_config = Bytes::from_static(&[1, 0x64, 0, 0x1f, 0xfd, 0xe0, 0])).contains("2 bytes"));
+        assert!(with_video(|v| v.avc_config = Bytes::from_static(&[0, 0x64, 0, 0x1f, 0xff, 0xe0, 0]))
+            .contains("configurationVersion"));
+        assert!(
+            with_video(|v| v.avc_config = Bytes::from_static(&[1, 0x64, 0, 0x1f, 0xfd, 0xe0, 0])).contains("2 bytes")
+        );
 
         let mut track = video.clone();
         track.track_id = 0;
@@ -245,6 +246,9 @@ mod tests {
         assert!(init_segment(&track).unwrap_err().to_string().contains("\"english\""));
         let TrackMedia::Audio(audio) = &mut track.media else { unreachable!() };
         (audio.language, audio.audio_specific_config) = ("eng".into(), Bytes::from_static(&[0x11]));
-        assert!(matches!(init_segment(&track), Err(PackagerError::InvalidCodecConfig { codec: "AudioSpecificConfig", .. })));
+        assert!(matches!(
+            init_segment(&track),
+            Err(PackagerError::InvalidCodecConfig { codec: "AudioSpecificConfig", .. })
+        ));
     }
 }

@@ -13,7 +13,7 @@ pub struct MdatHeader {
 }
 
 impl MdatHeader {
-    pub fn len(&self) -> u64 {
+    pub fn header_len(&self) -> u64 {
         if self.payload_len + BOX_HEADER_LEN <= u64::from(u32::MAX) {
             BOX_HEADER_LEN
         } else {
@@ -23,12 +23,12 @@ impl MdatHeader {
 
     /// Header plus payload.
     pub fn box_len(&self) -> u64 {
-        self.len() + self.payload_len
+        self.header_len() + self.payload_len
     }
 
     pub fn encode(&self, buf: &mut BytesMut) {
         let box_len = self.box_len();
-        if self.len() == BOX_HEADER_LEN {
+        if self.header_len() == BOX_HEADER_LEN {
             buf.put_u32(box_len as u32);
             buf.put_slice(b"mdat");
         } else {
@@ -49,7 +49,7 @@ mod tests {
         let mut buf = BytesMut::new();
         header.encode(&mut buf);
         assert_eq!(&buf[..], b"\x00\x00\x00\x12mdat");
-        assert_eq!((header.len(), header.box_len()), (8, 18));
+        assert_eq!((header.header_len(), header.box_len()), (8, 18));
     }
 
     #[test]
@@ -63,7 +63,7 @@ mod tests {
         let mut buf = BytesMut::new();
         large.encode(&mut buf);
         // 16-byte header + 0xFFFF_FFF8 payload bytes.
-        assert_eq!((large.len(), large.box_len()), (16, 0x1_0000_0008));
+        assert_eq!((large.header_len(), large.box_len()), (16, 0x1_0000_0008));
         assert_eq!(&buf[..], b"\x00\x00\x00\x01mdat\x00\x00\x00\x01\x00\x00\x00\x08");
         let header = mp4::BoxHeader::read(&mut &buf[..]).unwrap();
         // The mp4 crate reports largesize minus the 8 bytes of the largesize field itself.

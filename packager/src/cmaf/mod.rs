@@ -45,8 +45,8 @@ pub(crate) mod fixtures {
 
     /// SPS of a 640x360 High profile level 3.0 stream.
     pub const SPS: &[u8] = &[
-        0x67, 0x64, 0x00, 0x1e, 0xac, 0xd9, 0x40, 0xa0, 0x2f, 0xf9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01,
-        0x00, 0x00, 0x03, 0x00, 0x3c, 0x0f, 0x16, 0x2d, 0x96,
+        0x67, 0x64, 0x00, 0x1e, 0xac, 0xd9, 0x40, 0xa0, 0x2f, 0xf9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00,
+        0x00, 0x03, 0x00, 0x3c, 0x0f, 0x16, 0x2d, 0x96,
     ];
     pub const PPS: &[u8] = &[0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
 
@@ -104,6 +104,20 @@ pub(crate) mod fixtures {
         let read = T::read_box(&mut cursor, header.size).unwrap();
         assert_eq!(cursor.position(), bytes.len() as u64, "the reader consumed exactly the box");
         read
+    }
+
+    /// The types of the boxes directly inside the box `bytes`, whose body starts after `skip` bytes of its own
+    /// fields (4 for a full box).
+    pub fn child_types(bytes: &[u8], skip: usize) -> Vec<String> {
+        let mut children = Vec::new();
+        let mut at = 8 + skip;
+        while at < bytes.len() {
+            let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            children.push(String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned());
+            at += size;
+        }
+        assert_eq!(at, bytes.len(), "children fill the box exactly");
+        children
     }
 
     pub fn mp4a() -> Mp4a {

@@ -111,7 +111,13 @@ mod tests {
             sap_type: 3,
             sap_delta_time: MAX_SAP_DELTA_TIME,
         };
-        let sidx = Sidx { reference_id: 1, timescale: 1, earliest_presentation_time: 0, first_offset: 0, references: vec![reference] };
+        let sidx = Sidx {
+            reference_id: 1,
+            timescale: 1,
+            earliest_presentation_time: 0,
+            first_offset: 0,
+            references: vec![reference],
+        };
         let bytes = sidx.to_bytes();
         assert_eq!(&bytes[bytes.len() - 4..], &[0xbf, 0xff, 0xff, 0xff]);
     }

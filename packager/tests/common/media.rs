@@ -48,11 +48,28 @@ pub fn h264_clip(dir: &Path, name: &str, size: (u32, u32), rate: u32, encoder_ar
     let mp4 = dir.join(format!("{name}.mp4"));
     let annex_b = dir.join(format!("{name}.h264"));
     let source = format!("testsrc2=size={}x{}:rate={rate}", size.0, size.1);
-    let mut args = vec!["-v", "error", "-y", "-f", "lavfi", "-i", &source, "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p"];
+    let mut args =
+        vec!["-v", "error", "-y", "-f", "lavfi", "-i", &source, "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p"];
     args.extend_from_slice(encoder_args);
     args.extend_from_slice(&["-video_track_timescale", "90000", path_str(&mp4)]);
     run("ffmpeg", &args);
-    run("ffmpeg", &["-v", "error", "-y", "-i", path_str(&mp4), "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", path_str(&annex_b)]);
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            path_str(&mp4),
+            "-c",
+            "copy",
+            "-bsf:v",
+            "h264_mp4toannexb",
+            "-f",
+            "h264",
+            path_str(&annex_b),
+        ],
+    );
 
     let packets = probe_packets(&mp4);
     let stream = std::fs::read(&annex_b).unwrap();
@@ -65,9 +82,16 @@ pub fn h264_clip(dir: &Path, name: &str, size: (u32, u32), rate: u32, encoder_ar
         .iter()
         .zip(&packets)
         .map(|(unit, packet)| {
-            let data = length_prefixed(unit.iter().filter(|nal| !matches!(nal_type(nal), 7 | 8 | 9)));
+            // SPS, PPS and AUD (7..=9) are not sample data: the parameter sets live in the avcC.
+            let data = length_prefixed(unit.iter().filter(|nal| !matches!(nal_type(nal), 7..=9)));
             assert_eq!(data.len() as u64, packet.size, "access unit at dts {} has the packet's size", packet.dts);
-            Sample { pts: packet.pts, dts: packet.dts, duration: VIDEO_TIMESCALE / rate, keyframe: packet.keyframe, data }
+            Sample {
+                pts: packet.pts,
+                dts: packet.dts,
+                duration: VIDEO_TIMESCALE / rate,
+                keyframe: packet.keyframe,
+                data,
+            }
         })
         .collect();
     for i in 1..samples.len() {
@@ -93,8 +117,24 @@ pub fn aac_clip(dir: &Path, name: &str) -> Clip {
     run(
         "ffmpeg",
         &[
-            "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-ac", "2",
-            "-c:a", "aac", "-b:a", "128k", "-f", "adts", path_str(&adts),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "3",
+            "-ac",
+            "2",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "adts",
+            path_str(&adts),
         ],
     );
     let (asc, channels, frames) = adts_frames(&std::fs::read(&adts).unwrap());
@@ -236,7 +276,17 @@ pub struct Packet {
 pub fn probe_packets(file: &Path) -> Vec<Packet> {
     let output = run(
         "ffprobe",
-        &["-v", "error", "-select_streams", "0", "-show_entries", "packet=pts,dts,size,flags", "-of", "compact=p=0", path_str(file)],
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            "0",
+            "-show_entries",
+            "packet=pts,dts,size,flags",
+            "-of",
+            "compact=p=0",
+            path_str(file),
+        ],
     );
     String::from_utf8(output.stdout)
         .unwrap()
@@ -262,7 +312,17 @@ pub fn probe_packets(file: &Path) -> Vec<Packet> {
 pub fn probe_stream(file: &Path, entries: &str) -> Vec<(String, String)> {
     let output = run(
         "ffprobe",
-        &["-v", "error", "-select_streams", "0", "-show_entries", &format!("stream={entries}"), "-of", "default=nw=1", path_str(file)],
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            "0",
+            "-show_entries",
+            &format!("stream={entries}"),
+            "-of",
+            "default=nw=1",
+            path_str(file),
+        ],
     );
     String::from_utf8(output.stdout)
         .unwrap()

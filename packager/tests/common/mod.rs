@@ -5,3 +5,25 @@
 
 pub mod media;
 pub mod reader;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use marquee_packager::segmenter::{Segmenter, SegmenterOptions};
+use marquee_packager::{Sample, Segment, Track};
+
+/// Pushes every sample through a new segmenter and finishes it: the init segment and every media segment.
+pub fn package(
+    track: &Track,
+    samples: &[Sample],
+    target: Duration,
+    options: SegmenterOptions,
+) -> (Bytes, Vec<Segment>) {
+    let mut segmenter = Segmenter::try_new(track.clone(), target, options).expect("valid track");
+    let mut segments = Vec::new();
+    for sample in samples {
+        segments.extend(segmenter.push(sample.clone()).expect("valid sample"));
+    }
+    segments.extend(segmenter.finish().expect("segment fits"));
+    (segmenter.init_segment(), segments)
+}

@@ -104,7 +104,10 @@ pub fn read_segment(data: &[u8], trex: &TrexDefaults) -> ReadSegment {
             "styp" => {
                 // Same layout as ftyp.
                 let styp = mp4::FtypBox::read_box(&mut cursor, header.size).expect("styp");
-                brands = Some((styp.major_brand.to_string(), styp.compatible_brands.iter().map(|b| b.to_string()).collect()));
+                brands = Some((
+                    styp.major_brand.to_string(),
+                    styp.compatible_brands.iter().map(|b| b.to_string()).collect(),
+                ));
             }
             "sidx" => sidx = Some(read_sidx(&data[(start + header_len) as usize..end as usize], end)),
             "moof" => {
@@ -249,5 +252,9 @@ pub struct TrexDefaults {
 /// The `trex` defaults of an init segment.
 pub fn trex_defaults(init: &[u8]) -> TrexDefaults {
     let trex = read_init(init).moov.mvex.expect("mvex").trex;
-    TrexDefaults { duration: trex.default_sample_duration, size: trex.default_sample_size, flags: trex.default_sample_flags }
+    TrexDefaults {
+        duration: trex.default_sample_duration,
+        size: trex.default_sample_size,
+        flags: trex.default_sample_flags,
+    }
 }

@@ -31,3 +31,19 @@ impl Atom for Moov {
 
 /// The identity transformation matrix of `mvhd` and `tkhd` (16.16 and 2.30 fixed point).
 pub(crate) const UNITY_MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmaf::fixtures::{self, child_types, read_with_mp4};
+    use crate::cmaf::init::movie;
+
+    #[test]
+    fn holds_the_header_the_track_and_mvex_and_reads_back() {
+        let bytes = movie(&fixtures::video_track()).unwrap().to_bytes();
+        assert_eq!(child_types(&bytes, 0), ["mvhd", "trak", "mvex"]);
+        let moov = read_with_mp4(&bytes, mp4::MoovBox::default());
+        assert_eq!((moov.mvhd.timescale, moov.traks.len()), (90_000, 1));
+        assert_eq!(moov.mvex.unwrap().trex.track_id, 1);
+    }
+}

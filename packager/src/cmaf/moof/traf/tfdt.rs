@@ -28,7 +28,10 @@ mod tests {
     fn encodes_version_1_and_reads_back() {
         let bytes = Tfdt { base_media_decode_time: 0x0000_0001_0000_0002 }.to_bytes();
         assert_eq!(&bytes[..], b"\x00\x00\x00\x14tfdt\x01\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x02");
-        let read = read_with_mp4(&bytes, mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().tfdt.unwrap_or_default());
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().tfdt.unwrap_or_default(),
+        );
         assert_eq!((read.version, read.base_media_decode_time), (1, 0x0000_0001_0000_0002));
     }
 }

@@ -53,24 +53,23 @@ mod tests {
     use super::*;
     use crate::cmaf::fixtures::read_with_mp4;
 
-
     #[test]
     fn without_defaults_only_the_track_id_follows() {
         let bytes = Tfhd { track_id: 1, default_sample_duration: None, default_sample_flags: None }.to_bytes();
         assert_eq!(&bytes[..], b"\x00\x00\x00\x10tfhd\x00\x02\x00\x00\x00\x00\x00\x01");
         let tfhd = read_with_mp4(&bytes, mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().tfhd);
         assert_eq!((tfhd.flags, tfhd.track_id), (DEFAULT_BASE_IS_MOOF, 1));
-        assert_eq!((tfhd.base_data_offset, tfhd.default_sample_duration, tfhd.default_sample_flags), (None, None, None));
+        assert_eq!(
+            (tfhd.base_data_offset, tfhd.default_sample_duration, tfhd.default_sample_flags),
+            (None, None, None)
+        );
     }
 
     #[test]
     fn defaults_follow_in_flag_order() {
         let tfhd = Tfhd { track_id: 2, default_sample_duration: Some(1024), default_sample_flags: Some(0x0200_0000) };
         let bytes = tfhd.to_bytes();
-        assert_eq!(
-            &bytes[..],
-            b"\x00\x00\x00\x18tfhd\x00\x02\x00\x28\x00\x00\x00\x02\x00\x00\x04\x00\x02\x00\x00\x00"
-        );
+        assert_eq!(&bytes[..], b"\x00\x00\x00\x18tfhd\x00\x02\x00\x28\x00\x00\x00\x02\x00\x00\x04\x00\x02\x00\x00\x00");
         let read = read_with_mp4(&bytes, mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().tfhd);
         assert_eq!((read.default_sample_duration, read.default_sample_flags), (Some(1024), Some(0x0200_0000)));
 

@@ -86,7 +86,6 @@ mod tests {
     use super::*;
     use crate::cmaf::fixtures::read_with_mp4;
 
-
     const ALL: TrunFields = TrunFields { duration: true, flags: true, composition_offset: true };
 
     #[test]
@@ -109,7 +108,10 @@ mod tests {
         ];
         assert_eq!(&bytes[..], expected);
 
-        let read = read_with_mp4(&bytes, mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().trun.unwrap_or_default());
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().trun.unwrap_or_default(),
+        );
         assert_eq!((read.version, read.flags, read.sample_count, read.data_offset), (1, 0x0f01, 2, Some(0x70)));
         assert_eq!(read.sample_durations, [3000, 3000]);
         assert_eq!(read.sample_sizes, [5000, 300]);
@@ -129,7 +131,10 @@ mod tests {
             &bytes[..],
             b"\x00\x00\x00\x1ctrun\x00\x00\x02\x01\x00\x00\x00\x02\x00\x00\x00\xc8\x00\x00\x01\x73\x00\x00\x00\x07"
         );
-        let read = read_with_mp4(&bytes, mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().trun.unwrap_or_default());
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().trun.unwrap_or_default(),
+        );
         assert_eq!((read.version, read.flags), (0, DATA_OFFSET_PRESENT | SAMPLE_SIZE_PRESENT));
         assert_eq!(read.sample_sizes, [371, 7]);
         assert!(read.sample_durations.is_empty() && read.sample_flags.is_empty() && read.sample_cts.is_empty());
@@ -139,6 +144,13 @@ mod tests {
     fn an_empty_run_is_well_formed() {
         let bytes = Trun { data_offset: 0, fields: ALL, samples: vec![] }.to_bytes();
         assert_eq!(bytes.len(), 20);
-        assert_eq!(read_with_mp4(&bytes, mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().trun.unwrap_or_default()).sample_count, 0);
+        assert_eq!(
+            read_with_mp4(
+                &bytes,
+                mp4::MoofBox::default().trafs.into_iter().next().unwrap_or_default().trun.unwrap_or_default()
+            )
+            .sample_count,
+            0
+        );
     }
 }

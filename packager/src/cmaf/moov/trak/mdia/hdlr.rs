@@ -39,7 +39,8 @@ mod tests {
     fn encodes_and_reads_back() {
         let bytes = Hdlr::SOUND.to_bytes();
         assert_eq!(&bytes[..], b"\x00\x00\x00\x2dhdlr\x00\x00\x00\x00\x00\x00\x00\x00soun\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00SoundHandler\x00");
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.hdlr);
+        let read =
+            read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.hdlr);
         assert_eq!(read.handler_type.to_string(), "soun");
         assert_eq!(read.name, "SoundHandler");
         assert_eq!(&Hdlr::VIDEO.to_bytes()[16..20], b"vide");

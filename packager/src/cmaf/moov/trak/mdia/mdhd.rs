@@ -31,7 +31,8 @@ pub struct PackedLanguage(u16);
 
 impl PackedLanguage {
     /// "und": undetermined.
-    pub const UNDETERMINED: Self = Self(((b'u' as u16 - 0x60) << 10) | ((b'n' as u16 - 0x60) << 5) | (b'd' as u16 - 0x60));
+    pub const UNDETERMINED: Self =
+        Self(((b'u' as u16 - 0x60) << 10) | ((b'n' as u16 - 0x60) << 5) | (b'd' as u16 - 0x60));
 
     /// Packs a three-letter code (case-insensitive); `None` for anything else.
     pub fn parse(code: &str) -> Option<Self> {
@@ -73,7 +74,8 @@ mod tests {
         let bytes = mdhd.to_bytes();
         assert_eq!(bytes.len(), 32);
         assert_eq!(&bytes[..8], b"\x00\x00\x00\x20mdhd");
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.mdhd);
+        let read =
+            read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.mdhd);
         assert_eq!((read.version, read.timescale, read.duration), (0, 48_000, 0));
         assert_eq!(read.language, "fra");
     }

@@ -27,7 +27,10 @@ mod tests {
     fn encodes_and_reads_back() {
         let bytes = Smhd.to_bytes();
         assert_eq!(&bytes[..], b"\x00\x00\x00\x10smhd\x00\x00\x00\x00\x00\x00\x00\x00");
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.smhd.unwrap_or_default());
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.smhd.unwrap_or_default(),
+        );
         assert_eq!(read.balance.value(), 0);
     }
 }

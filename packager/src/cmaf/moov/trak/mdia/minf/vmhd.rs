@@ -27,7 +27,10 @@ mod tests {
     fn encodes_and_reads_back() {
         let bytes = Vmhd.to_bytes();
         assert_eq!(&bytes[..], b"\x00\x00\x00\x14vmhd\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00");
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.vmhd.unwrap_or_default());
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.vmhd.unwrap_or_default(),
+        );
         assert_eq!((read.flags, read.graphics_mode), (1, 0));
     }
 }

@@ -36,7 +36,8 @@ mod tests {
         );
         // The mp4 crate keeps `DinfBox::dref` private (and its `dref`/`url ` readers with it): reading the
         // whole box proves the nesting and sizes agree; the bytes above pin the fields.
-        let dinf = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.dinf);
+        let dinf =
+            read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.dinf);
         assert_eq!(dinf, Default::default());
     }
 }

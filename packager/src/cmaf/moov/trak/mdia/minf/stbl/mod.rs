@@ -33,3 +33,20 @@ impl Atom for Stbl {
         Stco.encode(buf);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmaf::fixtures::{self, child_types, read_with_mp4};
+    use crate::cmaf::init::movie;
+
+    #[test]
+    fn holds_the_description_and_empty_tables() {
+        let bytes = movie(&fixtures::video_track()).unwrap().trak.mdia.minf.stbl.to_bytes();
+        assert_eq!(child_types(&bytes, 0), ["stsd", "stts", "stsc", "stsz", "stco"]);
+        let stbl =
+            read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl);
+        assert_eq!(stbl.stsd.avc1.unwrap().width, 640);
+        assert!(stbl.stts.entries.is_empty() && stbl.stss.is_none() && stbl.ctts.is_none());
+    }
+}

@@ -26,7 +26,19 @@ mod tests {
     fn encodes_an_empty_table_and_reads_back() {
         let bytes = Stco.to_bytes();
         assert_eq!(&bytes[..], b"\x00\x00\x00\x10stco\x00\x00\x00\x00\x00\x00\x00\x00");
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl.stco.unwrap_or_default());
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoovBox::default()
+                .traks
+                .into_iter()
+                .next()
+                .unwrap_or_default()
+                .mdia
+                .minf
+                .stbl
+                .stco
+                .unwrap_or_default(),
+        );
         assert!(read.entries.is_empty());
     }
 }

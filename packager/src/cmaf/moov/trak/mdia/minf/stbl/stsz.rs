@@ -27,7 +27,10 @@ mod tests {
     fn encodes_an_empty_table_and_reads_back() {
         let bytes = Stsz.to_bytes();
         assert_eq!(&bytes[..], b"\x00\x00\x00\x14stsz\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00");
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl.stsz);
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl.stsz,
+        );
         assert_eq!((read.sample_size, read.sample_count), (0, 0));
     }
 }

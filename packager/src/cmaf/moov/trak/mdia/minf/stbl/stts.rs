@@ -26,7 +26,10 @@ mod tests {
     fn encodes_an_empty_table_and_reads_back() {
         let bytes = Stts.to_bytes();
         assert_eq!(&bytes[..], b"\x00\x00\x00\x10stts\x00\x00\x00\x00\x00\x00\x00\x00");
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl.stts);
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl.stts,
+        );
         assert!(read.entries.is_empty());
     }
 }

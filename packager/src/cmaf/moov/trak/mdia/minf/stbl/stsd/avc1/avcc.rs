@@ -22,8 +22,8 @@ impl Atom for AvcC {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmaf::fixtures::read_with_mp4;
     use crate::cmaf::fixtures;
+    use crate::cmaf::fixtures::read_with_mp4;
 
     #[test]
     fn carries_the_record_verbatim_and_reads_back() {
@@ -33,7 +33,21 @@ mod tests {
         assert_eq!(&bytes[4..8], b"avcC");
         assert_eq!(&bytes[8..], &record[..]);
 
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl.stsd.avc1.unwrap_or_default().avcc);
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoovBox::default()
+                .traks
+                .into_iter()
+                .next()
+                .unwrap_or_default()
+                .mdia
+                .minf
+                .stbl
+                .stsd
+                .avc1
+                .unwrap_or_default()
+                .avcc,
+        );
         assert_eq!(read.length_size_minus_one, 3);
         assert_eq!(read.sequence_parameter_sets[0].bytes, fixtures::SPS);
         assert_eq!(read.picture_parameter_sets[0].bytes, fixtures::PPS);

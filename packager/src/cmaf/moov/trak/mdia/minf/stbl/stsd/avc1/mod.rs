@@ -44,7 +44,7 @@ impl Atom for Avc1 {
         buf.put_bytes(0, 32); // compressorname: empty Pascal string
         buf.put_u16(DEPTH_24);
         buf.put_i16(-1); // pre_defined
-        // avcC first: some readers (the mp4 crate among them) expect it right after the fixed fields.
+                         // avcC first: some readers (the mp4 crate among them) expect it right after the fixed fields.
         self.avcc.encode(buf);
         self.pasp.encode(buf);
     }
@@ -53,8 +53,8 @@ impl Atom for Avc1 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmaf::fixtures::read_with_mp4;
     use crate::cmaf::fixtures;
+    use crate::cmaf::fixtures::read_with_mp4;
 
     #[test]
     fn encodes_fixed_fields_then_avcc_and_pasp_and_reads_back() {
@@ -75,7 +75,20 @@ mod tests {
         assert_eq!(&bytes[86..86 + avcc.len()], &avcc[..]);
         assert_eq!(&bytes[86 + avcc.len()..], &pasp[..]);
 
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl.stsd.avc1.unwrap_or_default());
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoovBox::default()
+                .traks
+                .into_iter()
+                .next()
+                .unwrap_or_default()
+                .mdia
+                .minf
+                .stbl
+                .stsd
+                .avc1
+                .unwrap_or_default(),
+        );
         assert_eq!((read.data_reference_index, read.width, read.height), (1, 1920, 1080));
         assert_eq!((read.horizresolution.value(), read.frame_count, read.depth), (72, 1, 24));
         assert_eq!(read.avcc.avc_profile_indication, fixtures::avc_config()[1]);

@@ -34,7 +34,6 @@ impl Esds {
     pub fn audio_specific_config(&self) -> &Bytes {
         &self.audio_specific_config
     }
-
 }
 
 /// Size of the DecoderConfigDescriptor body: 13 fixed bytes, then the DecoderSpecificInfo.
@@ -114,7 +113,22 @@ mod tests {
     #[test]
     fn an_independent_parser_reads_the_descriptors() {
         let bytes = Esds::new(Bytes::from_static(&[0x12, 0x10])).unwrap().to_bytes();
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl.stsd.mp4a.unwrap_or_default().esds.unwrap_or_default());
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoovBox::default()
+                .traks
+                .into_iter()
+                .next()
+                .unwrap_or_default()
+                .mdia
+                .minf
+                .stbl
+                .stsd
+                .mp4a
+                .unwrap_or_default()
+                .esds
+                .unwrap_or_default(),
+        );
         let dcd = &read.es_desc.dec_config;
         assert_eq!((dcd.object_type_indication, dcd.stream_type, dcd.up_stream), (0x40, 5, 0));
         // 0x12 0x10: AAC LC (2), frequency index 4 (44.1 kHz), 2 channels.

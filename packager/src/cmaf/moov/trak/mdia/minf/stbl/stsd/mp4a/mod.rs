@@ -43,8 +43,8 @@ impl Atom for Mp4a {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmaf::fixtures::read_with_mp4;
     use crate::cmaf::fixtures;
+    use crate::cmaf::fixtures::read_with_mp4;
 
     #[test]
     fn encodes_fixed_fields_then_esds_and_reads_back() {
@@ -56,7 +56,20 @@ mod tests {
         assert_eq!(&bytes[24..36], &[0, 2, 0, 16, 0, 0, 0, 0, 0xbb, 0x80, 0, 0]);
         assert_eq!(&bytes[36..], &esds[..]);
 
-        let read = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl.stsd.mp4a.unwrap_or_default());
+        let read = read_with_mp4(
+            &bytes,
+            mp4::MoovBox::default()
+                .traks
+                .into_iter()
+                .next()
+                .unwrap_or_default()
+                .mdia
+                .minf
+                .stbl
+                .stsd
+                .mp4a
+                .unwrap_or_default(),
+        );
         assert_eq!((read.data_reference_index, read.channelcount, read.samplesize), (1, 2, 16));
         assert_eq!(read.samplerate.value(), 48_000);
         assert!(read.esds.is_some());
