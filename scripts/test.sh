@@ -13,5 +13,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== browser harness: unit tests, and proof that it fails on broken media"
+node --test browser-tests/lib/
+bash browser-tests/selftest.sh
 echo "== cargo test"
 cargo test --workspace --locked

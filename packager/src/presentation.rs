@@ -253,7 +253,8 @@ mod tests {
 
     #[test]
     fn video_timescale_divides_common_frame_durations() {
-        for (num, den, ticks) in [(30, 1, 3000), (30000, 1001, 3003), (24000, 1001, 4004), (25, 1, 3600), (60, 1, 1500)] {
+        for (num, den, ticks) in [(30, 1, 3000), (30000, 1001, 3003), (24000, 1001, 4004), (25, 1, 3600), (60, 1, 1500)]
+        {
             let ts = video_timescale(Rational::new(num, den));
             assert_eq!(u64::from(ts) * u64::from(den) % u64::from(num), 0, "{num}/{den} in {ts}");
             assert_eq!(u64::from(ts) * u64::from(den) / u64::from(num), ticks, "{num}/{den} in {ts}");

@@ -276,7 +276,7 @@ pub fn plan(preset: &LadderPreset, source: SourcePicture) -> Result<LadderPlan, 
     let portrait = source.height > source.width;
 
     let mut rungs: Vec<&RungPreset> = preset.video.iter().collect();
-    rungs.sort_by(|a, b| b.short_side.cmp(&a.short_side));
+    rungs.sort_by_key(|r| std::cmp::Reverse(r.short_side));
 
     let size_for = |target_short: u32| -> (u32, u32) {
         let target_short = even_floor(target_short.min(short));
