@@ -3,8 +3,10 @@
 # x264 veryfast, GOP 2 s, 3 B-frames, capped ABR with a 0.6 s VBV buffer, AAC 128k) made by
 # `marquee transcode --preset bench-3rung` and by one ffmpeg process that decodes once and splits with
 # filter_complex into three libx264 encodes writing HLS fMP4. Prints wall time, CPU time and peak memory
-# for both with ratios, and PSNR of every rung against the source (ffmpeg's psnr filter, reference scaled
-# with bicubic) for both.
+# for both with ratios, and PSNR of every rung against the source for both (ffmpeg's psnr filter), two ways:
+# "down": the source scaled down to the rung with ffmpeg's bicubic (the issue's metric; it favours ffmpeg,
+# whose rungs were made with that same scaler), and "up": the rung scaled up to 1920x1080 with bicubic and
+# compared with the untouched source (the same treatment for both sides).
 #
 #   benches/transcode-vs-ffmpeg.sh [--duration S] [--runs N] [--keep DIR]
 set -euo pipefail
@@ -68,9 +70,15 @@ run_ffmpeg() {
     -master_pl_name master.m3u8 -hls_segment_filename "$work/ffmpeg/%v/seg_%05d.m4s" "$work/ffmpeg/%v/index.m3u8"
 }
 
-psnr() { # psnr PLAYLIST W H → average PSNR (all planes)
+psnr() { # psnr PLAYLIST W H → average PSNR (all planes), source scaled down to the rung
   ffmpeg -hide_banner -nostdin -i "$1" -i "$src" \
     -lavfi "[1:v]scale=$2:$3:flags=bicubic[ref];[0:v][ref]psnr" -f null - 2>&1 |
+    sed -nE 's/.*PSNR .* average:([0-9.]+|inf).*/\1/p' | tail -1
+}
+
+psnr_up() { # psnr_up PLAYLIST → average PSNR (all planes), rung scaled up to the source
+  ffmpeg -hide_banner -nostdin -i "$1" -i "$src" \
+    -lavfi "[0:v]scale=1920:1080:flags=bicubic[up];[up][1:v]psnr" -f null - 2>&1 |
     sed -nE 's/.*PSNR .* average:([0-9.]+|inf).*/\1/p' | tail -1
 }
 
@@ -97,6 +105,10 @@ for rung in "1080p 1920 1080" "720p 1280 720" "360p 640 360"; do
   read -r name w h <<<"$rung"
   pm=$(psnr "$work/marquee/video_$name/index.m3u8" "$w" "$h")
   pf=$(psnr "$work/ffmpeg/$i/index.m3u8" "$w" "$h")
-  printf '%-22s %12s %12s %8s\n' "PSNR $name (dB)" "$pm" "$pf" "$(awk -v a="$pm" -v b="$pf" 'BEGIN{printf "%+.2f", a-b}')"
+  printf '%-22s %12.2f %12.2f %8s\n' "PSNR $name down (dB)" "$pm" "$pf" "$(awk -v a="$pm" -v b="$pf" 'BEGIN{printf "%+.2f", a-b}')"
+  if [[ $name != 1080p ]]; then
+    um=$(psnr_up "$work/marquee/video_$name/index.m3u8"); uf=$(psnr_up "$work/ffmpeg/$i/index.m3u8")
+    printf '%-22s %12.2f %12.2f %8s\n' "PSNR $name up (dB)" "$um" "$uf" "$(awk -v a="$um" -v b="$uf" 'BEGIN{printf "%+.2f", a-b}')"
+  fi
   i=$((i + 1))
 done

@@ -20,5 +20,5 @@ fi
 echo "== transcoding into out/demo"
 "$marquee" transcode out/sample.mp4 --out out/demo --force
 echo
-echo "Play it:  ffplay out/demo/master.m3u8    or    ffplay out/demo/manifest.mpd"
+echo "Play it:  ffplay out/demo/master.m3u8    or    ffplay \"$PWD/out/demo/manifest.mpd\"  (ffmpeg 5.1 reads local MPDs only by absolute path)"
 echo "Inspect:  ffprobe -v error -show_streams out/demo/master.m3u8"

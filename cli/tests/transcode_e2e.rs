@@ -171,3 +171,48 @@ fn progress_events_are_json_lines() {
     assert_eq!(&names[names.len() - 2..], &["publishing", "finished"]);
     assert_eq!(events[0]["renditions"], serde_json::json!(["video_240p", "audio_aac"]));
 }
+
+#[test]
+fn frame_rates_above_60_are_halved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src =
+        make_sample(tmp.path(), "fast.mp4", &["--duration", "2", "--size", "320x240", "--fps", "120", "--no-audio"]);
+    let out = tmp.path().join("out");
+    transcode_ok(&src, &out, &[]);
+    let joined = tmp.path().join("rung.mp4");
+    concat_rendition(&out, "video_240p", &joined);
+    let v = ffprobe_json(joined.to_str().unwrap(), &["-count_packets", "-show_streams"]);
+    assert_eq!(v["streams"][0]["avg_frame_rate"], "60/1");
+    assert_eq!(v["streams"][0]["nb_read_packets"], "120", "2 s at 60 fps");
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(master.contains("FRAME-RATE=60"), "{master}");
+}
+
+#[test]
+fn segments_with_sidx_still_play() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = make_sample(tmp.path(), "src.mp4", &["--duration", "5", "--size", "320x240"]);
+    let out = tmp.path().join("out");
+    transcode_ok(&src, &out, &["--sidx"]);
+    let seg = std::fs::read(out.join("video_240p/seg_00001.m4s")).unwrap();
+    assert_eq!(&seg[4..8], b"styp");
+    let styp_len = u32::from_be_bytes(seg[0..4].try_into().unwrap()) as usize;
+    assert_eq!(&seg[styp_len + 4..styp_len + 8], b"sidx", "sidx follows styp");
+    for manifest in ["master.m3u8", "manifest.mpd"] {
+        assert_eq!(ffmpeg_decode_errors(out.join(manifest).to_str().unwrap()), "", "{manifest}");
+    }
+}
+
+#[test]
+fn presets_and_encoders_commands_explain_the_choices() {
+    let presets = Command::new(env!("CARGO_BIN_EXE_marquee")).arg("presets").output().unwrap();
+    let text = String::from_utf8_lossy(&presets.stdout);
+    assert!(presets.status.success());
+    assert!(text.contains("default:") && text.contains("bench-3rung:") && text.contains("1080p"), "{text}");
+    let encoders = Command::new(env!("CARGO_BIN_EXE_marquee")).arg("encoders").output().unwrap();
+    let text = String::from_utf8_lossy(&encoders.stdout);
+    assert!(encoders.status.success());
+    // No machine this suite runs on has an H.264 hardware encoder, so auto falls back to x264.
+    assert!(text.contains("auto: x264enc (software)"), "{text}");
+    assert!(text.contains("nvenc: unavailable") && text.contains("nvh264enc"), "{text}");
+}

@@ -280,7 +280,9 @@ fn drive(
         if state.abort.load(Ordering::SeqCst) {
             return Err(TranscodeError::Cancelled);
         }
-        let idle_ms = state.started.elapsed().as_millis() as u64 - state.last_activity_ms.load(Ordering::Relaxed);
+        // A puller may touch the clock between these two reads: saturate rather than underflow.
+        let idle_ms =
+            (state.started.elapsed().as_millis() as u64).saturating_sub(state.last_activity_ms.load(Ordering::Relaxed));
         let position =
             video_stats.iter().map(|s| s.position_us.load(Ordering::Relaxed)).min().unwrap_or(0) as f64 / 1e6;
         if idle_ms > request.stall_timeout.as_millis() as u64 {
@@ -369,7 +371,8 @@ impl TrackPuller {
             let Some(zero) = self.wait_for_zero() else { return Err(TranscodeError::Cancelled) };
             if packaging.is_none() {
                 let track = track_from_caps(&self.id, sample.caps())?;
-                let segmenter = Segmenter::new(track.clone(), self.segment_target, self.options);
+                let segmenter = Segmenter::try_new(track.clone(), self.segment_target, self.options)
+                    .map_err(|source| TranscodeError::Packaging { rendition: self.id.clone(), source })?;
                 self.publisher
                     .put(&format!("{}/{}", self.id, presentation::INIT_SEGMENT_NAME), segmenter.init_segment())?;
                 packaging = Some((segmenter, track));
