@@ -291,8 +291,13 @@ fn list_presets() -> anyhow::Result<()> {
         );
         for rung in &preset.video {
             println!(
-                "  {:>6}: short side {:>4} px, {:>5} kb/s, VBV {} ms, {} profile",
-                rung.name, rung.short_side, rung.bitrate_kbps, rung.vbv_buffer_ms, rung.profile
+                "  {:>6}: short side {:>4} px, {:>5} kb/s, VBV {} ms, {} profile, level {}",
+                rung.name,
+                rung.short_side,
+                rung.bitrate_kbps,
+                rung.vbv_buffer_ms,
+                rung.profile,
+                rung.level.as_deref().unwrap_or("auto")
             );
         }
     }

@@ -216,3 +216,46 @@ fn presets_and_encoders_commands_explain_the_choices() {
     assert!(text.contains("auto: x264enc (software)"), "{text}");
     assert!(text.contains("nvenc: unavailable") && text.contains("nvh264enc"), "{text}");
 }
+
+#[test]
+fn a_custom_preset_file_sets_profile_level_and_segment_length() {
+    let tmp = tempfile::tempdir().unwrap();
+    let preset = tmp.path().join("mine.toml");
+    std::fs::write(
+        &preset,
+        r#"
+name = "mine"
+segment_duration_s = 3.0
+keyframe_interval_s = 1.5
+[[video]]
+name = "small"
+short_side = 240
+bitrate_kbps = 300
+profile = "baseline"
+level = "3.1"
+"#,
+    )
+    .unwrap();
+    let src = make_sample(tmp.path(), "src.mp4", &["--duration", "6", "--size", "320x240"]);
+    let out = tmp.path().join("out");
+    transcode_ok(&src, &out, &["--preset", preset.to_str().unwrap()]);
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    // Baseline profile_idc 66 (0x42); level 3.1 = 0x1f.
+    assert!(master.contains("CODECS=\"avc1.42") && master.contains("1f,mp4a.40.2\""), "{master}");
+    let playlist = media_playlist(&out.join("video_small/index.m3u8"));
+    assert_eq!(playlist.segments.len(), 2, "6 s in 3 s segments");
+
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = 'bad'\n[[video]]\nname = 'x'\nshort_side = 240\nbitrate_kbps = 300\nprofile = 'main'\nlevel = '9'\n",
+    )
+    .unwrap();
+    let o = transcode(&src, &tmp.path().join("out2"), &["--preset", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("level = \"9\" is not one of"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -137,7 +137,7 @@ impl EncoderFamily {
                 ("bframes", bframes),
                 ("key-int-max", gop),
                 // Scene-cut keyframes inside a segment would break alignment across rungs.
-                ("option-string", "scenecut=0".to_owned()),
+                ("option-string", x264_options(rung)),
                 ("aud", "false".to_owned()),
                 ("insert-vui", "true".to_owned()),
             ],
@@ -181,6 +181,14 @@ impl EncoderFamily {
                 ("target-usage", if fast { "6" } else { "4" }.to_owned()),
             ],
         }
+    }
+}
+
+/// x264's own option string: no scene-cut keyframes, and the rung's level when the preset pins one.
+fn x264_options(rung: &PlannedRung) -> String {
+    match &rung.level {
+        Some(level) => format!("scenecut=0:level={level}"),
+        None => "scenecut=0".to_owned(),
     }
 }
 
@@ -291,6 +299,7 @@ mod tests {
             bitrate_kbps: 3000,
             vbv_buffer_ms: 600,
             profile: "high".into(),
+            level: None,
         };
         let props = EncoderFamily::X264.properties(&rung, &EncoderSettings::default(), 120);
         let get = |k: &str| props.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
@@ -298,6 +307,9 @@ mod tests {
         assert_eq!(get("key-int-max"), Some("120"));
         assert_eq!(get("speed-preset"), Some("veryfast"));
         assert_eq!(get("option-string"), Some("scenecut=0"));
+        let pinned = PlannedRung { level: Some("3.1".into()), ..rung.clone() };
+        let props_pinned = EncoderFamily::X264.properties(&pinned, &EncoderSettings::default(), 120);
+        assert!(props_pinned.contains(&("option-string", "scenecut=0:level=3.1".to_owned())));
         for family in [EncoderFamily::Nvenc, EncoderFamily::Va, EncoderFamily::Qsv] {
             let props = family.properties(&rung, &EncoderSettings::default(), 120);
             assert!(props.iter().any(|(n, v)| *n == "bitrate" && v == "3000"), "{family:?}");

@@ -27,6 +27,8 @@ pub const SPEED_PRESETS: &[&str] =
     &["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"];
 /// H.264 profiles a rung may ask for.
 pub const PROFILES: &[&str] = &["baseline", "main", "high"];
+/// H.264 levels a rung may pin (ITU-T H.264 Table A-1).
+pub const LEVELS: &[&str] = &["3.0", "3.1", "3.2", "4.0", "4.1", "4.2", "5.0", "5.1", "5.2"];
 
 /// A ladder preset as written in a `pipelines/*.toml` file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -108,6 +110,11 @@ pub struct RungPreset {
     pub vbv_buffer_ms: u32,
     /// H.264 profile (see [`PROFILES`]).
     pub profile: String,
+    /// H.264 level (see [`LEVELS`]). Unset (the default) lets the encoder pick the lowest level that fits
+    /// the rung's size, frame rate and bitrate, which stays right for 60 fps sources where a fixed "4.0"
+    /// would not. x264 only; hardware encoders choose their own.
+    #[serde(default)]
+    pub level: Option<String>,
 }
 
 fn default_segment_duration() -> f64 {
@@ -225,6 +232,11 @@ impl LadderPreset {
             if !PROFILES.contains(&rung.profile.as_str()) {
                 p.push(format!("{at}: profile = {:?} is not one of {}", rung.profile, PROFILES.join(", ")));
             }
+            if let Some(level) = &rung.level {
+                if !LEVELS.contains(&level.as_str()) {
+                    p.push(format!("{at}: level = {level:?} is not one of {}", LEVELS.join(", ")));
+                }
+            }
         }
         p
     }
@@ -250,6 +262,7 @@ pub struct PlannedRung {
     pub bitrate_kbps: u32,
     pub vbv_buffer_ms: u32,
     pub profile: String,
+    pub level: Option<String>,
 }
 
 /// The ladder for one source.
@@ -300,6 +313,7 @@ pub fn plan(preset: &LadderPreset, source: SourcePicture) -> Result<LadderPlan, 
                 bitrate_kbps: r.bitrate_kbps,
                 vbv_buffer_ms: r.vbv_buffer_ms,
                 profile: r.profile.clone(),
+                level: r.level.clone(),
             }
         })
         .collect();
@@ -313,6 +327,7 @@ pub fn plan(preset: &LadderPreset, source: SourcePicture) -> Result<LadderPlan, 
             bitrate_kbps: smallest.bitrate_kbps,
             vbv_buffer_ms: smallest.vbv_buffer_ms,
             profile: smallest.profile.clone(),
+            level: smallest.level.clone(),
         });
     }
     // Two rungs can collapse onto one size when the source is just above a rung's size; keep the first.
@@ -421,11 +436,12 @@ mod tests {
             short_side = 10
             bitrate_kbps = 100
             profile = "extended"
+            level = "9.9"
         "#;
         let TranscodeError::Preset { problems, .. } = LadderPreset::from_toml("bad.toml", text).unwrap_err() else {
             panic!("expected a preset error")
         };
-        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert_eq!(problems.len(), 6, "{problems:#?}");
     }
 
     #[test]
