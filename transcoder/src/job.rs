@@ -266,6 +266,12 @@ fn drive(
             match msg.view() {
                 gst::MessageView::Eos(_) => return Ok(()),
                 gst::MessageView::Error(err) => return Err(pipeline_error(&msg, err)),
+                gst::MessageView::StateChanged(sc)
+                    if sc.current() == gst::State::Playing
+                        && msg.src().is_some_and(|s| s == pipeline.upcast_ref::<gst::Object>()) =>
+                {
+                    tracing::debug!("Pipeline playing.");
+                }
                 gst::MessageView::Warning(w) => {
                     tracing::warn!(
                         element = %msg.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
@@ -368,6 +374,9 @@ impl TrackPuller {
                 continue;
             };
             self.state.touch();
+            if packaging.is_none() {
+                tracing::debug!(rendition = %self.id, "First encoded sample.");
+            }
             let Some(zero) = self.wait_for_zero() else { return Err(TranscodeError::Cancelled) };
             if packaging.is_none() {
                 let track = track_from_caps(&self.id, sample.caps())?;

@@ -1,7 +1,7 @@
 //! Builds the GStreamer graph for one ladder:
 //!
 //! ```text
-//! uridecodebin3 ─video─► videoflip(auto) ─[videorate]─► tee₀ ─► queue ► scale ► I420 WxH ─► tee₁ ─► queue ► enc ► parse ► appsink
+//! uridecodebin ─video─► videoflip(auto) ─[videorate]─► tee₀ ─► queue ► scale ► I420 WxH ─► tee₁ ─► queue ► enc ► parse ► appsink
 //!               │                                               (rung 1 scales from rung 0's picture,  └─► queue ► scale ► … (rung 2)
 //!               │                                                rung 2 from rung 1's: cascaded)
 //!               └─audio─► queue ► audioconvert ► audioresample ► 48k stereo ► AAC ► aacparse ► appsink
@@ -31,6 +31,11 @@ const DEFAULT_APPSINK_BUFFERS: u32 = 64;
 /// Scaling kernel: Catmull-Rom (bicubic) keeps detail that bilinear loses at 1080p → 720p and is the
 /// kernel the ffmpeg comparison uses; it costs about 0.1 CPU-s per second of 1080p source more.
 const DEFAULT_SCALER_METHOD: &str = "catrom";
+/// The decoder bin. `uridecodebin3` is the newer design, but in GStreamer 1.22.0 (Debian 12) it sometimes
+/// never exposed a stream when started right after the Discoverer in the same process: 1 run in 8 to 30
+/// hung before `pad-added` on a loaded 2-core machine, while `uridecodebin` hung 0 times in 60 under the
+/// same load. Both decode the source once.
+const DECODER: &str = "uridecodebin";
 /// Raw audio the audio branch may queue, so the audio decoder never waits on slow video encoders.
 const DEFAULT_AUDIO_QUEUE_NS: u64 = 5_000_000_000;
 
@@ -129,14 +134,14 @@ pub fn build(
     encoder: EncoderFamily,
 ) -> Result<LadderPipeline, TranscodeError> {
     let pipeline = gst::Pipeline::with_name("marquee-ladder");
-    let decode = make_base("uridecodebin3")?;
+    let decode = make_base(DECODER)?;
     decode.set_property("uri", &source.uri);
     pipeline.add(&decode).map_err(add_error)?;
 
     // --- video: rotate, cap the frame rate, then the cascade of scalers and encoders.
     let flip = make("videoflip", "gstreamer1.0-plugins-good")?;
     flip.set_property_from_str("video-direction", "auto");
-    // decodebin3's multiqueue already decouples the decoder, so videoflip links straight to it.
+    // The decoder bin's multiqueue already decouples the decoder, so videoflip links straight to it.
     let mut head: Vec<gst::Element> = vec![flip];
     if let Some((num, den)) = plan.frame_rate_cap {
         head.push(make_base("videorate")?);
@@ -226,19 +231,92 @@ pub fn build(
     };
     let audio_entry = audio.as_ref().map(|(pad, _)| pad.clone());
 
-    // Decoded streams appear as pads; anything we do not package goes to a fakesink so that it is not
+    // Decoded streams appear as pads. A pad whose kind is not known yet (no stream or caps set when it
+    // is exposed) is routed when its first STREAM_START or CAPS event passes, before any data. Anything we do not package goes to a fakesink so that it is not
     // an error for the decoder to have nowhere to push it.
-    let pipeline_weak = pipeline.downgrade();
+    let router = Arc::new(StreamRouter { video: video_entry, audio: audio_entry, pipeline: pipeline.downgrade() });
     decode.connect_pad_added(move |_, pad| {
-        // decodebin3 pads carry a GstStream saying what they are; caps may not be set yet.
-        let kind = pad.stream().map(|s| s.stream_type()).unwrap_or_else(gst::StreamType::empty);
-        let name = pad.name();
-        let target = if kind.contains(gst::StreamType::VIDEO) || (kind.is_empty() && name.starts_with("video")) {
-            Some(&video_entry)
-        } else if kind.contains(gst::StreamType::AUDIO) || (kind.is_empty() && name.starts_with("audio")) {
-            audio_entry.as_ref()
-        } else {
-            None
+        match stream_kind_of_pad(pad).inspect(|kind| {
+            tracing::debug!(pad = %pad.name(), kind = ?kind, "Decoded stream appeared.");
+        }) {
+            Some(kind) => router.route(pad, kind),
+            None => {
+                tracing::debug!(pad = %pad.name(), "Decoded stream of unknown kind; waiting for its events.");
+                let router = router.clone();
+                pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |pad, info| {
+                match info.event().and_then(stream_kind_of_event) {
+                    Some(kind) => {
+                        tracing::debug!(pad = %pad.name(), kind = ?kind, "Decoded stream identified by its events.");
+                        router.route(pad, kind);
+                        gst::PadProbeReturn::Remove
+                    }
+                    None => gst::PadProbeReturn::Ok,
+                }
+            });
+            }
+        }
+    });
+
+    Ok(LadderPipeline { pipeline, video_sinks, audio_sink: audio.map(|(_, s)| s), zero })
+}
+
+/// What a decoded stream carries, as far as packaging cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamKind {
+    Video,
+    Audio,
+    Other,
+}
+
+fn kind_of_stream_type(t: gst::StreamType) -> StreamKind {
+    if t.contains(gst::StreamType::VIDEO) {
+        StreamKind::Video
+    } else if t.contains(gst::StreamType::AUDIO) {
+        StreamKind::Audio
+    } else {
+        StreamKind::Other
+    }
+}
+
+fn kind_of_caps(caps: &gst::CapsRef) -> Option<StreamKind> {
+    let name = caps.structure(0)?.name();
+    Some(if name.starts_with("video/") {
+        StreamKind::Video
+    } else if name.starts_with("audio/") {
+        StreamKind::Audio
+    } else {
+        StreamKind::Other
+    })
+}
+
+fn stream_kind_of_pad(pad: &gst::Pad) -> Option<StreamKind> {
+    pad.stream()
+        .map(|s| kind_of_stream_type(s.stream_type()))
+        .filter(|k| *k != StreamKind::Other)
+        .or_else(|| pad.current_caps().and_then(|c| kind_of_caps(&c)))
+}
+
+fn stream_kind_of_event(event: &gst::Event) -> Option<StreamKind> {
+    match event.view() {
+        gst::EventView::StreamStart(e) => e.stream().map(|s| kind_of_stream_type(s.stream_type())),
+        gst::EventView::Caps(e) => kind_of_caps(e.caps()),
+        _ => None,
+    }
+}
+
+/// Links each decoded stream to the branch that packages it.
+struct StreamRouter {
+    video: gst::Pad,
+    audio: Option<gst::Pad>,
+    pipeline: gst::glib::WeakRef<gst::Pipeline>,
+}
+
+impl StreamRouter {
+    fn route(&self, pad: &gst::Pad, kind: StreamKind) {
+        let target = match kind {
+            StreamKind::Video => Some(&self.video),
+            StreamKind::Audio => self.audio.as_ref(),
+            StreamKind::Other => None,
         };
         match target {
             Some(sink_pad) if !sink_pad.is_linked() => {
@@ -247,7 +325,7 @@ pub fn build(
                 }
             }
             _ => {
-                let Some(pipeline) = pipeline_weak.upgrade() else { return };
+                let Some(pipeline) = self.pipeline.upgrade() else { return };
                 let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).build() else { return };
                 if pipeline.add(&fake).is_ok() {
                     let _ = fake.sync_state_with_parent();
@@ -255,12 +333,10 @@ pub fn build(
                         let _ = pad.link(&sink_pad);
                     }
                 }
-                tracing::debug!(pad = %name, "Decoded stream not packaged.");
+                tracing::debug!(pad = %pad.name(), kind = ?kind, "Decoded stream not packaged.");
             }
         }
-    });
-
-    Ok(LadderPipeline { pipeline, video_sinks, audio_sink: audio.map(|(_, s)| s), zero })
+    }
 }
 
 fn add_error(e: gst::glib::BoolError) -> TranscodeError {
