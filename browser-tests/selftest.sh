@@ -81,17 +81,19 @@ run_case() { # name expect_rc expect(pass|fail) dir
   out="$WORK/$name.out"
   timeout -k 10 "$HARD_LIMIT_S" node "$HERE/play.mjs" "$dir" --timeout-s "$PLAY_TIMEOUT_S" >"$out" 2>"$WORK/$name.err"
   rc=$?
-  sed 's/^/  stderr| /' "$WORK/$name.err" | grep -v 'unexpected operator' | head -40
-  sed 's/^/  stdout| /' "$out"
   local why=""
   [ "$rc" -eq "$want_rc" ] || why="exit $rc, wanted $want_rc"
   if [ -z "$why" ]; then
     why="$(check_json "$expect" <"$out")" || true
   fi
   if [ -z "$why" ]; then
-    echo "--- case $name: OK (exit $rc)"
+    # The player's summary in one line; full output only when the outcome is wrong (or SELFTEST_VERBOSE=1).
+    echo "--- case $name: OK (exit $rc): $(grep -o '"reason":"[^"]*"' "$out" | tr '\n' ' ')"
+    [ -n "${SELFTEST_VERBOSE:-}" ] && sed 's/^/  stdout| /' "$out"
     passed=$((passed + 1))
   else
+    sed 's/^/  stderr| /' "$WORK/$name.err" | grep -v 'unexpected operator' | head -40
+    sed 's/^/  stdout| /' "$out"
     echo "--- case $name: WRONG OUTCOME: $why"
     failed=$((failed + 1))
   fi
