@@ -59,4 +59,6 @@ if (( want_test )); then
     echo "Installing the browser-test players (npm ci)…"
     npm ci --prefix browser-tests --no-audit --no-fund --loglevel=error
   fi
+  # The storage tests' S3 server (Garage), built once into ~/.cache/marquee-tools; a no-op when it is there.
+  scripts/install-garage.sh
 fi

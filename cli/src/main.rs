@@ -1,5 +1,7 @@
 //! `marquee`: one binary with a subcommand per component.
 
+mod sign;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +53,15 @@ enum Command {
     Presets,
     /// Show which H.264 encoders GStreamer offers on this machine and which one `--encoder auto` picks.
     Encoders,
+    /// Print a signed playback URL for one asset.
+    ///
+    /// The token authorises every path under the asset's prefix until it expires, so the relative
+    /// segment URIs inside the manifests stay authorised without rewriting them.
+    ///
+    /// Example: marquee sign --key-file keys.toml --path /film42/ --ttl 1h --base-url http://localhost:8080
+    Sign(sign::SignArgs),
+    /// Print a new signing key file with one random key (redirect it to a file, then chmod 600).
+    Keygen(sign::KeygenArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,6 +121,8 @@ fn main() -> ExitCode {
         Command::Transcode(args) => run_transcode(args),
         Command::Presets => list_presets(),
         Command::Encoders => list_encoders(),
+        Command::Sign(args) => sign::run(args),
+        Command::Keygen(args) => sign::run_keygen(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use crate::ObjectKey;
 /// What failed in the storage layer, and on which key, path or location.
 ///
 /// Deliberately not `#[non_exhaustive]`: the function that maps errors to HTTP statuses should have to decide
-/// on every new variant (the S3 backend will add some) rather than fall into a wildcard arm.
+/// on every new variant rather than fall into a wildcard arm.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// No object is stored under the key (`get` and `head`; `delete` of a missing key succeeds).
@@ -19,9 +19,23 @@ pub enum StorageError {
     /// The location string is not one that [`open`](crate::open) understands.
     #[error("invalid storage location {location:?}: {reason}")]
     InvalidLocation { location: String, reason: String },
-    /// The location names a backend that does not exist yet.
+    /// The location names a backend that this build cannot serve. Nothing returns it today; kept so callers
+    /// that match on it keep compiling.
     #[error("unsupported storage location {location:?}: {reason}")]
     Unsupported { location: String, reason: &'static str },
+    /// An S3 request failed: the service answered with an error (`status` is its HTTP status), or it could not
+    /// be reached or did not answer in time (`status` is `None`). `key` is the object key, or the prefix for
+    /// `list`, relative to the store's location; `detail` is what the service or the client said.
+    #[error("S3 {op} of `{key}` in {location} failed: {detail}")]
+    Remote {
+        op: &'static str,
+        location: String,
+        key: String,
+        status: Option<u16>,
+        detail: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A filesystem operation failed. The cause is in `source` (and `Error::source`), not in the message.
     #[error("could not {op} {}", path.display())]
     Io {

@@ -4,14 +4,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{LocalDir, ObjectStore, StorageError};
+use crate::{LocalDir, ObjectStore, S3Config, S3Store, StorageError};
 
 /// Listed in every error about a location, so the fix is in the message.
 const ACCEPTED_FORMS: &str = "expected a local directory, as a path (`/srv/media`, `./out`) or a \
-     `file:///absolute/path` URL; `s3://bucket/prefix` arrives with the S3 backend (issue #3)";
-
-const S3_NOT_YET: &str = "S3 support arrives with the S3 backend (issue #3); use a local directory (a path or \
-     `file:///absolute/path` URL) for now";
+     `file:///absolute/path` URL, or an S3 bucket and prefix, `s3://bucket/prefix`";
 
 /// Bytes that `file_url` writes as they are; everything else is percent-encoded (RFC 3986 path characters).
 const URL_PATH_SAFE: &[u8] = b"-._~/!$&'()*+,;=:@";
@@ -20,12 +17,14 @@ const URL_PATH_SAFE: &[u8] = b"-._~/!$&'()*+,;=:@";
 ///
 /// - a plain path (`/srv/media`, `out/media`) or `file:///absolute/path` (percent-decoded; the host may be
 ///   empty or `localhost`): a [`LocalDir`], created if missing;
-/// - `s3://bucket/prefix`: [`StorageError::Unsupported`] until the S3 backend lands (issue #3);
+/// - `s3://bucket` or `s3://bucket/prefix`: an [`S3Store`](crate::S3Store), configured from the environment as
+///   [`S3Config::from_location_and_env`] says (`MARQUEE_S3_ENDPOINT`, `MARQUEE_S3_REGION` or `AWS_REGION`, and
+///   the standard AWS credential chain). Nothing is sent until the first operation;
 /// - any other URL scheme, or an empty string: [`StorageError::InvalidLocation`].
 ///
 /// A string starting with a scheme of two or more letters and a `:` is taken as a URL, so `s3:bucket` is not
 /// quietly created as a directory; write `./name:with:colons` for such a directory. Opening a local directory
-/// does blocking I/O once; call this at startup.
+/// does blocking I/O once; call this at startup. No async runtime is needed for either backend.
 pub fn open(location: &str) -> Result<Arc<dyn ObjectStore>, StorageError> {
     let invalid = |reason: String| StorageError::InvalidLocation { location: location.to_owned(), reason };
     if location.is_empty() {
@@ -39,7 +38,7 @@ pub fn open(location: &str) -> Result<Arc<dyn ObjectStore>, StorageError> {
             let path = file_url_path(rest).map_err(|problem| invalid(format!("{problem}; {ACCEPTED_FORMS}")))?;
             Ok(Arc::new(LocalDir::new(path)?))
         }
-        "s3" => Err(StorageError::Unsupported { location: location.to_owned(), reason: S3_NOT_YET }),
+        "s3" => Ok(Arc::new(S3Store::new(S3Config::from_location_and_env(location)?)?)),
         _ => Err(invalid(format!("unknown scheme `{scheme}:`; {ACCEPTED_FORMS}"))),
     }
 }
@@ -122,12 +121,17 @@ mod tests {
     }
 
     #[test]
-    fn s3_is_an_honest_not_yet() {
-        for location in ["s3://bucket/prefix", "S3://bucket", "s3:bucket"] {
+    fn s3_locations_open_an_s3_store_without_a_request() {
+        for (location, expected) in [
+            ("s3://bucket/prefix", "s3://bucket/prefix"),
+            ("S3://bucket", "s3://bucket"),
+            ("s3://bucket/a/b/", "s3://bucket/a/b"),
+        ] {
+            assert_eq!(open(location).unwrap().location(), expected);
+        }
+        for location in ["s3:bucket", "s3://", "s3://Bad_Bucket/x", "s3://bucket/../x"] {
             let error = open_err(location);
-            assert!(matches!(error, StorageError::Unsupported { .. }), "{location}: {error:?}");
-            let message = error.to_string();
-            assert!(message.contains("issue #3") && message.contains("local directory"), "{message}");
+            assert!(matches!(error, StorageError::InvalidLocation { .. }), "{location}: {error:?}");
         }
     }
 

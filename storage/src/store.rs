@@ -44,7 +44,7 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// `../`) is [`StorageError::InvalidKey`].
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StorageError>;
 
-    /// Where the objects live, for logs: `file:///srv/media`, later `s3://bucket/prefix`. For a local
-    /// directory, [`open`](crate::open) accepts it back.
+    /// Where the objects live, for logs: `file:///srv/media` or `s3://bucket/prefix`. [`open`](crate::open)
+    /// accepts it back (for S3, with the same environment).
     fn location(&self) -> String;
 }

@@ -1,5 +1,7 @@
 //! `LocalDir` against real temporary directories, mostly through `open` and `dyn ObjectStore` as callers use it.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,12 @@ fn files_on_disk(root: &Path) -> Vec<PathBuf> {
 fn temp_files_on_disk(root: &Path) -> Vec<PathBuf> {
     let is_temp = |p: &PathBuf| p.file_name().unwrap().to_str().is_some_and(|n| n.starts_with(".tmp-"));
     files_on_disk(root).into_iter().filter(is_temp).collect()
+}
+
+#[tokio::test]
+async fn local_dir_keeps_the_object_store_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    support::conformance::check_object_store(store_in(tmp.path()).as_ref()).await;
 }
 
 #[tokio::test]

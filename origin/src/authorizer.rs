@@ -1,0 +1,112 @@
+//! The boundary with URL signing: who may fetch which object. The token verifier plugs in here later.
+
+use std::net::IpAddr;
+
+/// The path prefix that carries a signed-URL token: `/t/{token}/{asset}/{file}`.
+pub const TOKEN_PATH_PREFIX: &str = "/t/";
+
+/// A request path split into its token (when it has the `/t/{token}/` form) and the object path after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenPath<'a> {
+    /// The `{token}` segment, as it appears in the path.
+    pub token: Option<&'a str>,
+    /// The storage-relative path, without a leading `/`: `film/video_720p/seg_00001.m4s`.
+    pub object_path: &'a str,
+}
+
+/// Splits `/t/{token}/{rest}` into the token and `rest`; any other path is all object path. `path` is the
+/// decoded, validated request path, starting with `/`.
+pub fn split_token_path(path: &str) -> TokenPath<'_> {
+    if let Some(after) = path.strip_prefix(TOKEN_PATH_PREFIX) {
+        if let Some((token, rest)) = after.split_once('/') {
+            if !token.is_empty() && !rest.is_empty() {
+                return TokenPath { token: Some(token), object_path: rest };
+            }
+        }
+    }
+    TokenPath { token: None, object_path: path.trim_start_matches('/') }
+}
+
+/// The storage-relative path a request may read, with any `/t/{token}` part removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizedPath(String);
+
+impl AuthorizedPath {
+    pub fn new(path: impl Into<String>) -> Self {
+        Self(path.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a request was refused. Every denial is a 403; `as_str` is the log field and metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// The path has no `/t/{token}/` part and this authorizer needs one.
+    MissingToken,
+    /// The token does not parse or its signature does not verify.
+    InvalidToken,
+    /// The token's validity window has passed.
+    Expired,
+    /// The token is bound to another client address.
+    ClientMismatch,
+    /// The token does not cover this path.
+    PathNotCovered,
+}
+
+impl Denial {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Denial::MissingToken => "missing_token",
+            Denial::InvalidToken => "invalid_token",
+            Denial::Expired => "expired",
+            Denial::ClientMismatch => "client_mismatch",
+            Denial::PathNotCovered => "path_not_covered",
+        }
+    }
+}
+
+/// Decides whether a request may read an object, and which one.
+///
+/// `path` is the decoded request path (it starts with `/`, has no `.`/`..`/empty segments, no encoded `/`,
+/// no backslash and no control character); `query` is the raw query string. The returned path is looked up
+/// in storage after validation as an `ObjectKey`, so an authorizer cannot widen what is reachable.
+pub trait RequestAuthorizer: Send + Sync {
+    fn authorize(&self, path: &str, query: Option<&str>, client_ip: IpAddr) -> Result<AuthorizedPath, Denial>;
+}
+
+/// Serves every object to everyone: an explicit opt-in for public content and development. A `/t/{token}/`
+/// part is accepted and ignored, so signed URLs keep working when signing is switched off.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unsigned;
+
+impl RequestAuthorizer for Unsigned {
+    fn authorize(&self, path: &str, _query: Option<&str>, _client_ip: IpAddr) -> Result<AuthorizedPath, Denial> {
+        Ok(AuthorizedPath::new(split_token_path(path).object_path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn token_part_is_split_off() {
+        let split = split_token_path("/t/abc.DEF_-/film/video_720p/seg_00001.m4s");
+        assert_eq!(split, TokenPath { token: Some("abc.DEF_-"), object_path: "film/video_720p/seg_00001.m4s" });
+        assert_eq!(split_token_path("/film/master.m3u8"), TokenPath { token: None, object_path: "film/master.m3u8" });
+        // A token with nothing after it names no object, and `t` may be an ordinary asset name.
+        assert_eq!(split_token_path("/t/abc"), TokenPath { token: None, object_path: "t/abc" });
+    }
+
+    #[test]
+    fn unsigned_strips_the_token_and_allows_everything() {
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert_eq!(Unsigned.authorize("/t/tok/film/init.mp4", None, ip).unwrap().as_str(), "film/init.mp4");
+        assert_eq!(Unsigned.authorize("/film/init.mp4", Some("x=1"), ip).unwrap().as_str(), "film/init.mp4");
+    }
+}

@@ -1,0 +1,143 @@
+//! The origin's settings, with every default a documented `const`.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+pub use crate::tls::TlsFiles;
+
+/// Where the origin listens unless told otherwise: all IPv4 interfaces, port 8080.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8080));
+/// How long an HTTP/1 client may take to send a request's headers. The same timer runs while a keep-alive
+/// connection waits for its next request, so it is also the HTTP/1 idle timeout.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a response write may make no progress (a client that stopped reading) before the connection is
+/// dropped.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP/2: how often an idle connection is pinged; a ping unanswered for the same time closes it.
+pub const DEFAULT_HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// HTTP/1 read buffer, which bounds the request line plus headers (over it: 431). hyper's minimum is 8 KiB.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Most headers in one HTTP/1 request (hyper answers 431 above it).
+pub const DEFAULT_MAX_HEADERS: usize = 64;
+/// HTTP/2 streams one connection may have open at once.
+pub const DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS: u32 = 128;
+/// Connections served at once; further clients wait in the kernel's accept queue.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The largest object served. Until storage has a ranged read, each response holds its whole object in
+/// memory, so this bounds one request's memory. Packaged segments are a few MiB.
+pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 64 * 1024 * 1024;
+/// Object bytes held in memory by all responses together; a request that would go over it gets 503.
+pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 1024 * 1024 * 1024;
+/// Size of the body chunks handed to hyper, so that a slow client holds one chunk of write buffer at a time.
+pub const DEFAULT_BODY_CHUNK_BYTES: usize = 64 * 1024;
+/// How long shutdown waits for in-flight responses before dropping the connections that are left.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Everything `marquee origin` can be told. `Default` uses the `DEFAULT_*` consts of this module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginConfig {
+    /// Address to listen on; port 0 picks a free port ([`crate::Origin::local_addr`] tells which).
+    pub listen: SocketAddr,
+    /// See [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+    /// See [`DEFAULT_WRITE_TIMEOUT`].
+    pub write_timeout: Duration,
+    /// See [`DEFAULT_HTTP2_KEEP_ALIVE`].
+    pub http2_keep_alive: Duration,
+    /// See [`DEFAULT_MAX_HEADER_BYTES`]; values under 8192 are raised to 8192.
+    pub max_header_bytes: usize,
+    /// See [`DEFAULT_MAX_HEADERS`].
+    pub max_headers: usize,
+    /// See [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`].
+    pub http2_max_concurrent_streams: u32,
+    /// See [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
+    /// See [`DEFAULT_MAX_OBJECT_BYTES`]; at most 4 GiB.
+    pub max_object_bytes: u64,
+    /// See [`DEFAULT_MAX_BUFFERED_BYTES`].
+    pub max_buffered_bytes: u64,
+    /// See [`DEFAULT_BODY_CHUNK_BYTES`].
+    pub body_chunk_bytes: usize,
+    /// See [`DEFAULT_SHUTDOWN_GRACE`].
+    pub shutdown_grace: Duration,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this certificate instead of cleartext. Default: none,
+    /// cleartext HTTP/1.1 and h2c, for use behind a TLS-terminating edge.
+    pub tls: Option<TlsFiles>,
+}
+
+impl Default for OriginConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            http2_keep_alive: DEFAULT_HTTP2_KEEP_ALIVE,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            http2_max_concurrent_streams: DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+            body_chunk_bytes: DEFAULT_BODY_CHUNK_BYTES,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            tls: None,
+        }
+    }
+}
+
+impl OriginConfig {
+    /// Every problem with the settings, so that `marquee config check` can report them all at once.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let zero = |d: Duration| d.is_zero();
+        if zero(self.header_read_timeout) {
+            problems.push("header_read_timeout must be more than zero".to_owned());
+        }
+        if zero(self.write_timeout) {
+            problems.push("write_timeout must be more than zero".to_owned());
+        }
+        if zero(self.http2_keep_alive) {
+            problems.push("http2_keep_alive must be more than zero".to_owned());
+        }
+        if self.max_headers == 0 {
+            problems.push("max_headers must be more than zero".to_owned());
+        }
+        if self.http2_max_concurrent_streams == 0 {
+            problems.push("http2_max_concurrent_streams must be more than zero".to_owned());
+        }
+        if self.max_connections == 0 {
+            problems.push("max_connections must be more than zero".to_owned());
+        }
+        if self.max_object_bytes == 0 || self.max_object_bytes > u64::from(u32::MAX) {
+            problems.push("max_object_bytes must be between 1 byte and 4 GiB".to_owned());
+        }
+        if self.max_buffered_bytes < self.max_object_bytes {
+            problems.push("max_buffered_bytes must be at least max_object_bytes".to_owned());
+        }
+        if self.body_chunk_bytes == 0 {
+            problems.push("body_chunk_bytes must be more than zero".to_owned());
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(OriginConfig::default().problems(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let config = OriginConfig {
+            header_read_timeout: Duration::ZERO,
+            max_connections: 0,
+            max_object_bytes: 0,
+            ..OriginConfig::default()
+        };
+        assert_eq!(config.problems().len(), 3, "{:?}", config.problems());
+    }
+}

@@ -1,0 +1,102 @@
+//! The origin's errors: [`OriginError`] for starting and running the server, [`Refusal`] for one request,
+//! and the one function that maps a refusal to its HTTP status.
+
+use std::net::SocketAddr;
+
+use http::StatusCode;
+use marquee_storage::StorageError;
+
+use crate::authorizer::Denial;
+use crate::http::path::PathRejection;
+
+/// What stopped the origin from starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum OriginError {
+    /// The configuration has problems; every one is listed.
+    #[error("invalid origin configuration: {}", problems.join("; "))]
+    InvalidConfig { problems: Vec<String> },
+    /// The listen address could not be bound (in use, no permission, not local).
+    #[error("could not listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key could not be loaded, or they do not belong together.
+    #[error("could not set up TLS with {}: {reason}", path.display())]
+    Tls { path: std::path::PathBuf, reason: String },
+    /// The bound socket could not report its address.
+    #[error("could not read the address of the listening socket")]
+    LocalAddr(#[source] std::io::Error),
+}
+
+/// Why one request is not answered with the object it asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("request path refused ({})", .0.as_str())]
+    BadPath(PathRejection),
+    #[error("request denied ({})", .0.as_str())]
+    Denied(Denial),
+    #[error("the authorized path is not a valid object key")]
+    InvalidKey(#[source] StorageError),
+    #[error("the path names no kind of object the origin serves")]
+    UnknownKind,
+    #[error(transparent)]
+    Storage(StorageError),
+    #[error("object of {size} bytes is over the {limit}-byte limit")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("the buffered-bytes budget is spent")]
+    Busy,
+    #[error("the object changed while it was read")]
+    ChangedWhileRead,
+}
+
+impl Refusal {
+    /// The HTTP status for every refusal, in one place.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::BadPath(_) | Refusal::InvalidKey(_) => StatusCode::BAD_REQUEST,
+            Refusal::Denied(_) => StatusCode::FORBIDDEN,
+            Refusal::UnknownKind => StatusCode::NOT_FOUND,
+            Refusal::Storage(error) => storage_status(error),
+            // A configured limit, not the client's fault, and retrying will not help: the operator must act.
+            Refusal::TooLarge { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Refusal::Busy | Refusal::ChangedWhileRead => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Whether the client may retry soon (a `Retry-After` is sent).
+    pub fn is_transient(&self) -> bool {
+        self.status() == StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+fn storage_status(error: &StorageError) -> StatusCode {
+    match error {
+        StorageError::NotFound { .. } => StatusCode::NOT_FOUND,
+        StorageError::InvalidKey { .. } => StatusCode::BAD_REQUEST,
+        // Storage is failing (disk error, and with S3 a network error): retryable from the client's side.
+        StorageError::Io { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        // The object store (S3) failed or did not answer: the origin is a gateway to it.
+        StorageError::Remote { .. } => StatusCode::BAD_GATEWAY,
+        StorageError::InvalidLocation { .. } | StorageError::Unsupported { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use marquee_storage::ObjectKey;
+
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        let missing = StorageError::NotFound { key: ObjectKey::parse("a/b.m4s").unwrap() };
+        assert_eq!(Refusal::Storage(missing).status(), StatusCode::NOT_FOUND);
+        assert_eq!(Refusal::BadPath(PathRejection::DotOrEmptySegment).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(Refusal::Denied(Denial::Expired).status(), StatusCode::FORBIDDEN);
+        assert_eq!(Refusal::UnknownKind.status(), StatusCode::NOT_FOUND);
+        assert!(Refusal::Busy.is_transient());
+        assert!(!Refusal::TooLarge { size: 2, limit: 1 }.is_transient());
+    }
+}

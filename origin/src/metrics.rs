@@ -1,0 +1,177 @@
+//! The origin's Prometheus metrics: names in one place, labels from enums so label sets stay bounded.
+
+use std::time::Duration;
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+
+use crate::http::content::MediaKind;
+
+/// What a request was for: the `route` label of the request metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    Media(MediaKind),
+    /// A path that names no servable object kind (unknown extension, `/`).
+    UnknownObject,
+    /// Refused before storage was asked: a traversal attempt, a bad escape, a denied token.
+    Rejected,
+    /// CORS preflight.
+    Preflight,
+    Health,
+    Ready,
+    Metrics,
+    /// A method the origin does not serve (405).
+    MethodNotAllowed,
+}
+
+impl Route {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Media(kind) => kind.as_str(),
+            Route::UnknownObject => "unknown_object",
+            Route::Rejected => "rejected",
+            Route::Preflight => "preflight",
+            Route::Health => "healthz",
+            Route::Ready => "readyz",
+            Route::Metrics => "metrics",
+            Route::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+}
+
+/// The storage operations the origin times: the `op` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StorageOp {
+    Head,
+    Get,
+    /// The `/readyz` probe.
+    Probe,
+}
+
+impl StorageOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageOp::Head => "head",
+            StorageOp::Get => "get",
+            StorageOp::Probe => "probe",
+        }
+    }
+}
+
+/// Latency buckets in seconds, from a cached local read to a slow object store.
+const DURATION_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// One server's metrics, in their own registry (so several servers in one process, as in tests, do not clash).
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    response_bytes: IntCounter,
+    request_duration: HistogramVec,
+    storage_duration: HistogramVec,
+    storage_errors: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("marquee_origin_requests_total", "HTTP requests answered, by route and status code."),
+            &["route", "status"],
+        )
+        .expect("valid metric");
+        let response_bytes = IntCounter::new(
+            "marquee_origin_response_bytes_total",
+            "Response body bytes handed to connections (object bytes only, not headers).",
+        )
+        .expect("valid metric");
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "marquee_origin_request_duration_seconds",
+                "Time from a request's arrival to its response headers, by route.",
+            )
+            .buckets(DURATION_BUCKETS.to_vec()),
+            &["route"],
+        )
+        .expect("valid metric");
+        let storage_duration = HistogramVec::new(
+            HistogramOpts::new("marquee_origin_storage_duration_seconds", "Storage operation latency, by operation.")
+                .buckets(DURATION_BUCKETS.to_vec()),
+            &["op"],
+        )
+        .expect("valid metric");
+        let storage_errors = IntCounterVec::new(
+            Opts::new(
+                "marquee_origin_storage_errors_total",
+                "Storage operations that failed for a reason other than a missing object, by operation.",
+            ),
+            &["op"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(response_bytes.clone()),
+            Box::new(request_duration.clone()),
+            Box::new(storage_duration.clone()),
+            Box::new(storage_errors.clone()),
+        ] {
+            registry.register(collector).expect("metric names are unique");
+        }
+        Self { registry, requests, response_bytes, request_duration, storage_duration, storage_errors }
+    }
+
+    pub fn observe_request(&self, route: Route, status: http::StatusCode, elapsed: Duration) {
+        self.requests.with_label_values(&[route.as_str(), status.as_str()]).inc();
+        self.request_duration.with_label_values(&[route.as_str()]).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_storage(&self, op: StorageOp, elapsed: Duration, failed: bool) {
+        self.storage_duration.with_label_values(&[op.as_str()]).observe(elapsed.as_secs_f64());
+        if failed {
+            self.storage_errors.with_label_values(&[op.as_str()]).inc();
+        }
+    }
+
+    /// The counter that response bodies add their bytes to as they are sent.
+    pub fn response_bytes(&self) -> IntCounter {
+        self.response_bytes.clone()
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Encoding into a Vec only fails on metric families that cannot exist in this registry.
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::warn!(%error, "Could not encode metrics.");
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_enum_labels() {
+        let metrics = Metrics::new();
+        metrics.observe_request(
+            Route::Media(MediaKind::MediaSegment),
+            http::StatusCode::PARTIAL_CONTENT,
+            Duration::from_millis(3),
+        );
+        metrics.observe_storage(StorageOp::Get, Duration::from_millis(1), true);
+        metrics.response_bytes().inc_by(10);
+        let text = String::from_utf8(metrics.render()).unwrap();
+        assert!(text.contains(r#"marquee_origin_requests_total{route="media_segment",status="206"} 1"#), "{text}");
+        assert!(text.contains("marquee_origin_response_bytes_total 10"), "{text}");
+        assert!(text.contains(r#"marquee_origin_request_duration_seconds_count{route="media_segment"} 1"#), "{text}");
+        assert!(text.contains(r#"marquee_origin_storage_duration_seconds_count{op="get"} 1"#), "{text}");
+        assert!(text.contains(r#"marquee_origin_storage_errors_total{op="get"} 1"#), "{text}");
+    }
+}

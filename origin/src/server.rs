@@ -1,0 +1,396 @@
+//! The thin hyper shell: accepts connections, routes requests to the pure helpers and storage, shuts down
+//! gracefully.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use marquee_storage::{ObjectKey, ObjectMeta, ObjectStore, StorageError};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use crate::authorizer::RequestAuthorizer;
+use crate::body::OriginBody;
+use crate::config::OriginConfig;
+use crate::error::{OriginError, Refusal};
+use crate::http::conditional::{self, Outcome, Preconditions, Validators};
+use crate::http::content::MediaKind;
+use crate::http::path::decode_request_path;
+use crate::http::range::{self, RangeDecision};
+use crate::io::ClientTimeouts;
+use crate::metrics::{Metrics, Route, StorageOp};
+
+/// The key `/readyz` asks storage about. It need not exist: "not found" proves storage answers.
+pub const READINESS_PROBE_KEY: &str = "marquee-origin-readiness-probe";
+/// How long `/readyz` waits for storage before reporting not ready.
+pub const READINESS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Sent with every 503 so that players back off briefly.
+const RETRY_AFTER_SECONDS: &str = "1";
+const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+const CORS_ALLOWED_HEADERS: &str = "Range, If-Range, If-None-Match, If-Modified-Since";
+const CORS_EXPOSED_HEADERS: &str = "Content-Length, Content-Range, ETag, Accept-Ranges, Last-Modified";
+const CORS_MAX_AGE_SECONDS: &str = "86400";
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Shared by every connection.
+struct State {
+    tls: Option<TlsAcceptor>,
+    store: Arc<dyn ObjectStore>,
+    authorizer: Arc<dyn RequestAuthorizer>,
+    metrics: Metrics,
+    config: OriginConfig,
+    /// Permits are bytes of object bodies held in memory.
+    body_budget: Arc<Semaphore>,
+}
+
+/// A bound, not yet running origin. [`Origin::local_addr`] tells which port `listen = …:0` picked.
+pub struct Origin {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Origin").field("local_addr", &self.local_addr).field("store", &self.state.store).finish()
+    }
+}
+
+impl Origin {
+    /// Validates `config` and binds its listen address.
+    pub async fn bind(
+        config: OriginConfig,
+        store: Arc<dyn ObjectStore>,
+        authorizer: Arc<dyn RequestAuthorizer>,
+    ) -> Result<Self, OriginError> {
+        let problems = config.problems();
+        if !problems.is_empty() {
+            return Err(OriginError::InvalidConfig { problems });
+        }
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| OriginError::Bind { addr: config.listen, source })?;
+        let local_addr = listener.local_addr().map_err(OriginError::LocalAddr)?;
+        let budget = usize::try_from(config.max_buffered_bytes).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
+        let state = State {
+            tls,
+            store,
+            authorizer,
+            metrics: Metrics::new(),
+            config,
+            body_budget: Arc::new(Semaphore::new(budget)),
+        };
+        Ok(Self { listener, local_addr, state: Arc::new(state) })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The metrics this origin serves on `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.state.metrics
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight responses finish (up to
+    /// `shutdown_grace`) and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), OriginError> {
+        let Origin { listener, local_addr, state } = self;
+        let config = &state.config;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout)
+            .keep_alive(true)
+            .max_buf_size(config.max_header_bytes.max(8192))
+            .max_headers(config.max_headers);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(config.http2_max_concurrent_streams)
+            .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+            .keep_alive_interval(config.http2_keep_alive)
+            .keep_alive_timeout(config.http2_keep_alive);
+
+        let builder = Arc::new(builder);
+        let graceful = GracefulShutdown::new();
+        let connection_slots = Arc::new(Semaphore::new(config.max_connections));
+        let mut connections = JoinSet::new();
+        info!(addr = %local_addr, tls = state.tls.is_some(), store = %state.store.location(), "Origin listening.");
+        tokio::pin!(shutdown);
+        loop {
+            while connections.try_join_next().is_some() {}
+            let slot = tokio::select! {
+                () = &mut shutdown => break,
+                slot = connection_slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            };
+            let (stream, remote) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        warn!(%error, "Could not accept a connection.");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let conn_state = state.clone();
+            let service = service_fn(move |request| {
+                let state = conn_state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, request, remote.ip()).await) }
+            });
+            let (builder, watcher) = (builder.clone(), graceful.watcher());
+            let (tls, handshake_timeout) = (state.tls.clone(), config.header_read_timeout);
+            let write_timeout = config.write_timeout;
+            connections.spawn(async move {
+                let result = match tls {
+                    None => {
+                        let io = TokioIo::new(ClientTimeouts::new(stream, write_timeout, handshake_timeout));
+                        watcher.watch(builder.serve_connection(io, service).into_owned()).await
+                    }
+                    Some(acceptor) => {
+                        let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => return debug!(%remote, %error, "TLS handshake failed."),
+                            Err(_) => return debug!(%remote, "TLS handshake timed out."),
+                        };
+                        let io = TokioIo::new(ClientTimeouts::new(stream, write_timeout, handshake_timeout));
+                        watcher.watch(builder.serve_connection(io, service).into_owned()).await
+                    }
+                };
+                if let Err(error) = result {
+                    debug!(%remote, %error, "Connection ended with an error.");
+                }
+                drop(slot);
+            });
+        }
+        drop(listener);
+        info!(connections = connections.len(), "Origin shutting down; finishing in-flight responses.");
+        tokio::select! {
+            () = graceful.shutdown() => info!("Origin stopped."),
+            () = tokio::time::sleep(config.shutdown_grace) => {
+                warn!(left = connections.len(), "Shutdown grace period over; dropping the remaining connections.");
+                connections.abort_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn handle(state: &State, request: Request<Incoming>, client_ip: IpAddr) -> Response<OriginBody> {
+    let started = Instant::now();
+    let (route, mut response) = route(state, &request, client_ip).await;
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(CORS_EXPOSED_HEADERS));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    state.metrics.observe_request(route, response.status(), started.elapsed());
+    response
+}
+
+async fn route(state: &State, request: &Request<Incoming>, client_ip: IpAddr) -> (Route, Response<OriginBody>) {
+    let method = request.method();
+    if method == Method::OPTIONS {
+        return (Route::Preflight, preflight());
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED);
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+        return (Route::MethodNotAllowed, response);
+    }
+    match request.uri().path() {
+        "/healthz" => (Route::Health, text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n")),
+        "/readyz" => (Route::Ready, readiness(state).await),
+        "/metrics" => (Route::Metrics, text(StatusCode::OK, METRICS_CONTENT_TYPE, state.metrics.render())),
+        _ => {
+            let mut route = Route::Rejected;
+            match serve_object(state, request, client_ip, &mut route).await {
+                Ok(response) => (route, response),
+                Err(refusal) => (route, refusal_response(&refusal)),
+            }
+        }
+    }
+}
+
+async fn serve_object(
+    state: &State,
+    request: &Request<Incoming>,
+    client_ip: IpAddr,
+    route: &mut Route,
+) -> Result<Response<OriginBody>, Refusal> {
+    let path = decode_request_path(request.uri().path()).map_err(Refusal::BadPath)?;
+    let authorized = state.authorizer.authorize(&path, request.uri().query(), client_ip).map_err(Refusal::Denied)?;
+    let key = ObjectKey::parse(authorized.as_str()).map_err(Refusal::InvalidKey)?;
+    *route = Route::UnknownObject;
+    let kind = MediaKind::of_key(key.as_str()).ok_or(Refusal::UnknownKind)?;
+    *route = Route::Media(kind);
+
+    let meta: ObjectMeta = timed(state, StorageOp::Head, state.store.head(&key)).await.map_err(Refusal::Storage)?;
+    let limit = state.config.max_object_bytes;
+    if meta.size > limit {
+        warn!(key = %key, size = meta.size, limit, "Object is larger than the origin serves from memory.");
+        return Err(Refusal::TooLarge { size: meta.size, limit });
+    }
+    let validators = Validators::new(meta.size, meta.modified);
+    let headers = request.headers();
+    let mut response = Response::builder()
+        .header(header::ETAG, &validators.etag)
+        .header(header::LAST_MODIFIED, validators.last_modified_header())
+        .header(header::CACHE_CONTROL, kind.cache_control())
+        .header(header::ACCEPT_RANGES, "bytes");
+    let (if_match, if_none_match) =
+        (header_list(headers, &header::IF_MATCH), header_list(headers, &header::IF_NONE_MATCH));
+    let preconditions = Preconditions {
+        if_match: if_match.as_deref(),
+        if_none_match: if_none_match.as_deref(),
+        if_modified_since: header_str(headers, &header::IF_MODIFIED_SINCE),
+        if_unmodified_since: header_str(headers, &header::IF_UNMODIFIED_SINCE),
+    };
+    match conditional::evaluate(&preconditions, &validators) {
+        Outcome::Serve => {}
+        Outcome::NotModified => return Ok(build(response.status(StatusCode::NOT_MODIFIED), OriginBody::empty())),
+        Outcome::PreconditionFailed => return Ok(plain(StatusCode::PRECONDITION_FAILED)),
+    }
+
+    // Range handling is defined for GET only (RFC 9110 §14.2); a HEAD gets the whole object's headers.
+    let is_get = request.method() == Method::GET;
+    let decision = if is_get && conditional::range_allowed(header_str(headers, &header::IF_RANGE), &validators) {
+        range::decide(header_str(headers, &header::RANGE), meta.size)
+    } else {
+        RangeDecision::Full
+    };
+    response = response.header(header::CONTENT_TYPE, kind.content_type(key.as_str()));
+    let (status, slice) = match decision {
+        RangeDecision::Unsatisfiable => {
+            let response = response
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, range::unsatisfied_content_range(meta.size))
+                .header(header::CONTENT_LENGTH, 0);
+            return Ok(build(response, OriginBody::empty()));
+        }
+        RangeDecision::Full => (StatusCode::OK, 0..meta.size),
+        RangeDecision::Partial(range) => {
+            response = response.header(header::CONTENT_RANGE, range.content_range(meta.size));
+            (StatusCode::PARTIAL_CONTENT, range.first..range.last + 1)
+        }
+    };
+    response = response.status(status).header(header::CONTENT_LENGTH, slice.end - slice.start);
+    if !is_get {
+        return Ok(build(response, OriginBody::empty()));
+    }
+
+    // Until storage has a ranged read, the whole object is read and the range cut from it; the budget bounds
+    // how many such bodies are in memory at once.
+    let budget_bytes = u32::try_from(meta.size).expect("max_object_bytes is at most 4 GiB");
+    let permit = state.body_budget.clone().try_acquire_many_owned(budget_bytes).map_err(|_| Refusal::Busy)?;
+    let object = timed(state, StorageOp::Get, state.store.get(&key)).await.map_err(Refusal::Storage)?;
+    if object.len() as u64 != meta.size {
+        // Replaced between `head` and `get`: the validators already sent describe the old version.
+        debug!(key = %key, "Object changed while it was read.");
+        return Err(Refusal::ChangedWhileRead);
+    }
+    let body = object.slice(to_usize(slice.start)..to_usize(slice.end));
+    let body = OriginBody::object(body, state.config.body_chunk_bytes, state.metrics.response_bytes(), permit);
+    Ok(build(response, body))
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).expect("the object is in memory, so its offsets fit in usize")
+}
+
+async fn timed<T>(
+    state: &State,
+    op: StorageOp,
+    work: impl Future<Output = Result<T, StorageError>>,
+) -> Result<T, StorageError> {
+    let started = Instant::now();
+    let result = work.await;
+    let failed = match &result {
+        Ok(_) | Err(StorageError::NotFound { .. }) => false,
+        Err(error) => {
+            warn!(op = op.as_str(), error = %error, "Storage operation failed.");
+            true
+        }
+    };
+    state.metrics.observe_storage(op, started.elapsed(), failed);
+    result
+}
+
+async fn readiness(state: &State) -> Response<OriginBody> {
+    let key = ObjectKey::parse(READINESS_PROBE_KEY).expect("the probe key is valid");
+    let probe = timed(state, StorageOp::Probe, state.store.head(&key));
+    match tokio::time::timeout(READINESS_PROBE_TIMEOUT, probe).await {
+        Ok(Ok(_) | Err(StorageError::NotFound { .. })) => text(StatusCode::OK, "text/plain; charset=utf-8", "ready\n"),
+        Ok(Err(_)) => plain(StatusCode::SERVICE_UNAVAILABLE),
+        Err(_) => {
+            warn!(timeout_s = READINESS_PROBE_TIMEOUT.as_secs_f64(), "Readiness probe timed out.");
+            plain(StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+fn preflight() -> Response<OriginBody> {
+    let response = Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOWED_METHODS)
+        .header(header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_ALLOWED_HEADERS)
+        .header(header::ACCESS_CONTROL_MAX_AGE, CORS_MAX_AGE_SECONDS);
+    build(response, OriginBody::empty())
+}
+
+fn refusal_response(refusal: &Refusal) -> Response<OriginBody> {
+    debug!(reason = %refusal, "Request refused.");
+    let mut response = plain(refusal.status());
+    if refusal.is_transient() {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    }
+    response
+}
+
+/// A short plain-text answer naming the status, never anything from storage.
+fn plain(status: StatusCode) -> Response<OriginBody> {
+    let reason = status.canonical_reason().unwrap_or("error");
+    text(status, "text/plain; charset=utf-8", format!("{} {reason}\n", status.as_u16()))
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<OriginBody> {
+    let body = body.into();
+    let response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_LENGTH, body.len())
+        .header(header::CACHE_CONTROL, "no-store");
+    build(response, OriginBody::text(body))
+}
+
+fn build(builder: http::response::Builder, body: OriginBody) -> Response<OriginBody> {
+    builder.body(body).expect("every header set here is valid")
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// A list header (`If-Match`, `If-None-Match`) that may arrive as several fields, joined as one list.
+fn header_list(headers: &HeaderMap, name: &header::HeaderName) -> Option<String> {
+    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|value| value.to_str().ok()).collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
