@@ -1,5 +1,6 @@
 //! `marquee`: one binary with a subcommand per component.
 
+mod origin;
 mod sign;
 
 use std::io::IsTerminal;
@@ -53,6 +54,10 @@ enum Command {
     Presets,
     /// Show which H.264 encoders GStreamer offers on this machine and which one `--encoder auto` picks.
     Encoders,
+    /// Serve published presentations to players and edge caches, from a directory or S3.
+    ///
+    /// Example: marquee origin --storage out --key-file keys.toml --listen 0.0.0.0:8080
+    Origin(origin::OriginArgs),
     /// Print a signed playback URL for one asset.
     ///
     /// The token authorises every path under the asset's prefix until it expires, so the relative
@@ -121,6 +126,7 @@ fn main() -> ExitCode {
         Command::Transcode(args) => run_transcode(args),
         Command::Presets => list_presets(),
         Command::Encoders => list_encoders(),
+        Command::Origin(args) => origin::run(args),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
     };

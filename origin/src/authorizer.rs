@@ -88,11 +88,93 @@ impl RequestAuthorizer for Unsigned {
     }
 }
 
+/// Serves a request only with a valid signed-URL token (`/t/{token}/…`, or `?token=` as a fallback) that
+/// covers the requested path, checked with [`marquee_signing::Verifier`]: key id known, MAC correct
+/// (constant time), not expired, path inside the granted prefix, and bound IP or session matching.
+pub struct SignedUrls {
+    verifier: marquee_signing::Verifier,
+    now: fn() -> u64,
+}
+
+impl SignedUrls {
+    pub fn new(keys: marquee_signing::KeyRing) -> Self {
+        Self { verifier: marquee_signing::Verifier::new(keys), now: unix_now }
+    }
+
+    /// The same with a fixed clock, for tests of expiry.
+    pub fn with_clock(keys: marquee_signing::KeyRing, now: fn() -> u64) -> Self {
+        Self { verifier: marquee_signing::Verifier::new(keys), now }
+    }
+}
+
+impl std::fmt::Debug for SignedUrls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedUrls").finish_non_exhaustive()
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl RequestAuthorizer for SignedUrls {
+    fn authorize(&self, path: &str, query: Option<&str>, client_ip: IpAddr) -> Result<AuthorizedPath, Denial> {
+        let split = split_token_path(path);
+        let token = split.token.or_else(|| query.and_then(marquee_signing::query_token)).ok_or(Denial::MissingToken)?;
+        let object_path = format!("/{}", split.object_path);
+        let client = marquee_signing::ClientContext { ip: Some(client_ip), session: None };
+        match self.verifier.verify(token, &object_path, (self.now)(), client) {
+            Ok(_) => Ok(AuthorizedPath::new(split.object_path)),
+            Err(e) => {
+                tracing::debug!(reason = e.as_str(), "Token refused.");
+                Err(denial_for(&e))
+            }
+        }
+    }
+}
+
+fn denial_for(e: &marquee_signing::TokenError) -> Denial {
+    use marquee_signing::TokenError as T;
+    match e {
+        T::Expired { .. } => Denial::Expired,
+        T::IpMismatch | T::SessionMismatch => Denial::ClientMismatch,
+        T::WrongPrefix | T::UnsafePath => Denial::PathNotCovered,
+        _ => Denial::InvalidToken,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
+
+    fn ring() -> marquee_signing::KeyRing {
+        marquee_signing::KeyRing::single(marquee_signing::SigningKey::new("k1", &[7u8; 32]).unwrap())
+    }
+
+    #[test]
+    fn signed_urls_accept_a_covering_token_and_refuse_the_rest() {
+        let keys = ring();
+        let grant = marquee_signing::Grant::new("/film42/", 2_000_000_000).unwrap();
+        let url = keys.signed_path(&grant, "master.m3u8").unwrap();
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let auth = SignedUrls::with_clock(ring(), || 1_900_000_000);
+        assert_eq!(auth.authorize(&url, None, ip).unwrap().as_str(), "film42/master.m3u8");
+        let segment = url.replace("master.m3u8", "video_720p/seg_00001.m4s");
+        assert_eq!(auth.authorize(&segment, None, ip).unwrap().as_str(), "film42/video_720p/seg_00001.m4s");
+        let other = url.replace("/film42/", "/film43/");
+        assert_eq!(auth.authorize(&other, None, ip).unwrap_err(), Denial::PathNotCovered);
+        assert_eq!(auth.authorize("/film42/master.m3u8", None, ip).unwrap_err(), Denial::MissingToken);
+        let expired = SignedUrls::with_clock(ring(), || 2_000_000_000);
+        assert_eq!(expired.authorize(&url, None, ip).unwrap_err(), Denial::Expired);
+        let token = url.split('/').nth(2).unwrap();
+        let last = if token.ends_with('A') { "B" } else { "A" };
+        let tampered = url.replacen(token, &format!("{}{last}", &token[..token.len() - 1]), 1);
+        assert_eq!(auth.authorize(&tampered, None, ip).unwrap_err(), Denial::InvalidToken);
+        let query = format!("token={token}");
+        assert_eq!(auth.authorize("/film42/master.m3u8", Some(&query), ip).unwrap().as_str(), "film42/master.m3u8");
+    }
 
     #[test]
     fn token_part_is_split_off() {

@@ -58,7 +58,7 @@ use std::sync::Arc;
 
 use marquee_storage::ObjectStore;
 
-pub use authorizer::{AuthorizedPath, Denial, RequestAuthorizer, Unsigned};
+pub use authorizer::{AuthorizedPath, Denial, RequestAuthorizer, SignedUrls, Unsigned};
 pub use config::{OriginConfig, TlsFiles};
 pub use error::{OriginError, Refusal};
 pub use server::{Origin, READINESS_PROBE_KEY};
