@@ -23,12 +23,12 @@ pub const DEFAULT_MAX_HEADERS: usize = 64;
 pub const DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS: u32 = 128;
 /// Connections served at once; further clients wait in the kernel's accept queue.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-/// The largest object served. Until storage has a ranged read, each response holds its whole object in
-/// memory, so this bounds one request's memory. Packaged segments are a few MiB.
-pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 64 * 1024 * 1024;
-/// Object bytes held in memory by all responses together; a request that would go over it gets 503.
+/// Object bytes held in memory by all responses together; a GET that would go over it gets 503. Bodies are
+/// streamed from storage, so each GET reserves [`DEFAULT_BODY_CHUNK_BYTES`] (`body_chunk_bytes`) of it for
+/// the chunk in hand, whatever its object's size: the default allows 16 384 bodies in flight at once.
 pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 1024 * 1024 * 1024;
-/// Size of the body chunks handed to hyper, so that a slow client holds one chunk of write buffer at a time.
+/// Size of the body chunks handed to hyper, so that a slow client holds one chunk of write buffer at a time;
+/// also each GET's share of [`DEFAULT_MAX_BUFFERED_BYTES`]. `LocalDir` reads in chunks of the same size.
 pub const DEFAULT_BODY_CHUNK_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for in-flight responses before dropping the connections that are left.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -52,8 +52,6 @@ pub struct OriginConfig {
     pub http2_max_concurrent_streams: u32,
     /// See [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
-    /// See [`DEFAULT_MAX_OBJECT_BYTES`]; at most 4 GiB.
-    pub max_object_bytes: u64,
     /// See [`DEFAULT_MAX_BUFFERED_BYTES`].
     pub max_buffered_bytes: u64,
     /// See [`DEFAULT_BODY_CHUNK_BYTES`].
@@ -76,7 +74,6 @@ impl Default for OriginConfig {
             max_headers: DEFAULT_MAX_HEADERS,
             http2_max_concurrent_streams: DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
-            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             body_chunk_bytes: DEFAULT_BODY_CHUNK_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
@@ -108,14 +105,11 @@ impl OriginConfig {
         if self.max_connections == 0 {
             problems.push("max_connections must be more than zero".to_owned());
         }
-        if self.max_object_bytes == 0 || self.max_object_bytes > u64::from(u32::MAX) {
-            problems.push("max_object_bytes must be between 1 byte and 4 GiB".to_owned());
+        if self.body_chunk_bytes == 0 || self.body_chunk_bytes > u32::MAX as usize {
+            problems.push("body_chunk_bytes must be between 1 byte and 4 GiB".to_owned());
         }
-        if self.max_buffered_bytes < self.max_object_bytes {
-            problems.push("max_buffered_bytes must be at least max_object_bytes".to_owned());
-        }
-        if self.body_chunk_bytes == 0 {
-            problems.push("body_chunk_bytes must be more than zero".to_owned());
+        if self.max_buffered_bytes < self.body_chunk_bytes as u64 {
+            problems.push("max_buffered_bytes must be at least body_chunk_bytes".to_owned());
         }
         problems
     }
@@ -135,7 +129,7 @@ mod tests {
         let config = OriginConfig {
             header_read_timeout: Duration::ZERO,
             max_connections: 0,
-            max_object_bytes: 0,
+            body_chunk_bytes: 0,
             ..OriginConfig::default()
         };
         assert_eq!(config.problems().len(), 3, "{:?}", config.problems());

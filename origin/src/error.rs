@@ -43,8 +43,6 @@ pub enum Refusal {
     UnknownKind,
     #[error(transparent)]
     Storage(StorageError),
-    #[error("object of {size} bytes is over the {limit}-byte limit")]
-    TooLarge { size: u64, limit: u64 },
     #[error("the buffered-bytes budget is spent")]
     Busy,
     #[error("the object changed while it was read")]
@@ -59,8 +57,6 @@ impl Refusal {
             Refusal::Denied(_) => StatusCode::FORBIDDEN,
             Refusal::UnknownKind => StatusCode::NOT_FOUND,
             Refusal::Storage(error) => storage_status(error),
-            // A configured limit, not the client's fault, and retrying will not help: the operator must act.
-            Refusal::TooLarge { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Refusal::Busy | Refusal::ChangedWhileRead => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -75,6 +71,8 @@ fn storage_status(error: &StorageError) -> StatusCode {
     match error {
         StorageError::NotFound { .. } => StatusCode::NOT_FOUND,
         StorageError::InvalidKey { .. } => StatusCode::BAD_REQUEST,
+        // The server sends `Content-Range: bytes */{size}` with it.
+        StorageError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         // Storage is failing (disk error, and with S3 a network error): retryable from the client's side.
         StorageError::Io { .. } => StatusCode::SERVICE_UNAVAILABLE,
         // The object store (S3) failed or did not answer: the origin is a gateway to it.
@@ -97,6 +95,8 @@ mod tests {
         assert_eq!(Refusal::Denied(Denial::Expired).status(), StatusCode::FORBIDDEN);
         assert_eq!(Refusal::UnknownKind.status(), StatusCode::NOT_FOUND);
         assert!(Refusal::Busy.is_transient());
-        assert!(!Refusal::TooLarge { size: 2, limit: 1 }.is_transient());
+        assert!(Refusal::ChangedWhileRead.is_transient());
+        let past_end = StorageError::RangeNotSatisfiable { key: ObjectKey::parse("a/b.m4s").unwrap(), size: 3 };
+        assert_eq!(Refusal::Storage(past_end).status(), StatusCode::RANGE_NOT_SATISFIABLE);
     }
 }

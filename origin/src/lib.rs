@@ -3,33 +3,29 @@
 //!
 //! ```text
 //! request ─► decode path (http::path) ─► authorize (/t/{token}/ stripped) ─► ObjectKey ─► MediaKind
-//!         ─► storage head ─► validators + preconditions (http::conditional) ─► Range (http::range)
-//!         ─► storage get ─► chunked body (body.rs) with Content-Type and Cache-Control (http::content)
+//!         ─► storage get_range ─► validators + preconditions (http::conditional) ─► Range (http::range)
+//!         ─► streamed body (body.rs) with Content-Type and Cache-Control (http::content)
 //! ```
 //!
 //! HTTP/1.1 with keep-alive and cleartext HTTP/2 (prior knowledge) on one port; `/healthz`, `/readyz` and
 //! `/metrics` beside the media. Everything that decides an answer is a pure function in [`http`]; the
 //! hyper shell is `server.rs`.
 //!
-//! # What the origin needs from storage
+//! # Reading from storage
 //!
-//! [`ObjectStore`] has whole-object `get` and `head` only, so today a GET costs a `head` (validators, size,
-//! limits) and a `get` of the whole object, a range is cut from the body in memory, and memory is bounded
-//! by [`OriginConfig::max_object_bytes`] per response and [`OriginConfig::max_buffered_bytes`] in all (503
-//! beyond it). The origin needs one more method on the trait:
+//! A plain GET (whole object, or a `first-last` / `first-` range, and no precondition or `If-Range` header) is
+//! one [`ObjectStore::get_range`]: its metadata (size of the whole object, modification time) gives the
+//! validators and `Content-Range`, and its stream is the body. A conditional GET, a suffix range (`-n`) and
+//! HEAD ask `head` first, decide, then (GET) read exactly the answer's bytes with `get_range`; if the object
+//! changed in between, the answer is 503 rather than validators of one version over bytes of another. A range
+//! past the end comes back from storage as `StorageError::RangeNotSatisfiable` and is answered 416 (after a
+//! `head` for its validators: rare, so not optimised).
 //!
-//! ```text
-//! async fn get_range(&self, key: &ObjectKey, range: Option<Range<u64>>)
-//!     -> Result<ObjectRead, StorageError>;
-//! struct ObjectRead { meta: ObjectMeta /* size of the whole object, modified */, etag: Option<String>,
-//!                     body: Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>> }
-//! ```
-//!
-//! One round trip instead of two (S3 `GetObject` with `Range:` returns the size, `Last-Modified` and `ETag`
-//! with the bytes; `LocalDir` seeks and reads in chunks from the file it opened, so size and body come from
-//! one version), memory per response bounded by the chunk size instead of the object, and the storage
-//! `ETag` usable as ours. A range past the end should be its own error variant so the origin can answer 416
-//! without a second `head`.
+//! Bodies are streamed to hyper as storage delivers them (`LocalDir`: chunks of 64 KiB read from the file it
+//! opened; S3: the SDK's chunks), so a response holds about one chunk, never its object, and the storage
+//! read advances only as fast as the client reads. Each GET reserves [`OriginConfig::body_chunk_bytes`] of
+//! [`OriginConfig::max_buffered_bytes`] (503 beyond it), which bounds how many bodies are in flight; the
+//! `marquee_origin_buffered_bytes` gauge shows the object bytes held right now. There is no object size limit.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 use crate::http::content::MediaKind;
 
@@ -66,6 +68,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     response_bytes: IntCounter,
+    buffered_bytes: IntGauge,
     request_duration: HistogramVec,
     storage_duration: HistogramVec,
     storage_errors: IntCounterVec,
@@ -82,6 +85,11 @@ impl Metrics {
         let response_bytes = IntCounter::new(
             "marquee_origin_response_bytes_total",
             "Response body bytes handed to connections (object bytes only, not headers).",
+        )
+        .expect("valid metric");
+        let buffered_bytes = IntGauge::new(
+            "marquee_origin_buffered_bytes",
+            "Object bytes read from storage and held by response bodies, not yet handed to connections.",
         )
         .expect("valid metric");
         let request_duration = HistogramVec::new(
@@ -110,13 +118,14 @@ impl Metrics {
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(response_bytes.clone()),
+            Box::new(buffered_bytes.clone()),
             Box::new(request_duration.clone()),
             Box::new(storage_duration.clone()),
             Box::new(storage_errors.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
-        Self { registry, requests, response_bytes, request_duration, storage_duration, storage_errors }
+        Self { registry, requests, response_bytes, buffered_bytes, request_duration, storage_duration, storage_errors }
     }
 
     pub fn observe_request(&self, route: Route, status: http::StatusCode, elapsed: Duration) {
@@ -134,6 +143,15 @@ impl Metrics {
     /// The counter that response bodies add their bytes to as they are sent.
     pub fn response_bytes(&self) -> IntCounter {
         self.response_bytes.clone()
+    }
+
+    /// Object bytes that response bodies hold right now (read from storage, not yet handed to hyper).
+    pub fn buffered_bytes(&self) -> i64 {
+        self.buffered_bytes.get()
+    }
+
+    pub(crate) fn body_meters(&self) -> crate::body::BodyMeters {
+        crate::body::BodyMeters { sent: self.response_bytes.clone(), held: self.buffered_bytes.clone() }
     }
 
     /// The Prometheus text exposition of every metric.

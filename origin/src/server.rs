@@ -15,7 +15,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use marquee_storage::{ObjectKey, ObjectMeta, ObjectStore, StorageError};
+use marquee_storage::{ObjectKey, ObjectStore, StorageError};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -52,7 +52,7 @@ struct State {
     authorizer: Arc<dyn RequestAuthorizer>,
     metrics: Metrics,
     config: OriginConfig,
-    /// Permits are bytes of object bodies held in memory.
+    /// Permits are bytes of object bodies held in memory: each GET reserves `body_chunk_bytes` of them.
     body_budget: Arc<Semaphore>,
 }
 
@@ -243,14 +243,43 @@ async fn serve_object(
     let kind = MediaKind::of_key(key.as_str()).ok_or(Refusal::UnknownKind)?;
     *route = Route::Media(kind);
 
-    let meta: ObjectMeta = timed(state, StorageOp::Head, state.store.head(&key)).await.map_err(Refusal::Storage)?;
-    let limit = state.config.max_object_bytes;
-    if meta.size > limit {
-        warn!(key = %key, size = meta.size, limit, "Object is larger than the origin serves from memory.");
-        return Err(Refusal::TooLarge { size: meta.size, limit });
-    }
-    let validators = Validators::new(meta.size, meta.modified);
     let headers = request.headers();
+    let is_get = request.method() == Method::GET;
+    let range_header = header_str(headers, &header::RANGE);
+    // A GET's share of the buffered-bytes budget: one chunk in hand, whatever the object's size.
+    let permit = if is_get {
+        let chunk = u32::try_from(state.config.body_chunk_bytes).expect("body_chunk_bytes is at most 4 GiB");
+        Some(state.body_budget.clone().try_acquire_many_owned(chunk).map_err(|_| Refusal::Busy)?)
+    } else {
+        None
+    };
+
+    // A plain GET (no precondition, no If-Range, no suffix range) is one storage request, whose metadata gives
+    // the validators and the size. Everything else asks `head` first and reads once the answer is decided.
+    let conditional = [
+        &header::IF_MATCH,
+        &header::IF_NONE_MATCH,
+        &header::IF_MODIFIED_SINCE,
+        &header::IF_UNMODIFIED_SINCE,
+        &header::IF_RANGE,
+    ]
+    .into_iter()
+    .any(|name| headers.contains_key(name));
+    let mut read = None;
+    if let Some(asked) = range::storage_range(range_header).filter(|_| is_get && !conditional) {
+        match timed(state, StorageOp::Get, state.store.get_range(&key, asked.clone())).await {
+            Ok(object) => read = Some((asked, object)),
+            // A range past the end: `head` gives the validators of the 416, on this rare path only.
+            Err(StorageError::RangeNotSatisfiable { .. }) => {}
+            Err(error) => return Err(Refusal::Storage(error)),
+        }
+    }
+    let meta = match &read {
+        Some((_, object)) => object.meta,
+        None => timed(state, StorageOp::Head, state.store.head(&key)).await.map_err(Refusal::Storage)?,
+    };
+
+    let validators = Validators::new(meta.size, meta.modified);
     let mut response = Response::builder()
         .header(header::ETAG, &validators.etag)
         .header(header::LAST_MODIFIED, validators.last_modified_header())
@@ -271,9 +300,8 @@ async fn serve_object(
     }
 
     // Range handling is defined for GET only (RFC 9110 §14.2); a HEAD gets the whole object's headers.
-    let is_get = request.method() == Method::GET;
     let decision = if is_get && conditional::range_allowed(header_str(headers, &header::IF_RANGE), &validators) {
-        range::decide(header_str(headers, &header::RANGE), meta.size)
+        range::decide(range_header, meta.size)
     } else {
         RangeDecision::Full
     };
@@ -293,27 +321,42 @@ async fn serve_object(
         }
     };
     response = response.status(status).header(header::CONTENT_LENGTH, slice.end - slice.start);
-    if !is_get {
+    let Some(permit) = permit else {
         return Ok(build(response, OriginBody::empty()));
-    }
+    };
 
-    // Until storage has a ranged read, the whole object is read and the range cut from it; the budget bounds
-    // how many such bodies are in memory at once.
-    let budget_bytes = u32::try_from(meta.size).expect("max_object_bytes is at most 4 GiB");
-    let permit = state.body_budget.clone().try_acquire_many_owned(budget_bytes).map_err(|_| Refusal::Busy)?;
-    let object = timed(state, StorageOp::Get, state.store.get(&key)).await.map_err(Refusal::Storage)?;
-    if object.len() as u64 != meta.size {
-        // Replaced between `head` and `get`: the validators already sent describe the old version.
-        debug!(key = %key, "Object changed while it was read.");
-        return Err(Refusal::ChangedWhileRead);
-    }
-    let body = object.slice(to_usize(slice.start)..to_usize(slice.end));
-    let body = OriginBody::object(body, state.config.body_chunk_bytes, state.metrics.response_bytes(), permit);
+    // The stream already open covers exactly the answer's bytes (storage clamps a range as `decide` does);
+    // otherwise read them now, and make sure that they come from the version whose validators were decided on.
+    let covers = |asked: &Option<std::ops::Range<u64>>| match asked {
+        None => slice == (0..meta.size),
+        Some(asked) => slice == (asked.start..asked.end.min(meta.size)),
+    };
+    let object = match read {
+        Some((asked, object)) if covers(&asked) => object,
+        _ => {
+            let whole = slice == (0..meta.size);
+            let asked = (!whole).then(|| slice.clone());
+            let object = match timed(state, StorageOp::Get, state.store.get_range(&key, asked)).await {
+                Ok(object) => object,
+                Err(StorageError::RangeNotSatisfiable { .. }) => return Err(Refusal::ChangedWhileRead),
+                Err(error) => return Err(Refusal::Storage(error)),
+            };
+            if object.meta != meta {
+                // Replaced between `head` and the read: the validators decided on describe the old version.
+                debug!(key = %key, "Object changed while it was read.");
+                return Err(Refusal::ChangedWhileRead);
+            }
+            object
+        }
+    };
+    let body = OriginBody::object(
+        object.body,
+        slice.end - slice.start,
+        state.config.body_chunk_bytes,
+        state.metrics.body_meters(),
+        permit,
+    );
     Ok(build(response, body))
-}
-
-fn to_usize(n: u64) -> usize {
-    usize::try_from(n).expect("the object is in memory, so its offsets fit in usize")
 }
 
 async fn timed<T>(
@@ -359,6 +402,10 @@ fn preflight() -> Response<OriginBody> {
 fn refusal_response(refusal: &Refusal) -> Response<OriginBody> {
     debug!(reason = %refusal, "Request refused.");
     let mut response = plain(refusal.status());
+    if let Refusal::Storage(StorageError::RangeNotSatisfiable { size, .. }) = refusal {
+        let content_range = HeaderValue::from_str(&range::unsatisfied_content_range(*size)).expect("digits only");
+        response.headers_mut().insert(header::CONTENT_RANGE, content_range);
+    }
     if refusal.is_transient() {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
     }

@@ -4,6 +4,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use marquee_origin::authorizer::split_token_path;
 use marquee_origin::{
     AuthorizedPath, Denial, Origin, OriginConfig, OriginError, RequestAuthorizer, TlsFiles, Unsigned,
 };
-use marquee_storage::{LocalDir, ObjectKey, ObjectMeta, ObjectStore, StorageError};
+use marquee_storage::{LocalDir, ObjectKey, ObjectMeta, ObjectRead, ObjectStore, StorageError};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -449,12 +450,14 @@ async fn health_readiness_and_metrics() -> Result<()> {
         r#"marquee_origin_requests_total{route="healthz",status="200"} 1"#,
         r#"marquee_origin_requests_total{route="readyz",status="200"} 1"#,
         "marquee_origin_response_bytes_total 1010",
-        r#"marquee_origin_storage_duration_seconds_count{op="get"} 2"#,
-        r#"marquee_origin_storage_duration_seconds_count{op="head"} 3"#,
+        // One storage request per plain GET, ranged or not, found or not; no `head` before it.
+        r#"marquee_origin_storage_duration_seconds_count{op="get"} 3"#,
         r#"marquee_origin_storage_duration_seconds_count{op="probe"} 1"#,
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
+    assert!(!text.contains(r#"op="head""#), "{text}");
+    assert!(text.contains("marquee_origin_buffered_bytes 0"), "{text}");
     assert!(text.contains("marquee_origin_request_duration_seconds_bucket"), "{text}");
     origin.stop().await
 }
@@ -507,7 +510,8 @@ async fn a_failing_store_is_not_ready_and_is_counted() -> Result<()> {
     assert!(!segment.contains("disk on fire"), "storage errors stay in the logs: {segment}");
     let metrics = curl(&["-s", &format!("{base}/metrics")]).await?;
     assert!(metrics.contains(r#"marquee_origin_storage_errors_total{op="probe"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"marquee_origin_storage_errors_total{op="head"} 1"#), "{metrics}");
+    // A plain GET is one `get_range`, so that is what failed.
+    assert!(metrics.contains(r#"marquee_origin_storage_errors_total{op="get"} 1"#), "{metrics}");
     let _ = tx.send(());
     tokio::time::timeout(Duration::from_secs(10), task).await???;
     Ok(())
@@ -551,9 +555,9 @@ async fn graceful_shutdown_finishes_the_response_in_flight() -> Result<()> {
 // Blocking socket reads below: the server needs a worker thread of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_memory_budget_gives_503_not_unbounded_memory() -> Result<()> {
+    // Room for one body in flight: each GET reserves one chunk, whatever its object's size.
     let config = OriginConfig {
-        max_object_bytes: BIG_LEN as u64,
-        max_buffered_bytes: BIG_LEN as u64,
+        max_buffered_bytes: marquee_origin::config::DEFAULT_BODY_CHUNK_BYTES as u64,
         ..OriginConfig::default()
     };
     let origin = TestOrigin::start_with(config).await?;
@@ -707,4 +711,120 @@ async fn graceful_shutdown_finishes_an_http2_stream_in_flight() -> Result<()> {
     assert_eq!(download.await??, format!("2 200 {BIG_LEN}"));
     tokio::time::timeout(Duration::from_secs(10), task).await.context("shutdown hung")???;
     Ok(())
+}
+
+/// `LocalDir`, with every chunk that its `get_range` streams measured, and whole-object `get` counted.
+#[derive(Debug)]
+struct MeteredStore {
+    inner: LocalDir,
+    largest_chunk: Arc<AtomicUsize>,
+    pulled: Arc<AtomicU64>,
+    whole_gets: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for MeteredStore {
+    async fn put(&self, key: &ObjectKey, body: Bytes) -> Result<(), StorageError> {
+        self.inner.put(key, body).await
+    }
+    async fn get(&self, key: &ObjectKey) -> Result<Bytes, StorageError> {
+        self.whole_gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &ObjectKey,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<ObjectRead, StorageError> {
+        use futures_util::StreamExt as _;
+        let read = self.inner.get_range(key, range).await?;
+        let (largest, pulled) = (self.largest_chunk.clone(), self.pulled.clone());
+        let body = read.body.inspect(move |chunk| {
+            if let Ok(chunk) = chunk {
+                largest.fetch_max(chunk.len(), Ordering::SeqCst);
+                pulled.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            }
+        });
+        Ok(ObjectRead { meta: read.meta, body: Box::pin(body) })
+    }
+    async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, StorageError> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StorageError> {
+        self.inner.list(prefix).await
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+// Blocking socket reads below: the server needs a worker thread of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_64_mib_object_is_streamed_not_buffered() -> Result<()> {
+    const HUGE_LEN: usize = 64 << 20;
+    let chunk = marquee_origin::config::DEFAULT_BODY_CHUNK_BYTES;
+    let dir = TempDir::new()?;
+    let store = Arc::new(MeteredStore {
+        inner: LocalDir::new(dir.path())?,
+        largest_chunk: Arc::default(),
+        pulled: Arc::default(),
+        whole_gets: AtomicUsize::new(0),
+    });
+    let huge = pattern(HUGE_LEN);
+    store.put(&ObjectKey::parse("film/video_4k/seg_huge.m4s")?, Bytes::from(huge.clone())).await?;
+    // A budget of one chunk, a thousandth of the object: only a streaming origin can serve it at all.
+    let config =
+        OriginConfig { listen: "127.0.0.1:0".parse()?, max_buffered_bytes: chunk as u64, ..OriginConfig::default() };
+    let origin = Origin::bind(config, store.clone(), Arc::new(Unsigned)).await?;
+    let metrics = origin.metrics().clone();
+    let addr = origin.local_addr();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(origin.run(async move {
+        let _ = rx.await;
+    }));
+    let origin = TestOrigin { addr, shutdown: Some(tx), task, _dir: dir };
+
+    // A whole GET whose client stops reading after the headers: the origin reads storage only as fast as the
+    // connection drains, so it pulls the socket buffers' worth, not the object, and holds at most one chunk.
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    stream.write_all(b"GET /film/video_4k/seg_huge.m4s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    let mut first = vec![0u8; 4096];
+    let n = stream.read(&mut first)?;
+    first.truncate(n);
+    assert!(first.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&first));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pulled = store.pulled.load(Ordering::SeqCst);
+    assert!(pulled < (HUGE_LEN / 4) as u64, "{pulled} bytes read from storage for a stalled client");
+    let held = metrics.buffered_bytes();
+    assert!((0..=chunk as i64).contains(&held), "{held} bytes held by the stalled body");
+
+    let rest = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest)?;
+        Ok(rest)
+    });
+    let mut answer = first;
+    answer.extend_from_slice(&rest.await??);
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").context("no header end")? + 4;
+    assert_eq!(answer.len() - split, HUGE_LEN, "the whole body arrived");
+    assert!(answer[split..] == huge[..]);
+
+    // A range in the middle: only its bytes are read from storage.
+    let before = store.pulled.load(Ordering::SeqCst);
+    let (first_byte, last_byte) = (10_000_001usize, 42_000_000usize);
+    let range = format!("bytes={first_byte}-{last_byte}");
+    let reply = fetch(&origin, Method::GET, "/film/video_4k/seg_huge.m4s", &[("range", &range)]).await?;
+    assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(reply.header("content-range"), format!("bytes {first_byte}-{last_byte}/{HUGE_LEN}"));
+    assert!(reply.body[..] == huge[first_byte..=last_byte]);
+    assert_eq!(store.pulled.load(Ordering::SeqCst) - before, (last_byte - first_byte + 1) as u64);
+
+    assert_eq!(store.whole_gets.load(Ordering::SeqCst), 0, "no whole-object read");
+    assert!(store.largest_chunk.load(Ordering::SeqCst) <= marquee_storage::DEFAULT_READ_CHUNK_BYTES);
+    assert_eq!(metrics.buffered_bytes(), 0, "nothing held once the responses are done");
+    origin.stop().await
 }

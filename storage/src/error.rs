@@ -13,6 +13,10 @@ pub enum StorageError {
     /// No object is stored under the key (`get` and `head`; `delete` of a missing key succeeds).
     #[error("no object stored under key `{key}`")]
     NotFound { key: ObjectKey },
+    /// A ranged read started at or past the end of the object, which is `size` bytes long (every range of an
+    /// empty object). HTTP servers answer 416 with `Content-Range: bytes */{size}`.
+    #[error("range not satisfiable: the object under key `{key}` is {size} bytes long")]
+    RangeNotSatisfiable { key: ObjectKey, size: u64 },
     /// The string is not a valid [`ObjectKey`] or `list` prefix. `key` is cut short if it is very long.
     #[error("invalid object key {key:?}: it {reason}")]
     InvalidKey { key: String, reason: &'static str },

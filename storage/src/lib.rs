@@ -4,7 +4,7 @@
 //! without touching its callers:
 //!
 //! ```text
-//! config "storage = ..." ──► open() ──► Arc<dyn ObjectStore> ──► put / get / head / delete / list
+//! config "storage = ..." ──► open() ──► Arc<dyn ObjectStore> ──► put / get / get_range / head / delete / list
 //!                                         ├─ LocalDir   (path or file:// URL)
 //!                                         └─ S3Store    (s3://bucket/prefix)
 //! ```
@@ -50,10 +50,10 @@ mod store;
 pub use bytes::Bytes;
 pub use error::StorageError;
 pub use key::{ObjectKey, MAX_KEY_LEN, RESERVED_SEGMENT_PREFIX};
-pub use local::LocalDir;
+pub use local::{LocalDir, DEFAULT_READ_CHUNK_BYTES};
 pub use location::open;
 pub use s3::{
     S3Config, S3Credentials, S3Store, DEFAULT_LIST_PAGE_SIZE, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PARTS_IN_FLIGHT,
     DEFAULT_PART_SIZE, DEFAULT_REGION, ENDPOINT_ENV, MIN_PART_SIZE, REGION_ENV,
 };
-pub use store::{ObjectMeta, ObjectStore};
+pub use store::{clamp_range, ObjectBody, ObjectMeta, ObjectRead, ObjectStore};

@@ -1,17 +1,25 @@
 //! `LocalDir`: an object store in a local directory, one regular file per object.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, SeekFrom, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tracing::{debug, warn};
 
 use crate::key::{split_list_prefix, RESERVED_SEGMENT_PREFIX};
 use crate::location::file_url;
+use crate::store::{clamp_range, ObjectBody, ObjectRead};
 use crate::{ObjectKey, ObjectMeta, ObjectStore, StorageError};
+
+/// The most bytes one chunk of a [`LocalDir`] `get_range` stream holds, so a read holds one chunk of the
+/// object at a time, not the object.
+pub const DEFAULT_READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// How many temp-file names one `put` tries. A clash needs a leftover from a crashed process that had the same
 /// pid and counter value, so even a second attempt is rare.
@@ -69,6 +77,30 @@ impl ObjectStore for LocalDir {
     async fn get(&self, key: &ObjectKey) -> Result<Bytes, StorageError> {
         let (path, owned_key) = (self.path_of(key), key.clone());
         run_blocking("read", &path.clone(), move || read_object(&path, &owned_key)).await
+    }
+
+    async fn get_range(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<ObjectRead, StorageError> {
+        let path = self.path_of(key);
+        let not_found = || StorageError::NotFound { key: key.clone() };
+        // One open file for both: after a rename over the path it still reads the version it opened.
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if is_missing(&e) => return Err(not_found()),
+            Err(e) => return Err(StorageError::io("open", &path, e)),
+        };
+        let meta = file.metadata().await.map_err(|e| StorageError::io("read metadata of", &path, e))?;
+        if !meta.is_file() {
+            // A directory is a shared key prefix, not an object.
+            return Err(not_found());
+        }
+        let modified = meta.modified().map_err(|e| StorageError::io("read modification time of", &path, e))?;
+        let meta = ObjectMeta { size: meta.len(), modified };
+        let range = clamp_range(key, range, meta.size)?;
+        if range.start > 0 {
+            file.seek(SeekFrom::Start(range.start)).await.map_err(|e| StorageError::io("seek in", &path, e))?;
+        }
+        let body = read_chunks(file, Arc::new(path), range.end - range.start, DEFAULT_READ_CHUNK_BYTES);
+        Ok(ObjectRead { meta, body })
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, StorageError> {
@@ -227,6 +259,31 @@ fn read_object(path: &Path, key: &ObjectKey) -> Result<Bytes, StorageError> {
     let mut body = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.read_to_end(&mut body).map_err(|e| StorageError::io("read", path, e))?;
     Ok(Bytes::from(body))
+}
+
+/// `len` bytes from the file's position on, in chunks of at most `chunk_bytes`; never reads past them. A file
+/// that ends early (truncated in place rather than replaced) ends the stream with an error.
+fn read_chunks(file: tokio::fs::File, path: Arc<PathBuf>, len: u64, chunk_bytes: usize) -> ObjectBody {
+    let chunk_bytes = chunk_bytes.max(1);
+    Box::pin(futures_util::stream::try_unfold((file, len), move |(mut file, remaining)| {
+        let path = path.clone();
+        async move {
+            if remaining == 0 {
+                return Ok(None);
+            }
+            let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(chunk_bytes);
+            let mut chunk = BytesMut::with_capacity(want);
+            while chunk.len() < want {
+                let mut limited = (&mut file).take((want - chunk.len()) as u64);
+                let n = limited.read_buf(&mut chunk).await.map_err(|e| StorageError::io("read", path.as_path(), e))?;
+                if n == 0 {
+                    let short = io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than its size");
+                    return Err(StorageError::io("read", path.as_path(), short));
+                }
+            }
+            Ok(Some((chunk.freeze(), (file, remaining - want as u64))))
+        }
+    }))
 }
 
 fn object_meta(path: &Path, key: &ObjectKey) -> Result<ObjectMeta, StorageError> {

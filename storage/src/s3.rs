@@ -3,6 +3,7 @@
 use std::env;
 use std::error::Error as StdError;
 use std::fmt;
+use std::ops::Range;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use crate::key::split_list_prefix;
+use crate::store::{clamp_range, ObjectBody, ObjectRead};
 use crate::{ObjectKey, ObjectMeta, ObjectStore, StorageError};
 
 /// The S3 endpoint URL, for S3-compatible servers (`http://127.0.0.1:3900`); unset means AWS.
@@ -419,6 +421,84 @@ impl ObjectStore for S3Store {
         Ok(body.into_bytes())
     }
 
+    async fn get_range(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<ObjectRead, StorageError> {
+        let wanted = match &range {
+            // HTTP cannot ask for zero bytes; the size alone says whether the start is inside the object.
+            Some(range) if range.end <= range.start => {
+                let meta = self.head(key).await?;
+                clamp_range(key, Some(range.clone()), meta.size)?;
+                return Ok(ObjectRead { meta, body: Box::pin(futures_util::stream::empty()) });
+            }
+            // An end past the object is fine: S3 clamps it, as we do.
+            Some(range) => Some(format!("bytes={}-{}", range.start, range.end - 1)),
+            None => None,
+        };
+        let sent = self
+            .client
+            .get_object()
+            .bucket(&self.config.bucket)
+            .key(self.s3_key(key.as_str()))
+            .set_range(wanted)
+            .send()
+            .await;
+        let answer = match sent {
+            Ok(answer) => answer,
+            Err(e) if e.raw_response().is_some_and(|response| response.status().as_u16() == 416) => {
+                let size = e
+                    .raw_response()
+                    .and_then(|response| response.headers().get("content-range"))
+                    .and_then(|value| parse_content_range(value).map(|(_, size)| size));
+                let size = match size {
+                    Some(size) => size,
+                    // Not every server says the size in its 416; ask, on this rare path only.
+                    None => self.head(key).await?.size,
+                };
+                return Err(StorageError::RangeNotSatisfiable { key: key.clone(), size });
+            }
+            Err(e) => {
+                return Err(match e.as_service_error() {
+                    Some(err) if err.is_no_such_key() => StorageError::NotFound { key: key.clone() },
+                    _ if is_not_found(&e) => StorageError::NotFound { key: key.clone() },
+                    _ => self.remote("get", key.as_str(), e),
+                })
+            }
+        };
+        let modified = answer.last_modified.and_then(|time| SystemTime::try_from(time).ok());
+        let length = answer.content_length.and_then(|len| u64::try_from(len).ok());
+        let (start, size) = match (answer.content_range.as_deref().and_then(parse_content_range), length) {
+            (Some((start, size)), _) => (start, size),
+            // No Content-Range: the whole object, whether or not a range was asked for.
+            (None, Some(length)) => (0, length),
+            (None, None) => return Err(self.protocol_error("get", key, "the answer lacks Content-Length")),
+        };
+        let Some(modified) = modified else {
+            return Err(self.protocol_error("get", key, "the answer lacks Last-Modified"));
+        };
+        let expected = clamp_range(key, range, size)?;
+        if start != expected.start {
+            return Err(self.protocol_error("get", key, "the answer's range does not start where asked"));
+        }
+        let (location, owned_key) = (self.config.location(), key.to_string());
+        let body: ObjectBody = Box::pin(futures_util::stream::try_unfold(answer.body, move |mut body| {
+            let (location, key) = (location.clone(), owned_key.clone());
+            async move {
+                match body.next().await {
+                    None => Ok(None),
+                    Some(Ok(chunk)) => Ok(Some((chunk, body))),
+                    Some(Err(e)) => Err(StorageError::Remote {
+                        op: "get",
+                        location,
+                        key,
+                        status: None,
+                        detail: format!("the body could not be read: {e}"),
+                        source: Box::new(e),
+                    }),
+                }
+            }
+        }));
+        Ok(ObjectRead { meta: ObjectMeta { size, modified }, body })
+    }
+
     async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, StorageError> {
         let answer =
             self.client.head_object().bucket(&self.config.bucket).key(self.s3_key(key.as_str())).send().await.map_err(
@@ -525,6 +605,14 @@ fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
     status_404 && error.code() != Some("NoSuchBucket")
 }
 
+/// `(first byte, whole size)` of a Content-Range: `bytes 0-99/1000` or, in a 416, `bytes */1000` (first byte 0).
+fn parse_content_range(value: &str) -> Option<(u64, u64)> {
+    let (range, size) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let size = size.trim().parse().ok()?;
+    let start = if range == "*" { 0 } else { range.split_once('-')?.0.trim().parse().ok()? };
+    Some((start, size))
+}
+
 /// `("bucket", "prefix")` for `s3://bucket/prefix/`.
 pub(crate) fn parse_s3_location(location: &str) -> Result<(String, String), StorageError> {
     let invalid = |reason: String| StorageError::InvalidLocation { location: location.to_owned(), reason };
@@ -598,6 +686,16 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn content_ranges_give_the_first_byte_and_the_whole_size() {
+        assert_eq!(parse_content_range("bytes 0-99/1000"), Some((0, 1000)));
+        assert_eq!(parse_content_range("bytes 500-999/1000"), Some((500, 1000)));
+        assert_eq!(parse_content_range("bytes */1000"), Some((0, 1000)));
+        assert_eq!(parse_content_range("bytes 0-0/*"), None, "an unknown size is no size");
+        assert_eq!(parse_content_range("items 0-9/10"), None);
+        assert_eq!(parse_content_range("bytes 5/10"), None);
+    }
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();

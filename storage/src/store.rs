@@ -1,9 +1,12 @@
 //! The object store trait: the one boundary between Marquee and wherever published media lives.
 
+use std::ops::Range;
+use std::pin::Pin;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_core::Stream;
 
 use crate::{ObjectKey, StorageError};
 
@@ -16,13 +19,43 @@ pub struct ObjectMeta {
     pub modified: SystemTime,
 }
 
+/// The bytes of a [`ObjectStore::get_range`] read, in chunks as the backend delivers them. Dropping it stops
+/// the read.
+pub type ObjectBody = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>>;
+
+/// What [`ObjectStore::get_range`] returns: the object's metadata and a stream of the asked-for bytes, both
+/// from the same version of the object.
+pub struct ObjectRead {
+    /// Size of the whole object (not of the range) and its modification time.
+    pub meta: ObjectMeta,
+    /// The bytes of the range, clamped to the object's end.
+    pub body: ObjectBody,
+}
+
+impl std::fmt::Debug for ObjectRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectRead").field("meta", &self.meta).finish_non_exhaustive()
+    }
+}
+
+/// The part of `range` (all of it for `None`) that lies in an object of `size` bytes: the end is clamped to
+/// `size`, an empty or inverted range is empty, and a start at or past the end is
+/// [`StorageError::RangeNotSatisfiable`] (for an empty object every range is).
+pub fn clamp_range(key: &ObjectKey, range: Option<Range<u64>>, size: u64) -> Result<Range<u64>, StorageError> {
+    let Some(range) = range else { return Ok(0..size) };
+    if range.start >= size {
+        return Err(StorageError::RangeNotSatisfiable { key: key.clone(), size });
+    }
+    Ok(range.start..range.end.clamp(range.start, size))
+}
+
 /// A flat namespace of immutable-per-version objects under [`ObjectKey`]s.
 ///
 /// Every backend keeps the same contract, so callers (the packager now, the origin later) never ask which one
 /// they have. Keys are flat strings: there are no directories, only shared prefixes.
 ///
-/// Whole-object `get` is all the packager needs; a ranged or streaming read for the origin can be added beside
-/// it without changing these methods.
+/// Whole-object `get` is what the packager needs; the origin reads with [`get_range`](Self::get_range), which
+/// streams the bytes and so holds a few chunks in memory rather than the object.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Stores `body` under `key`, replacing any existing object atomically: a concurrent reader sees either
@@ -32,6 +65,24 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
 
     /// The whole body stored under `key`, or [`StorageError::NotFound`].
     async fn get(&self, key: &ObjectKey) -> Result<Bytes, StorageError>;
+
+    /// The bytes of `range` (the whole object for `None`) of the object under `key`, as a stream, with the
+    /// object's metadata; both describe one version even if the object is replaced during the read. The range's
+    /// end is clamped to the object's size; a start at or past the end is [`StorageError::RangeNotSatisfiable`],
+    /// which carries the size; a missing object is [`StorageError::NotFound`].
+    ///
+    /// The provided implementation reads the whole object with `head` and `get` (which can mix two versions
+    /// and buffers the object); every real backend overrides it.
+    async fn get_range(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<ObjectRead, StorageError> {
+        let meta = self.head(key).await?;
+        let range = clamp_range(key, range, meta.size)?;
+        let body = self.get(key).await?;
+        let end = usize::try_from(range.end).unwrap_or(usize::MAX).min(body.len());
+        let start = usize::try_from(range.start).unwrap_or(usize::MAX).min(end);
+        let chunk = body.slice(start..end);
+        let body: ObjectBody = Box::pin(futures_util::stream::iter((!chunk.is_empty()).then_some(Ok(chunk))));
+        Ok(ObjectRead { meta, body })
+    }
 
     /// Size and modification time of the object under `key`, or [`StorageError::NotFound`].
     async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, StorageError>;
@@ -47,4 +98,27 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Where the objects live, for logs: `file:///srv/media` or `s3://bucket/prefix`. [`open`](crate::open)
     /// accepts it back (for S3, with the same environment).
     fn location(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_clamped_to_the_object() {
+        let key = ObjectKey::parse("v/seg.m4s").unwrap();
+        assert_eq!(clamp_range(&key, None, 10).unwrap(), 0..10);
+        assert_eq!(clamp_range(&key, None, 0).unwrap(), 0..0);
+        assert_eq!(clamp_range(&key, Some(2..5), 10).unwrap(), 2..5);
+        assert_eq!(clamp_range(&key, Some(2..u64::MAX), 10).unwrap(), 2..10);
+        assert_eq!(clamp_range(&key, Some(5..5), 10).unwrap(), 5..5);
+        let inverted = std::ops::Range { start: 5, end: 3 };
+        assert_eq!(clamp_range(&key, Some(inverted), 10).unwrap(), 5..5, "inverted is empty");
+        for (range, size) in [(10..11, 10), (11..20, 10), (0..1, 0)] {
+            match clamp_range(&key, Some(range.clone()), size) {
+                Err(StorageError::RangeNotSatisfiable { size: got, .. }) => assert_eq!(got, size),
+                other => panic!("{range:?} of {size}: {other:?}"),
+            }
+        }
+    }
 }

@@ -523,3 +523,63 @@ proptest! {
         prop_assert!(temp_files_on_disk(tmp.path()).is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_large_object_streams_in_bounded_chunks() {
+    use futures_util::StreamExt;
+    use marquee_storage::DEFAULT_READ_CHUNK_BYTES;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_in(tmp.path());
+    let big = key("video_4k/seg_00001.m4s");
+    const LEN: usize = 32 << 20;
+    let body: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+    store.put(&big, Bytes::from(body.clone())).await.unwrap();
+
+    for (range, expected) in [(None, 0..LEN), (Some(1_000_001..20_000_000u64), 1_000_001..20_000_000)] {
+        let mut read = store.get_range(&big, range.clone()).await.unwrap();
+        assert_eq!(read.meta.size, LEN as u64);
+        let (mut received, mut chunks, mut largest) = (0usize, 0usize, 0usize);
+        while let Some(chunk) = read.body.next().await {
+            let chunk = chunk.unwrap();
+            assert!(!chunk.is_empty(), "no empty chunks");
+            // Each chunk is a separate small buffer, so the stream never holds the object.
+            assert!(chunk.len() <= DEFAULT_READ_CHUNK_BYTES, "a chunk of {} bytes", chunk.len());
+            let at = expected.start + received;
+            assert!(chunk[..] == body[at..at + chunk.len()], "bytes at {at}");
+            largest = largest.max(chunk.len());
+            received += chunk.len();
+            chunks += 1;
+        }
+        assert_eq!(received, expected.len(), "range {range:?}");
+        assert!(chunks >= expected.len() / DEFAULT_READ_CHUNK_BYTES, "{chunks} chunks for {range:?}");
+        assert_eq!(largest, DEFAULT_READ_CHUNK_BYTES);
+    }
+}
+
+#[tokio::test]
+async fn a_stream_keeps_reading_the_version_it_opened() {
+    use futures_util::StreamExt;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_in(tmp.path());
+    let segment = key("v/seg_00001.m4s");
+    const OLD_LEN: usize = 4 << 20;
+    store.put(&segment, Bytes::from(vec![b'a'; OLD_LEN])).await.unwrap();
+
+    let mut read = store.get_range(&segment, Some(1000..OLD_LEN as u64)).await.unwrap();
+    let first = read.body.next().await.unwrap().unwrap();
+    // Replaced (by rename) and then deleted while the stream is half read.
+    store.put(&segment, Bytes::from(vec![b'b'; 10])).await.unwrap();
+    assert_eq!(store.head(&segment).await.unwrap().size, 10);
+    let mut rest = first.to_vec();
+    while let Some(chunk) = read.body.next().await {
+        rest.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(read.meta.size, OLD_LEN as u64, "the size is the old version's");
+    assert_eq!(rest.len(), OLD_LEN - 1000);
+    assert!(rest.iter().all(|&b| b == b'a'), "only the old version's bytes");
+
+    let (meta, new) = support::conformance::read_range(store.as_ref(), &segment, None).await.unwrap();
+    assert_eq!((meta.size, new), (10, vec![b'b'; 10]));
+}

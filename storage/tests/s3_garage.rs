@@ -352,3 +352,44 @@ async fn a_failed_part_aborts_the_upload_and_leaves_nothing_behind() {
     assert!(matches!(direct.get(&object).await, Err(StorageError::NotFound { .. })));
     assert!(direct.list("").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn get_range_streams_one_version_in_chunks_with_one_request() {
+    use futures_util::StreamExt;
+
+    let garage = Garage::start();
+    let store = garage.store("ranges").await;
+    let big = key("video_4k/seg_00001.m4s");
+    const LEN: usize = 24 << 20;
+    let body: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+    store.put(&big, Bytes::from(body.clone())).await.unwrap();
+    let head = store.head(&big).await.unwrap();
+
+    // The whole object arrives as many chunks, none near the object's size.
+    let mut read = store.get_range(&big, None).await.unwrap();
+    assert_eq!(read.meta, head);
+    let (mut received, mut chunks, mut largest) = (Vec::with_capacity(LEN), 0, 0);
+    while let Some(chunk) = read.body.next().await {
+        let chunk = chunk.unwrap();
+        largest = largest.max(chunk.len());
+        chunks += 1;
+        received.extend_from_slice(&chunk);
+    }
+    assert!(received == body, "{} bytes back", received.len());
+    assert!(chunks > 16 && largest <= 4 << 20, "{chunks} chunks, the largest {largest} bytes");
+
+    // A stream opened before a replacement keeps the old version's bytes: it is one GetObject.
+    let (start, end) = (10_000_000u64, 20_000_000u64);
+    let mut read = store.get_range(&big, Some(start..end)).await.unwrap();
+    let mut received = read.body.next().await.unwrap().unwrap().to_vec();
+    store.put(&big, Bytes::from_static(b"replaced")).await.unwrap();
+    while let Some(chunk) = read.body.next().await {
+        received.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(read.meta.size, LEN as u64);
+    assert!(received[..] == body[start as usize..end as usize], "{} bytes back", received.len());
+    match store.get_range(&big, Some(8..100)).await {
+        Err(StorageError::RangeNotSatisfiable { size: 8, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -96,6 +96,23 @@ fn resolve(spec: Spec, len: u64) -> RangeDecision {
     }
 }
 
+/// What to ask storage for to answer `header` without knowing the object's size first: `Some(None)` for the
+/// whole object (no header, or one answered whole), `Some(Some(first..end))` for a `first-last` or `first-`
+/// range (`end` past the object is clamped by storage, as [`decide`] clamps it), and `None` for a suffix range
+/// (`-n`), which needs the size before its first byte is known.
+pub fn storage_range(header: Option<&str>) -> Option<Option<std::ops::Range<u64>>> {
+    let Some(header) = header else { return Some(None) };
+    let Some(spec) = strip_bytes_unit(header.trim()) else { return Some(None) };
+    if spec.contains(',') {
+        return Some(None);
+    }
+    match parse_spec(spec.trim()) {
+        None => Some(None),
+        Some(Spec::From { first, last }) => Some(Some(first..last.map_or(u64::MAX, |last| last.saturating_add(1)))),
+        Some(Spec::Suffix(_)) => None,
+    }
+}
+
 /// The `Content-Range` value of a 416 answer.
 pub fn unsatisfied_content_range(len: u64) -> String {
     format!("bytes */{len}")
@@ -122,6 +139,18 @@ mod tests {
         assert_eq!(decide(Some("bytes=-1000"), 100), partial(0, 99));
         assert_eq!(decide(Some("Bytes = 5-5"), 100), partial(5, 5));
         assert_eq!(decide(Some("bytes=0-99999999999999999999999"), 100), partial(0, 99));
+    }
+
+    #[test]
+    fn storage_ranges_agree_with_decide() {
+        assert_eq!(storage_range(None), Some(None));
+        assert_eq!(storage_range(Some("bytes=0-9")), Some(Some(0..10)));
+        assert_eq!(storage_range(Some("bytes=90-")), Some(Some(90..u64::MAX)));
+        assert_eq!(storage_range(Some("bytes=0-99999999999999999999999")), Some(Some(0..u64::MAX)));
+        assert_eq!(storage_range(Some("bytes=-10")), None);
+        assert_eq!(storage_range(Some("bytes=0-1,5-6")), Some(None));
+        assert_eq!(storage_range(Some("items=0-9")), Some(None));
+        assert_eq!(storage_range(Some("bytes=9-0")), Some(None));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The `ObjectStore` contract as one function, run against every backend (`LocalDir` and `S3Store`), so the
 //! backends cannot drift apart on what callers rely on.
 
+use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
-use marquee_storage::{Bytes, ObjectKey, ObjectStore, StorageError};
+use futures_util::TryStreamExt;
+use marquee_storage::{Bytes, ObjectKey, ObjectMeta, ObjectStore, StorageError};
 
 fn key(text: &str) -> ObjectKey {
     ObjectKey::parse(text).unwrap()
@@ -11,6 +13,59 @@ fn key(text: &str) -> ObjectKey {
 
 async fn listed(store: &dyn ObjectStore, prefix: &str) -> Vec<String> {
     store.list(prefix).await.unwrap().iter().map(ToString::to_string).collect()
+}
+
+/// `get_range` with the whole stream collected.
+pub async fn read_range(
+    store: &dyn ObjectStore,
+    key: &ObjectKey,
+    range: Option<Range<u64>>,
+) -> Result<(ObjectMeta, Vec<u8>), StorageError> {
+    let read = store.get_range(key, range).await?;
+    let chunks: Vec<Bytes> = read.body.try_collect().await?;
+    Ok((read.meta, chunks.concat()))
+}
+
+/// The ranged-read contract on `segment`, which holds `body`, and `empty`, which holds nothing.
+async fn check_ranges(store: &dyn ObjectStore, segment: &ObjectKey, body: &[u8], empty: &ObjectKey) {
+    let len = body.len() as u64;
+    let head = store.head(segment).await.unwrap();
+    let cases: [(Option<Range<u64>>, Range<usize>); 6] = [
+        (None, 0..body.len()),                                        // whole object
+        (Some(0..10), 0..10),                                         // first bytes
+        (Some(40_000..60_001), 40_000..60_001),                       // middle
+        (Some(len - 500..len), body.len() - 500..body.len()),         // a suffix, written as absolute offsets
+        (Some(len - 7..len + 1_000_000), body.len() - 7..body.len()), // end past the object: clamped
+        (Some(0..len), 0..body.len()),                                // the whole object as a range
+    ];
+    for (range, expected) in cases {
+        let (meta, bytes) = read_range(store, segment, range.clone()).await.unwrap();
+        assert_eq!(meta, head, "range {range:?}: size of the whole object and the same mtime as head");
+        assert!(bytes == body[expected.clone()], "range {range:?}: got {} bytes, expected {expected:?}", bytes.len());
+    }
+    // An empty range inside the object is an empty body, not an error.
+    assert_eq!(read_range(store, segment, Some(5..5)).await.unwrap(), (head, Vec::new()));
+    // A start at or past the end says the size, so that HTTP can answer 416 without asking again.
+    for start in [len, len + 1, len * 10] {
+        match read_range(store, segment, Some(start..u64::MAX)).await {
+            Err(StorageError::RangeNotSatisfiable { key, size }) => assert_eq!((key, size), (segment.clone(), len)),
+            other => panic!("range from {start}: {other:?}"),
+        }
+    }
+    // An empty object: read whole it is empty; every range of it is unsatisfiable.
+    let (meta, bytes) = read_range(store, empty, None).await.unwrap();
+    assert_eq!((meta.size, bytes.len()), (0, 0));
+    match read_range(store, empty, Some(0..1)).await {
+        Err(StorageError::RangeNotSatisfiable { size: 0, .. }) => {}
+        other => panic!("range of an empty object: {other:?}"),
+    }
+    let missing = ObjectKey::parse("no/such/object").unwrap();
+    for range in [None, Some(0..1)] {
+        match read_range(store, &missing, range.clone()).await {
+            Err(StorageError::NotFound { key }) => assert_eq!(key, missing),
+            other => panic!("range {range:?} of a missing key: {other:?}"),
+        }
+    }
 }
 
 /// Checks the contract on `store`, which must be empty. Uses only keys that every backend can hold together
@@ -43,6 +98,7 @@ pub async fn check_object_store(store: &dyn ObjectStore) {
     store.put(&empty, Bytes::new()).await.unwrap();
     assert_eq!(store.get(&empty).await.unwrap(), Bytes::new());
     assert_eq!(store.head(&empty).await.unwrap().size, 0);
+    check_ranges(store, &segment, &body, &empty).await;
 
     // NotFound names the key, for get and head; a shared prefix is not an object.
     for missing in ["nope", "x/y/z", "video_720p", "video_720p/init.mp4/below"] {
