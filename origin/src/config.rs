@@ -29,7 +29,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 1024 * 1024 * 1024;
 /// Size of the body chunks handed to hyper, so that a slow client holds one chunk of write buffer at a time;
 /// also each GET's share of [`DEFAULT_MAX_BUFFERED_BYTES`]. `LocalDir` reads in chunks of the same size.
-pub const DEFAULT_BODY_CHUNK_BYTES: usize = 64 * 1024;
+pub const DEFAULT_BODY_CHUNK_BYTES: usize = 256 * 1024;
 /// How long shutdown waits for in-flight responses before dropping the connections that are left.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 

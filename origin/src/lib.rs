@@ -21,7 +21,7 @@
 //! past the end comes back from storage as `StorageError::RangeNotSatisfiable` and is answered 416 (after a
 //! `head` for its validators: rare, so not optimised).
 //!
-//! Bodies are streamed to hyper as storage delivers them (`LocalDir`: chunks of 64 KiB read from the file it
+//! Bodies are streamed to hyper as storage delivers them (`LocalDir`: chunks of 256 KiB read from the file it
 //! opened; S3: the SDK's chunks), so a response holds about one chunk, never its object, and the storage
 //! read advances only as fast as the client reads. Each GET reserves [`OriginConfig::body_chunk_bytes`] of
 //! [`OriginConfig::max_buffered_bytes`] (503 beyond it), which bounds how many bodies are in flight; the

@@ -19,7 +19,7 @@ use crate::{ObjectKey, ObjectMeta, ObjectStore, StorageError};
 
 /// The most bytes one chunk of a [`LocalDir`] `get_range` stream holds, so a read holds one chunk of the
 /// object at a time, not the object.
-pub const DEFAULT_READ_CHUNK_BYTES: usize = 64 * 1024;
+pub const DEFAULT_READ_CHUNK_BYTES: usize = 256 * 1024;
 
 /// How many temp-file names one `put` tries. A clash needs a leftover from a crashed process that had the same
 /// pid and counter value, so even a second attempt is rare.
