@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::AsyncReadExt;
 use tracing::{debug, warn};
 
 use crate::key::{split_list_prefix, RESERVED_SEGMENT_PREFIX};
@@ -80,27 +80,40 @@ impl ObjectStore for LocalDir {
     }
 
     async fn get_range(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<ObjectRead, StorageError> {
-        let path = self.path_of(key);
-        let not_found = || StorageError::NotFound { key: key.clone() };
-        // One open file for both: after a rename over the path it still reads the version it opened.
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) if is_missing(&e) => return Err(not_found()),
-            Err(e) => return Err(StorageError::io("open", &path, e)),
-        };
-        let meta = file.metadata().await.map_err(|e| StorageError::io("read metadata of", &path, e))?;
-        if !meta.is_file() {
-            // A directory is a shared key prefix, not an object.
-            return Err(not_found());
-        }
-        let modified = meta.modified().map_err(|e| StorageError::io("read modification time of", &path, e))?;
-        let meta = ObjectMeta { size: meta.len(), modified };
-        let range = clamp_range(key, range, meta.size)?;
-        if range.start > 0 {
-            file.seek(SeekFrom::Start(range.start)).await.map_err(|e| StorageError::io("seek in", &path, e))?;
-        }
-        let body = read_chunks(file, Arc::new(path), range.end - range.start, DEFAULT_READ_CHUNK_BYTES);
-        Ok(ObjectRead { meta, body })
+        let path = Arc::new(self.path_of(key));
+        let (owned_key, open_path) = (key.clone(), path.clone());
+        // Open, size, seek and the first chunk in one blocking-pool hop: small objects (manifests, init
+        // segments) are answered with a single hand-off. One open file serves the whole read, so after a
+        // rename over the path it still reads the version it opened.
+        let (file, meta, first, remaining) = run_blocking("open", &path.clone(), move || {
+            let not_found = || StorageError::NotFound { key: owned_key.clone() };
+            let mut file = match File::open(open_path.as_path()) {
+                Ok(file) => file,
+                Err(e) if is_missing(&e) => return Err(not_found()),
+                Err(e) => return Err(StorageError::io("open", open_path.as_path(), e)),
+            };
+            let meta = file.metadata().map_err(|e| StorageError::io("read metadata of", open_path.as_path(), e))?;
+            if !meta.is_file() {
+                // A directory is a shared key prefix, not an object.
+                return Err(not_found());
+            }
+            let modified =
+                meta.modified().map_err(|e| StorageError::io("read modification time of", open_path.as_path(), e))?;
+            let meta = ObjectMeta { size: meta.len(), modified };
+            let range = clamp_range(&owned_key, range, meta.size)?;
+            if range.start > 0 {
+                io::Seek::seek(&mut file, SeekFrom::Start(range.start))
+                    .map_err(|e| StorageError::io("seek in", open_path.as_path(), e))?;
+            }
+            let len = range.end - range.start;
+            let first = read_chunk(&mut file, open_path.as_path(), len.min(DEFAULT_READ_CHUNK_BYTES as u64) as usize)?;
+            let remaining = len - first.len() as u64;
+            Ok((file, meta, first, remaining))
+        })
+        .await?;
+        let rest = read_chunks(tokio::fs::File::from_std(file), path, remaining, DEFAULT_READ_CHUNK_BYTES);
+        let first = futures_util::stream::iter((!first.is_empty()).then_some(Ok(first)));
+        Ok(ObjectRead { meta, body: Box::pin(futures_util::StreamExt::chain(first, rest)) })
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, StorageError> {
@@ -263,6 +276,8 @@ fn read_object(path: &Path, key: &ObjectKey) -> Result<Bytes, StorageError> {
 
 /// `len` bytes from the file's position on, in chunks of at most `chunk_bytes`; never reads past them. A file
 /// that ends early (truncated in place rather than replaced) ends the stream with an error.
+/// The rest of a ranged read, through tokio's file reader (which measured faster for the tail of
+/// large objects than one blocking-pool hop per chunk).
 fn read_chunks(file: tokio::fs::File, path: Arc<PathBuf>, len: u64, chunk_bytes: usize) -> ObjectBody {
     let chunk_bytes = chunk_bytes.max(1);
     Box::pin(futures_util::stream::try_unfold((file, len), move |(mut file, remaining)| {
@@ -284,6 +299,18 @@ fn read_chunks(file: tokio::fs::File, path: Arc<PathBuf>, len: u64, chunk_bytes:
             Ok(Some((chunk.freeze(), (file, remaining - want as u64))))
         }
     }))
+}
+
+/// Exactly `want` bytes from the file's position; a file shorter than its size is an error. Reads into
+/// spare capacity, so the chunk is not zero-filled first.
+fn read_chunk(file: &mut File, path: &Path, want: usize) -> Result<Bytes, StorageError> {
+    let mut chunk = Vec::with_capacity(want);
+    file.take(want as u64).read_to_end(&mut chunk).map_err(|e| StorageError::io("read", path, e))?;
+    if chunk.len() < want {
+        let short = io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than its size");
+        return Err(StorageError::io("read", path, short));
+    }
+    Ok(Bytes::from(chunk))
 }
 
 fn object_meta(path: &Path, key: &ObjectKey) -> Result<ObjectMeta, StorageError> {
