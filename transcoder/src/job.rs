@@ -162,7 +162,12 @@ fn run_pipeline(
     started: Instant,
 ) -> Result<Presentation, TranscodeError> {
     let built = pipeline::build(source, &request.preset, plan, encoder)?;
-    let state = Arc::new(RunState { abort: AtomicBool::new(false), last_activity_ms: AtomicU64::new(0), started });
+    // The stall clock starts now, not at the start of the job: probing and planning are not the pipeline.
+    let state = Arc::new(RunState {
+        abort: AtomicBool::new(false),
+        last_activity_ms: AtomicU64::new(started.elapsed().as_millis() as u64),
+        started,
+    });
     let segment_target = Duration::from_secs_f64(request.preset.segment_duration_s);
     let options = SegmenterOptions { sidx: request.sidx };
 
