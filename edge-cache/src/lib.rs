@@ -1,1 +1,11 @@
-//! The edge cache: a tiered memory + disk caching reverse proxy in front of origins and shields. Arrives with issue #4; nothing lives here yet.
+//! The edge cache: a tiered memory + disk caching reverse proxy in front of origins and shields (issue #4).
+//!
+//! Pure parts (no I/O): [`key`] (cache keys without tokens), [`freshness`] (how long an upstream answer may
+//! be served, and stale), [`hashing`] (which upstream owns a key). Tiers: [`memory`] (moka, weighted by bytes)
+//! and [`disk`] (an LRU over files with a byte budget that survives restarts).
+
+pub mod disk;
+pub mod freshness;
+pub mod hashing;
+pub mod key;
+pub mod memory;
