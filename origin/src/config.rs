@@ -30,6 +30,15 @@ pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 1024 * 1024 * 1024;
 /// Size of the body chunks handed to hyper, so that a slow client holds one chunk of write buffer at a time;
 /// also each GET's share of [`DEFAULT_MAX_BUFFERED_BYTES`]. `LocalDir` reads in chunks of the same size.
 pub const DEFAULT_BODY_CHUNK_BYTES: usize = 256 * 1024;
+/// Memory for hot objects: whole small objects (manifests, init and media segments) kept after a read so the
+/// next requests for them skip storage. 0 turns the cache off. See [`DEFAULT_HOT_OBJECT_TTL`] for how stale
+/// an answer can be.
+pub const DEFAULT_HOT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// Objects larger than this are always streamed from storage, never kept whole in memory.
+pub const DEFAULT_HOT_OBJECT_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// How long a hot object is served from memory before storage is read again. An object replaced or deleted in
+/// storage (a `--force` republish) is served in its old version for at most this long.
+pub const DEFAULT_HOT_OBJECT_TTL: Duration = Duration::from_secs(1);
 /// How long shutdown waits for in-flight responses before dropping the connections that are left.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -58,6 +67,12 @@ pub struct OriginConfig {
     pub body_chunk_bytes: usize,
     /// See [`DEFAULT_SHUTDOWN_GRACE`].
     pub shutdown_grace: Duration,
+    /// See [`DEFAULT_HOT_CACHE_BYTES`].
+    pub hot_cache_bytes: u64,
+    /// See [`DEFAULT_HOT_OBJECT_MAX_BYTES`].
+    pub hot_object_max_bytes: u64,
+    /// See [`DEFAULT_HOT_OBJECT_TTL`].
+    pub hot_object_ttl: Duration,
     /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this certificate instead of cleartext. Default: none,
     /// cleartext HTTP/1.1 and h2c, for use behind a TLS-terminating edge.
     pub tls: Option<TlsFiles>,
@@ -77,6 +92,9 @@ impl Default for OriginConfig {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             body_chunk_bytes: DEFAULT_BODY_CHUNK_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            hot_cache_bytes: DEFAULT_HOT_CACHE_BYTES,
+            hot_object_max_bytes: DEFAULT_HOT_OBJECT_MAX_BYTES,
+            hot_object_ttl: DEFAULT_HOT_OBJECT_TTL,
             tls: None,
         }
     }
@@ -110,6 +128,19 @@ impl OriginConfig {
         }
         if self.max_buffered_bytes < self.body_chunk_bytes as u64 {
             problems.push("max_buffered_bytes must be at least body_chunk_bytes".to_owned());
+        }
+        if self.hot_cache_bytes > 0 {
+            if self.hot_object_max_bytes == 0 || self.hot_object_max_bytes > self.hot_cache_bytes {
+                problems.push("hot_object_max_bytes must be between 1 byte and hot_cache_bytes".to_owned());
+            }
+            if self.hot_object_max_bytes > u64::from(u32::MAX) {
+                problems.push("hot_object_max_bytes must be at most 4 GiB".to_owned());
+            }
+            if zero(self.hot_object_ttl) {
+                problems.push(
+                    "hot_object_ttl must be more than zero (set hot_cache_bytes = 0 to turn the cache off)".to_owned(),
+                );
+            }
         }
         problems
     }

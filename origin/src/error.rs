@@ -43,6 +43,9 @@ pub enum Refusal {
     UnknownKind,
     #[error(transparent)]
     Storage(StorageError),
+    /// A storage error shared by every request that waited on one read (the hot-object cache).
+    #[error(transparent)]
+    SharedStorage(std::sync::Arc<StorageError>),
     #[error("the buffered-bytes budget is spent")]
     Busy,
     #[error("the object changed while it was read")]
@@ -57,6 +60,7 @@ impl Refusal {
             Refusal::Denied(_) => StatusCode::FORBIDDEN,
             Refusal::UnknownKind => StatusCode::NOT_FOUND,
             Refusal::Storage(error) => storage_status(error),
+            Refusal::SharedStorage(error) => storage_status(error),
             Refusal::Busy | Refusal::ChangedWhileRead => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -43,6 +43,7 @@ pub mod authorizer;
 mod body;
 pub mod config;
 mod error;
+mod hot;
 pub mod http;
 mod io;
 pub mod metrics;

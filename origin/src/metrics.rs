@@ -59,6 +59,30 @@ impl StorageOp {
     }
 }
 
+/// What the hot-object cache made of a request: the `result` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HotLookup {
+    /// Answered from memory.
+    Hit,
+    /// Read whole from storage (by this request or one it waited on), kept, and answered from memory.
+    Filled,
+    /// Larger than the hot-object limit: streamed from storage.
+    TooBig,
+    /// Not answered from memory for another reason (a HEAD of an object not in memory, a storage error).
+    Bypass,
+}
+
+impl HotLookup {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HotLookup::Hit => "hit",
+            HotLookup::Filled => "filled",
+            HotLookup::TooBig => "too_big",
+            HotLookup::Bypass => "bypass",
+        }
+    }
+}
+
 /// Latency buckets in seconds, from a cached local read to a slow object store.
 const DURATION_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
@@ -72,6 +96,8 @@ pub struct Metrics {
     request_duration: HistogramVec,
     storage_duration: HistogramVec,
     storage_errors: IntCounterVec,
+    hot_lookups: IntCounterVec,
+    hot_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -115,6 +141,19 @@ impl Metrics {
             &["op"],
         )
         .expect("valid metric");
+        let hot_lookups = IntCounterVec::new(
+            Opts::new(
+                "marquee_origin_hot_cache_requests_total",
+                "Object requests by what the in-memory hot-object cache did for them.",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let hot_bytes = IntGauge::new(
+            "marquee_origin_hot_cache_bytes",
+            "Object bytes held by the in-memory hot-object cache (as of the last scrape).",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(response_bytes.clone()),
@@ -122,10 +161,22 @@ impl Metrics {
             Box::new(request_duration.clone()),
             Box::new(storage_duration.clone()),
             Box::new(storage_errors.clone()),
+            Box::new(hot_lookups.clone()),
+            Box::new(hot_bytes.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
-        Self { registry, requests, response_bytes, buffered_bytes, request_duration, storage_duration, storage_errors }
+        Self {
+            registry,
+            requests,
+            response_bytes,
+            buffered_bytes,
+            request_duration,
+            storage_duration,
+            storage_errors,
+            hot_lookups,
+            hot_bytes,
+        }
     }
 
     pub fn observe_request(&self, route: Route, status: http::StatusCode, elapsed: Duration) {
@@ -138,6 +189,14 @@ impl Metrics {
         if failed {
             self.storage_errors.with_label_values(&[op.as_str()]).inc();
         }
+    }
+
+    pub fn observe_hot(&self, lookup: HotLookup) {
+        self.hot_lookups.with_label_values(&[lookup.as_str()]).inc();
+    }
+
+    pub(crate) fn set_hot_bytes(&self, bytes: u64) {
+        self.hot_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// The counter that response bodies add their bytes to as they are sent.

@@ -26,12 +26,13 @@ use crate::authorizer::RequestAuthorizer;
 use crate::body::OriginBody;
 use crate::config::OriginConfig;
 use crate::error::{OriginError, Refusal};
+use crate::hot::{Cold, HotObject, HotObjects};
 use crate::http::conditional::{self, Outcome, Preconditions, Validators};
-use crate::http::content::MediaKind;
+use crate::http::content::{MediaKind, NOT_FOUND_CACHE_CONTROL};
 use crate::http::path::decode_request_path;
 use crate::http::range::{self, RangeDecision};
 use crate::io::ClientTimeouts;
-use crate::metrics::{Metrics, Route, StorageOp};
+use crate::metrics::{HotLookup, Metrics, Route, StorageOp};
 
 /// The key `/readyz` asks storage about. It need not exist: "not found" proves storage answers.
 pub const READINESS_PROBE_KEY: &str = "marquee-origin-readiness-probe";
@@ -54,6 +55,8 @@ struct State {
     config: OriginConfig,
     /// Permits are bytes of object bodies held in memory: each GET reserves `body_chunk_bytes` of them.
     body_budget: Arc<Semaphore>,
+    /// Small objects kept whole in memory; `None` when `hot_cache_bytes` is 0.
+    hot: Option<HotObjects>,
 }
 
 /// A bound, not yet running origin. [`Origin::local_addr`] tells which port `listen = …:0` picked.
@@ -91,8 +94,10 @@ impl Origin {
             store,
             authorizer,
             metrics: Metrics::new(),
-            config,
             body_budget: Arc::new(Semaphore::new(budget)),
+            hot: (config.hot_cache_bytes > 0)
+                .then(|| HotObjects::new(config.hot_cache_bytes, config.hot_object_max_bytes, config.hot_object_ttl)),
+            config,
         };
         Ok(Self { listener, local_addr, state: Arc::new(state) })
     }
@@ -219,7 +224,12 @@ async fn route(state: &State, request: &Request<Incoming>, client_ip: IpAddr) ->
     match request.uri().path() {
         "/healthz" => (Route::Health, text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n")),
         "/readyz" => (Route::Ready, readiness(state).await),
-        "/metrics" => (Route::Metrics, text(StatusCode::OK, METRICS_CONTENT_TYPE, state.metrics.render())),
+        "/metrics" => {
+            if let Some(hot) = &state.hot {
+                state.metrics.set_hot_bytes(hot.weighted_bytes().await);
+            }
+            (Route::Metrics, text(StatusCode::OK, METRICS_CONTENT_TYPE, state.metrics.render()))
+        }
         _ => {
             let mut route = Route::Rejected;
             match serve_object(state, request, client_ip, &mut route).await {
@@ -245,6 +255,33 @@ async fn serve_object(
 
     let headers = request.headers();
     let is_get = request.method() == Method::GET;
+
+    // Hot objects: answered from memory; a GET that misses reads the object whole (once, however many wait).
+    let mut opened = None;
+    if let Some(hot) = &state.hot {
+        let found = if is_get {
+            let on_read = |elapsed, failed| state.metrics.observe_storage(StorageOp::Get, elapsed, failed);
+            hot.get_or_read(&*state.store, &key, on_read).await
+        } else {
+            hot.peek(&key).await.map(|object| (object, true)).ok_or(Cold::Read)
+        };
+        match found {
+            Ok((object, from_memory)) => {
+                state.metrics.observe_hot(if from_memory { HotLookup::Hit } else { HotLookup::Filled });
+                return Ok(from_hot(state, headers, is_get, kind, &key, &object));
+            }
+            Err(Cold::TooBig(read)) => {
+                state.metrics.observe_hot(HotLookup::TooBig);
+                opened = Some(read);
+            }
+            Err(Cold::Read) => state.metrics.observe_hot(HotLookup::Bypass),
+            Err(Cold::Failed(error)) => {
+                state.metrics.observe_hot(HotLookup::Bypass);
+                return Err(Refusal::SharedStorage(error));
+            }
+        }
+    }
+
     let range_header = header_str(headers, &header::RANGE);
     // A GET's share of the buffered-bytes budget: one chunk in hand, whatever the object's size.
     let permit = if is_get {
@@ -265,13 +302,16 @@ async fn serve_object(
     ]
     .into_iter()
     .any(|name| headers.contains_key(name));
-    let mut read = None;
-    if let Some(asked) = range::storage_range(range_header).filter(|_| is_get && !conditional) {
-        match timed(state, StorageOp::Get, state.store.get_range(&key, asked.clone())).await {
-            Ok(object) => read = Some((asked, object)),
-            // A range past the end: `head` gives the validators of the 416, on this rare path only.
-            Err(StorageError::RangeNotSatisfiable { .. }) => {}
-            Err(error) => return Err(Refusal::Storage(error)),
+    // The hot-object lookup may already have opened the whole object.
+    let mut read = opened.map(|object| (None, object));
+    if read.is_none() {
+        if let Some(asked) = range::storage_range(range_header).filter(|_| is_get && !conditional) {
+            match timed(state, StorageOp::Get, state.store.get_range(&key, asked.clone())).await {
+                Ok(object) => read = Some((asked, object)),
+                // A range past the end: `head` gives the validators of the 416, on this rare path only.
+                Err(StorageError::RangeNotSatisfiable { .. }) => {}
+                Err(error) => return Err(Refusal::Storage(error)),
+            }
         }
     }
     let meta = match &read {
@@ -280,47 +320,12 @@ async fn serve_object(
     };
 
     let validators = Validators::new(meta.size, meta.modified);
-    let mut response = Response::builder()
-        .header(header::ETAG, &validators.etag)
-        .header(header::LAST_MODIFIED, validators.last_modified_header())
-        .header(header::CACHE_CONTROL, kind.cache_control())
-        .header(header::ACCEPT_RANGES, "bytes");
-    let (if_match, if_none_match) =
-        (header_list(headers, &header::IF_MATCH), header_list(headers, &header::IF_NONE_MATCH));
-    let preconditions = Preconditions {
-        if_match: if_match.as_deref(),
-        if_none_match: if_none_match.as_deref(),
-        if_modified_since: header_str(headers, &header::IF_MODIFIED_SINCE),
-        if_unmodified_since: header_str(headers, &header::IF_UNMODIFIED_SINCE),
+    let etag = HeaderValue::from_str(&validators.etag).expect("quotes and hex digits");
+    let last_modified = HeaderValue::from_str(&validators.last_modified_header()).expect("an IMF-fixdate");
+    let (response, slice) = match decide(headers, is_get, kind, &key, &validators, etag, last_modified, meta.size) {
+        Answer::Complete(response) => return Ok(response),
+        Answer::Body(response, slice) => (response, slice),
     };
-    match conditional::evaluate(&preconditions, &validators) {
-        Outcome::Serve => {}
-        Outcome::NotModified => return Ok(build(response.status(StatusCode::NOT_MODIFIED), OriginBody::empty())),
-        Outcome::PreconditionFailed => return Ok(plain(StatusCode::PRECONDITION_FAILED)),
-    }
-
-    // Range handling is defined for GET only (RFC 9110 §14.2); a HEAD gets the whole object's headers.
-    let decision = if is_get && conditional::range_allowed(header_str(headers, &header::IF_RANGE), &validators) {
-        range::decide(range_header, meta.size)
-    } else {
-        RangeDecision::Full
-    };
-    response = response.header(header::CONTENT_TYPE, kind.content_type(key.as_str()));
-    let (status, slice) = match decision {
-        RangeDecision::Unsatisfiable => {
-            let response = response
-                .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, range::unsatisfied_content_range(meta.size))
-                .header(header::CONTENT_LENGTH, 0);
-            return Ok(build(response, OriginBody::empty()));
-        }
-        RangeDecision::Full => (StatusCode::OK, 0..meta.size),
-        RangeDecision::Partial(range) => {
-            response = response.header(header::CONTENT_RANGE, range.content_range(meta.size));
-            (StatusCode::PARTIAL_CONTENT, range.first..range.last + 1)
-        }
-    };
-    response = response.status(status).header(header::CONTENT_LENGTH, slice.end - slice.start);
     let Some(permit) = permit else {
         return Ok(build(response, OriginBody::empty()));
     };
@@ -357,6 +362,92 @@ async fn serve_object(
         permit,
     );
     Ok(build(response, body))
+}
+
+/// The answer to a GET or HEAD of an object held in memory.
+fn from_hot(
+    state: &State,
+    headers: &HeaderMap,
+    is_get: bool,
+    kind: MediaKind,
+    key: &ObjectKey,
+    object: &HotObject,
+) -> Response<OriginBody> {
+    let (etag, last_modified) = (object.etag.clone(), object.last_modified.clone());
+    match decide(headers, is_get, kind, key, &object.validators, etag, last_modified, object.meta.size) {
+        Answer::Complete(response) => response,
+        Answer::Body(response, _) if !is_get => build(response, OriginBody::empty()),
+        Answer::Body(response, slice) => {
+            let range = usize::try_from(slice.start).expect("within a body in memory")
+                ..usize::try_from(slice.end).expect("within a body in memory");
+            build(response, OriginBody::memory(object.body.slice(range), state.metrics.response_bytes()))
+        }
+    }
+}
+
+/// What the request's conditional and range headers make of an object version.
+enum Answer {
+    /// A response with nothing more to send (304, 412, 416).
+    Complete(Response<OriginBody>),
+    /// Headers decided; the body is these bytes of the object (for a GET).
+    Body(http::response::Builder, std::ops::Range<u64>),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    headers: &HeaderMap,
+    is_get: bool,
+    kind: MediaKind,
+    key: &ObjectKey,
+    validators: &Validators,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+    size: u64,
+) -> Answer {
+    let mut response = Response::builder()
+        .header(header::ETAG, etag)
+        .header(header::LAST_MODIFIED, last_modified)
+        .header(header::CACHE_CONTROL, kind.cache_control())
+        .header(header::ACCEPT_RANGES, "bytes");
+    let (if_match, if_none_match) =
+        (header_list(headers, &header::IF_MATCH), header_list(headers, &header::IF_NONE_MATCH));
+    let preconditions = Preconditions {
+        if_match: if_match.as_deref(),
+        if_none_match: if_none_match.as_deref(),
+        if_modified_since: header_str(headers, &header::IF_MODIFIED_SINCE),
+        if_unmodified_since: header_str(headers, &header::IF_UNMODIFIED_SINCE),
+    };
+    match conditional::evaluate(&preconditions, validators) {
+        Outcome::Serve => {}
+        Outcome::NotModified => {
+            return Answer::Complete(build(response.status(StatusCode::NOT_MODIFIED), OriginBody::empty()))
+        }
+        Outcome::PreconditionFailed => return Answer::Complete(plain(StatusCode::PRECONDITION_FAILED)),
+    }
+
+    // Range handling is defined for GET only (RFC 9110 §14.2); a HEAD gets the whole object's headers.
+    let range_header = header_str(headers, &header::RANGE);
+    let decision = if is_get && conditional::range_allowed(header_str(headers, &header::IF_RANGE), validators) {
+        range::decide(range_header, size)
+    } else {
+        RangeDecision::Full
+    };
+    response = response.header(header::CONTENT_TYPE, kind.content_type(key.as_str()));
+    let (status, slice) = match decision {
+        RangeDecision::Unsatisfiable => {
+            let response = response
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, range::unsatisfied_content_range(size))
+                .header(header::CONTENT_LENGTH, 0);
+            return Answer::Complete(build(response, OriginBody::empty()));
+        }
+        RangeDecision::Full => (StatusCode::OK, 0..size),
+        RangeDecision::Partial(range) => {
+            response = response.header(header::CONTENT_RANGE, range.content_range(size));
+            (StatusCode::PARTIAL_CONTENT, range.first..range.last + 1)
+        }
+    };
+    Answer::Body(response.status(status).header(header::CONTENT_LENGTH, slice.end - slice.start), slice)
 }
 
 async fn timed<T>(
@@ -405,6 +496,9 @@ fn refusal_response(refusal: &Refusal) -> Response<OriginBody> {
     if let Refusal::Storage(StorageError::RangeNotSatisfiable { size, .. }) = refusal {
         let content_range = HeaderValue::from_str(&range::unsatisfied_content_range(*size)).expect("digits only");
         response.headers_mut().insert(header::CONTENT_RANGE, content_range);
+    }
+    if refusal.status() == StatusCode::NOT_FOUND {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(NOT_FOUND_CACHE_CONTROL));
     }
     if refusal.is_transient() {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));

@@ -174,7 +174,10 @@ async fn content_types_and_cache_control() -> Result<()> {
     let notes = fetch(&origin, Method::GET, "/film/notes.txt", &[]).await?;
     assert_eq!(notes.status, StatusCode::NOT_FOUND);
     assert!(!String::from_utf8_lossy(&notes.body).contains(SECRET));
-    assert_eq!(fetch(&origin, Method::GET, "/film/missing.m4s", &[]).await?.status, StatusCode::NOT_FOUND);
+    let missing = fetch(&origin, Method::GET, "/film/missing.m4s", &[]).await?;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // Short negative caching for edges; other errors are never cached.
+    assert_eq!(missing.header("cache-control"), "public, max-age=10");
 
     // curl sees the same types.
     let ct = curl(&["-s", "-o", "/dev/null", "-w", "%{content_type}", &origin.url("/film/audio_aac/seg_00001.m4s")]);
@@ -450,8 +453,13 @@ async fn health_readiness_and_metrics() -> Result<()> {
         r#"marquee_origin_requests_total{route="healthz",status="200"} 1"#,
         r#"marquee_origin_requests_total{route="readyz",status="200"} 1"#,
         "marquee_origin_response_bytes_total 1010",
-        // One storage request per plain GET, ranged or not, found or not; no `head` before it.
-        r#"marquee_origin_storage_duration_seconds_count{op="get"} 3"#,
+        // One storage read per object, found or not, and no `head` before it: the ranged GET read the small
+        // segment whole into the hot-object cache, which answered the plain GET after it.
+        r#"marquee_origin_storage_duration_seconds_count{op="get"} 2"#,
+        r#"marquee_origin_hot_cache_requests_total{result="filled"} 1"#,
+        r#"marquee_origin_hot_cache_requests_total{result="hit"} 1"#,
+        r#"marquee_origin_hot_cache_requests_total{result="bypass"} 1"#,
+        "marquee_origin_hot_cache_bytes 1000",
         r#"marquee_origin_storage_duration_seconds_count{op="probe"} 1"#,
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
@@ -555,8 +563,10 @@ async fn graceful_shutdown_finishes_the_response_in_flight() -> Result<()> {
 // Blocking socket reads below: the server needs a worker thread of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_memory_budget_gives_503_not_unbounded_memory() -> Result<()> {
-    // Room for one body in flight: each GET reserves one chunk, whatever its object's size.
+    // Room for one streamed body in flight: each GET reserves one chunk, whatever its object's size. (Hot
+    // objects are shared from memory, not streamed, and bounded by the hot cache's own budget: off here.)
     let config = OriginConfig {
+        hot_cache_bytes: 0,
         max_buffered_bytes: marquee_origin::config::DEFAULT_BODY_CHUNK_BYTES as u64,
         ..OriginConfig::default()
     };
@@ -826,5 +836,72 @@ async fn a_64_mib_object_is_streamed_not_buffered() -> Result<()> {
     assert_eq!(store.whole_gets.load(Ordering::SeqCst), 0, "no whole-object read");
     assert!(store.largest_chunk.load(Ordering::SeqCst) <= marquee_storage::DEFAULT_READ_CHUNK_BYTES);
     assert_eq!(metrics.buffered_bytes(), 0, "nothing held once the responses are done");
+    origin.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_objects_are_read_once_shared_and_expire() -> Result<()> {
+    let config = OriginConfig {
+        hot_cache_bytes: 1024 * 1024,
+        hot_object_max_bytes: 64 * 1024,
+        hot_object_ttl: Duration::from_millis(300),
+        ..OriginConfig::default()
+    };
+    let origin = TestOrigin::start_with(config).await?;
+    let segment = "/film/video_720p/seg_00001.m4s";
+    // Concurrent misses for one cold object: one storage read, every answer whole and identical.
+    let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let replies =
+        futures_util::future::join_all((0..32).map(|_| fetch_with(&client, &origin, Method::GET, segment, &[])));
+    for reply in replies.await {
+        let reply = reply?;
+        assert_eq!((reply.status, &reply.body[..]), (StatusCode::OK, &pattern(SEGMENT_LEN)[..]));
+    }
+    // From memory: ranges, validators and 304s behave as they do when read from storage.
+    let ranged = fetch(&origin, Method::GET, segment, &[("range", "bytes=2-5")]).await?;
+    assert_eq!((ranged.status, &ranged.body[..]), (StatusCode::PARTIAL_CONTENT, &pattern(SEGMENT_LEN)[2..6]));
+    assert_eq!(ranged.header("content-range"), format!("bytes 2-5/{SEGMENT_LEN}"));
+    let etag = ranged.header("etag").to_owned();
+    let revalidated = fetch(&origin, Method::GET, segment, &[("if-none-match", &etag)]).await?;
+    assert_eq!((revalidated.status, revalidated.body.len()), (StatusCode::NOT_MODIFIED, 0));
+    let head = fetch(&origin, Method::HEAD, segment, &[]).await?;
+    assert_eq!((head.status, head.header("content-length"), head.header("etag")), (StatusCode::OK, "1000", &*etag));
+    // Over the hot-object limit: streamed from storage as before.
+    let big = fetch(&origin, Method::GET, "/film/video_1080p/seg_big.m4s", &[]).await?;
+    assert_eq!((big.status, big.body.len()), (StatusCode::OK, BIG_LEN));
+
+    let metrics = String::from_utf8(fetch(&origin, Method::GET, "/metrics", &[]).await?.body.to_vec())?;
+    for line in [
+        r#"marquee_origin_storage_duration_seconds_count{op="get"} 2"#,
+        r#"marquee_origin_hot_cache_requests_total{result="too_big"} 1"#,
+        "marquee_origin_hot_cache_bytes 1000",
+        &format!("marquee_origin_response_bytes_total {}", 32 * SEGMENT_LEN + 4 + BIG_LEN),
+    ] {
+        assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
+    }
+    let hits = |text: &str, result: &str| -> u64 {
+        let prefix = format!("marquee_origin_hot_cache_requests_total{{result=\"{result}\"}} ");
+        text.lines().find_map(|line| line.strip_prefix(&prefix)?.parse().ok()).unwrap_or(0)
+    };
+    // 32 GETs + range + 304 + HEAD; the 32 concurrent ones were one fill plus hits (or waits on that fill).
+    assert_eq!(hits(&metrics, "hit") + hits(&metrics, "filled"), 35, "{metrics}");
+
+    // A republished object is served in its new version once its time-to-live has passed.
+    let replacement = vec![7u8; 500];
+    let path = origin._dir.path().join("root/film/video_720p/seg_00001.m4s");
+    let staging = path.with_extension("tmp");
+    std::fs::write(&staging, &replacement)?;
+    std::fs::rename(&staging, &path)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let fresh = loop {
+        let reply = fetch(&origin, Method::GET, segment, &[]).await?;
+        if reply.body[..] == replacement[..] || std::time::Instant::now() > deadline {
+            break reply;
+        }
+        assert_eq!(&reply.body[..], &pattern(SEGMENT_LEN)[..], "old or new version, never a mix");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(&fresh.body[..], &replacement[..], "the new version was never served");
+    assert_ne!(fresh.header("etag"), etag);
     origin.stop().await
 }

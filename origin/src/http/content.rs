@@ -18,6 +18,9 @@ pub enum MediaKind {
     Image,
 }
 
+/// For "no such object": short, so that edges absorb repeated misses (a player probing, a bad link shared
+/// widely) without keeping an object that gets published a little later away for long.
+pub const NOT_FOUND_CACHE_CONTROL: &str = "public, max-age=10";
 /// Cache lifetime of objects that never change once written: segments and init segments are written under
 /// new names for new content.
 pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
