@@ -45,10 +45,11 @@ pub mod config;
 mod error;
 mod hot;
 pub mod http;
-mod io;
+pub mod io;
+pub mod listener;
 pub mod metrics;
 mod server;
-mod tls;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;

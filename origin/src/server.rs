@@ -1,7 +1,6 @@
 //! The thin hyper shell: accepts connections, routes requests to the pure helpers and storage, shuts down
 //! gracefully.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -11,14 +10,9 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use marquee_storage::{ObjectKey, ObjectStore, StorageError};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
@@ -31,7 +25,7 @@ use crate::http::conditional::{self, Outcome, Preconditions, Validators};
 use crate::http::content::{MediaKind, NOT_FOUND_CACHE_CONTROL};
 use crate::http::path::decode_request_path;
 use crate::http::range::{self, RangeDecision};
-use crate::io::ClientTimeouts;
+use crate::listener::{serve_connections, ConnectionSettings};
 use crate::metrics::{HotLookup, Metrics, Route, StorageOp};
 
 /// The key `/readyz` asks storage about. It need not exist: "not found" proves storage answers.
@@ -115,87 +109,15 @@ impl Origin {
     /// `shutdown_grace`) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), OriginError> {
         let Origin { listener, local_addr, state } = self;
-        let config = &state.config;
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(config.header_read_timeout)
-            .keep_alive(true)
-            .max_buf_size(config.max_header_bytes.max(8192))
-            .max_headers(config.max_headers);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_concurrent_streams(config.http2_max_concurrent_streams)
-            .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
-            .keep_alive_interval(config.http2_keep_alive)
-            .keep_alive_timeout(config.http2_keep_alive);
-
-        let builder = Arc::new(builder);
-        let graceful = GracefulShutdown::new();
-        let connection_slots = Arc::new(Semaphore::new(config.max_connections));
-        let mut connections = JoinSet::new();
         info!(addr = %local_addr, tls = state.tls.is_some(), store = %state.store.location(), "Origin listening.");
-        tokio::pin!(shutdown);
-        loop {
-            while connections.try_join_next().is_some() {}
-            let slot = tokio::select! {
-                () = &mut shutdown => break,
-                slot = connection_slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-            };
-            let (stream, remote) = tokio::select! {
-                () = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors and the like: wait instead of spinning.
-                        warn!(%error, "Could not accept a connection.");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            let _ = stream.set_nodelay(true);
-            let conn_state = state.clone();
-            let service = service_fn(move |request| {
-                let state = conn_state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, request, remote.ip()).await) }
-            });
-            let (builder, watcher) = (builder.clone(), graceful.watcher());
-            let (tls, handshake_timeout) = (state.tls.clone(), config.header_read_timeout);
-            let write_timeout = config.write_timeout;
-            connections.spawn(async move {
-                let result = match tls {
-                    None => {
-                        let io = TokioIo::new(ClientTimeouts::new(stream, write_timeout, handshake_timeout));
-                        watcher.watch(builder.serve_connection(io, service).into_owned()).await
-                    }
-                    Some(acceptor) => {
-                        let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => stream,
-                            Ok(Err(error)) => return debug!(%remote, %error, "TLS handshake failed."),
-                            Err(_) => return debug!(%remote, "TLS handshake timed out."),
-                        };
-                        let io = TokioIo::new(ClientTimeouts::new(stream, write_timeout, handshake_timeout));
-                        watcher.watch(builder.serve_connection(io, service).into_owned()).await
-                    }
-                };
-                if let Err(error) = result {
-                    debug!(%remote, %error, "Connection ended with an error.");
-                }
-                drop(slot);
-            });
-        }
-        drop(listener);
-        info!(connections = connections.len(), "Origin shutting down; finishing in-flight responses.");
-        tokio::select! {
-            () = graceful.shutdown() => info!("Origin stopped."),
-            () = tokio::time::sleep(config.shutdown_grace) => {
-                warn!(left = connections.len(), "Shutdown grace period over; dropping the remaining connections.");
-                connections.abort_all();
-            }
-        }
+        let settings = ConnectionSettings::from(&state.config);
+        let tls = state.tls.clone();
+        let handler = move |request, remote: SocketAddr| {
+            let state = state.clone();
+            async move { handle(&state, request, remote.ip()).await }
+        };
+        serve_connections(listener, &settings, tls, handler, shutdown).await;
+        info!("Origin stopped.");
         Ok(())
     }
 }

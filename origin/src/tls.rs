@@ -17,7 +17,7 @@ pub struct TlsFiles {
 }
 
 /// Reads the files once, at startup. ALPN offers `h2` first, so TLS clients get HTTP/2 when they can.
-pub(crate) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, OriginError> {
+pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, OriginError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert_chain)
         .and_then(|certs| certs.collect::<Result<_, _>>())
         .map_err(|e| tls_error(&files.cert_chain, e.to_string()))?;
