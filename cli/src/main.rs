@@ -1,6 +1,9 @@
 //! `marquee`: one binary with a subcommand per component.
 
+mod config;
+mod edge;
 mod origin;
+mod shutdown;
 mod sign;
 
 use std::io::IsTerminal;
@@ -11,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use marquee_transcoder::encoder::{select_encoder, EncoderPreference, GstRegistry};
 use marquee_transcoder::ladder::{LadderPreset, BUILTIN_PRESETS, DEFAULT_PRESET_NAME};
@@ -56,8 +59,22 @@ enum Command {
     Encoders,
     /// Serve published presentations to players and edge caches, from a directory or S3.
     ///
+    /// Every setting is a flag, a MARQUEE_* environment variable and a key of the [origin] section of a
+    /// config file (--config), in that order of precedence; `marquee config example` prints such a file.
+    ///
     /// Example: marquee origin --storage out --key-file keys.toml --listen 0.0.0.0:8080
+    ///
+    /// Example: marquee origin --config /etc/marquee/marquee.toml
     Origin(origin::OriginArgs),
+    /// Cache and serve what upstream origins (or shield edges) publish: the CDN node players pull from.
+    ///
+    /// Memory and disk tiers with byte budgets, one upstream fetch per object however many players ask,
+    /// stale copies served when the upstream fails, and the same signed URLs as the origin.
+    ///
+    /// Example: marquee edge --upstream http://origin:8080 --key-file keys.toml --disk-dir /var/cache/marquee
+    ///
+    /// Example: marquee edge --config /etc/marquee/marquee.toml   (the [edge] section; see `marquee config example`)
+    Edge(edge::EdgeArgs),
     /// Print a signed playback URL for one asset.
     ///
     /// The token authorises every path under the asset's prefix until it expires, so the relative
@@ -67,6 +84,8 @@ enum Command {
     Sign(sign::SignArgs),
     /// Print a new signing key file with one random key (redirect it to a file, then chmod 600).
     Keygen(sign::KeygenArgs),
+    /// Check a marquee.toml config file (every problem at once), or print a complete example of one.
+    Config(config::ConfigArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -117,7 +136,9 @@ fn parse_encoder(s: &str) -> Result<EncoderPreference, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Parsed in two steps so that `marquee origin` can tell a flag or variable from a default.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Err(e) = init_logging(&cli) {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
@@ -126,9 +147,13 @@ fn main() -> ExitCode {
         Command::Transcode(args) => run_transcode(args),
         Command::Presets => list_presets(),
         Command::Encoders => list_encoders(),
-        Command::Origin(args) => origin::run(args),
+        Command::Origin(args) => {
+            origin::run(args, matches.subcommand_matches("origin").expect("clap matched the origin subcommand"))
+        }
+        Command::Edge(args) => edge::run(args, matches.subcommand_matches("edge").expect("clap matched edge")),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
+        Command::Config(args) => config::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

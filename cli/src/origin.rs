@@ -1,86 +1,736 @@
 //! `marquee origin`: serves published presentations over HTTP from a directory or S3, behind signed URLs.
+//!
+//! Every setting is taken from, highest first: its flag, its `MARQUEE_*` environment variable, the `[origin]`
+//! section of the `--config` file, and the defaults, which are the `DEFAULT_*` consts of
+//! [`marquee_origin::config`] (clap shows them in `--help`). [`merge`] applies that order; [`plan`] checks the
+//! result and collects every problem. `marquee config check` runs the same two, so it accepts exactly what
+//! `marquee origin --config` starts with.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, FromArgMatches};
+use marquee_origin::config::{
+    DEFAULT_BODY_CHUNK_BYTES, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HOT_CACHE_BYTES, DEFAULT_HOT_OBJECT_MAX_BYTES,
+    DEFAULT_HOT_OBJECT_TTL, DEFAULT_HTTP2_KEEP_ALIVE, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS, DEFAULT_LISTEN,
+    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_SHUTDOWN_GRACE, DEFAULT_WRITE_TIMEOUT,
+};
 use marquee_origin::{Origin, OriginConfig, RequestAuthorizer, SignedUrls, TlsFiles, Unsigned};
+use marquee_signing::KeyRing;
+use serde::Deserialize;
+
+use crate::config::units::{HumanBytes, HumanDuration};
+use crate::config::{LoadedFile, Problem};
+
+const ACCESS: &str = "Access";
+const LISTENING: &str = "Listening";
+const CONNECTIONS: &str = "Connections and timeouts";
+const MEMORY: &str = "Memory";
 
 /// Serve HLS and DASH presentations to players and edge caches.
+///
+/// Settings come from flags, then MARQUEE_* environment variables, then the [origin] section of --config FILE,
+/// then the defaults shown here. `marquee config example` prints a file with every setting explained.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("access").required(true).args(["key_file", "unsigned"])))]
 pub struct OriginArgs {
+    /// TOML file whose [origin] section holds these settings (`marquee config example` prints one). Flags and
+    /// MARQUEE_* variables override it; relative paths in it are taken from the file's directory.
+    #[arg(long, env = "MARQUEE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Where the presentations are: a directory, or s3://bucket/prefix (endpoint and credentials from
-    /// MARQUEE_S3_ENDPOINT, MARQUEE_S3_REGION and the AWS environment; see the README).
-    #[arg(long, env = "MARQUEE_STORAGE")]
-    storage: String,
-    /// Address to listen on. Port 0 picks a free port; the address is printed once listening.
-    #[arg(long, env = "MARQUEE_ORIGIN_LISTEN", default_value_t = marquee_origin::config::DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    /// MARQUEE_S3_ENDPOINT, MARQUEE_S3_REGION and the AWS environment; see the README). Required.
+    #[arg(long, env = "MARQUEE_STORAGE", value_name = "LOCATION")]
+    storage: Option<String>,
     /// Signing keys (made by `marquee keygen`): every media request needs a valid token from
-    /// `marquee sign`, in the path (/t/TOKEN/asset/…) or as ?token=.
-    #[arg(long, env = "MARQUEE_KEY_FILE")]
+    /// `marquee sign`, in the path (/t/TOKEN/asset/…) or as ?token=. This or --unsigned is required.
+    #[arg(long, env = "MARQUEE_KEY_FILE", value_name = "FILE", help_heading = ACCESS)]
     key_file: Option<PathBuf>,
     /// Serve every object without a token. Only for public content or local development.
-    #[arg(long)]
+    #[arg(long, help_heading = ACCESS)]
     unsigned: bool,
+    /// Address to listen on. Port 0 picks a free port; the address is printed once listening.
+    #[arg(long, env = "MARQUEE_ORIGIN_LISTEN", value_name = "ADDR", default_value_t = DEFAULT_LISTEN,
+          help_heading = LISTENING)]
+    listen: SocketAddr,
     /// PEM certificate chain: with --tls-key, serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) instead of
     /// cleartext HTTP/1.1 and h2c.
-    #[arg(long, env = "MARQUEE_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "MARQUEE_TLS_CERT", value_name = "FILE", help_heading = LISTENING)]
     tls_cert: Option<PathBuf>,
     /// PEM private key for --tls-cert.
-    #[arg(long, env = "MARQUEE_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "MARQUEE_TLS_KEY", value_name = "FILE", help_heading = LISTENING)]
     tls_key: Option<PathBuf>,
+    /// How long an HTTP/1 client may take to send a request's headers; also how long an idle keep-alive
+    /// connection is kept open.
+    #[arg(long, env = "MARQUEE_ORIGIN_HEADER_READ_TIMEOUT", value_name = "DURATION",
+          default_value_t = HumanDuration(DEFAULT_HEADER_READ_TIMEOUT), help_heading = CONNECTIONS)]
+    header_read_timeout: HumanDuration,
+    /// How long a response write may make no progress (a client that stopped reading) before the connection
+    /// is dropped.
+    #[arg(long, env = "MARQUEE_ORIGIN_WRITE_TIMEOUT", value_name = "DURATION",
+          default_value_t = HumanDuration(DEFAULT_WRITE_TIMEOUT), help_heading = CONNECTIONS)]
+    write_timeout: HumanDuration,
+    /// HTTP/2: how often an idle connection is pinged; a ping unanswered for as long closes it.
+    #[arg(long, env = "MARQUEE_ORIGIN_HTTP2_KEEP_ALIVE", value_name = "DURATION",
+          default_value_t = HumanDuration(DEFAULT_HTTP2_KEEP_ALIVE), help_heading = CONNECTIONS)]
+    http2_keep_alive: HumanDuration,
+    /// Connections served at once; further clients wait in the kernel's accept queue.
+    #[arg(long, env = "MARQUEE_ORIGIN_MAX_CONNECTIONS", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          help_heading = CONNECTIONS)]
+    max_connections: usize,
+    /// HTTP/2 streams one connection may have open at once.
+    #[arg(long, env = "MARQUEE_ORIGIN_HTTP2_MAX_CONCURRENT_STREAMS", value_name = "N",
+          default_value_t = DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS, help_heading = CONNECTIONS)]
+    http2_max_concurrent_streams: u32,
+    /// HTTP/1 read buffer, which bounds the request line plus headers (answered 431 above it). Values under
+    /// 8KiB are raised to 8KiB.
+    #[arg(long, env = "MARQUEE_ORIGIN_MAX_HEADER_BYTES", value_name = "SIZE",
+          default_value_t = HumanBytes(DEFAULT_MAX_HEADER_BYTES as u64), help_heading = CONNECTIONS)]
+    max_header_bytes: HumanBytes,
+    /// Most headers in one HTTP/1 request (answered 431 above it).
+    #[arg(long, env = "MARQUEE_ORIGIN_MAX_HEADERS", value_name = "N", default_value_t = DEFAULT_MAX_HEADERS,
+          help_heading = CONNECTIONS)]
+    max_headers: usize,
+    /// How long shutdown (Ctrl-C, SIGTERM) waits for in-flight responses before dropping the connections
+    /// that are left.
+    #[arg(long, env = "MARQUEE_ORIGIN_SHUTDOWN_GRACE", value_name = "DURATION",
+          default_value_t = HumanDuration(DEFAULT_SHUTDOWN_GRACE), help_heading = CONNECTIONS)]
+    shutdown_grace: HumanDuration,
+    /// Object bytes held in memory by all responses together; a GET that would go over it gets 503. Each GET
+    /// reserves one body chunk of it, whatever its object's size.
+    #[arg(long, env = "MARQUEE_ORIGIN_MAX_BUFFERED_BYTES", value_name = "SIZE",
+          default_value_t = HumanBytes(DEFAULT_MAX_BUFFERED_BYTES), help_heading = MEMORY)]
+    max_buffered_bytes: HumanBytes,
+    /// Size of the body chunks handed to a connection (and read from a directory), so a slow client holds one
+    /// chunk at a time; also each GET's share of --max-buffered-bytes.
+    #[arg(long, env = "MARQUEE_ORIGIN_BODY_CHUNK_BYTES", value_name = "SIZE",
+          default_value_t = HumanBytes(DEFAULT_BODY_CHUNK_BYTES as u64), help_heading = MEMORY)]
+    body_chunk_bytes: HumanBytes,
+    /// Memory for hot objects: whole small objects (manifests, init and media segments) kept after a read, so
+    /// the next requests for them skip storage. 0 turns the cache off.
+    #[arg(long, env = "MARQUEE_ORIGIN_HOT_CACHE_BYTES", value_name = "SIZE",
+          default_value_t = HumanBytes(DEFAULT_HOT_CACHE_BYTES), help_heading = MEMORY)]
+    hot_cache_bytes: HumanBytes,
+    /// Objects larger than this are always streamed from storage, never kept whole in memory.
+    #[arg(long, env = "MARQUEE_ORIGIN_HOT_OBJECT_MAX_BYTES", value_name = "SIZE",
+          default_value_t = HumanBytes(DEFAULT_HOT_OBJECT_MAX_BYTES), help_heading = MEMORY)]
+    hot_object_max_bytes: HumanBytes,
+    /// How long a hot object is served from memory before storage is read again: an object replaced in
+    /// storage (a `--force` republish) is served in its old version for at most this long.
+    #[arg(long, env = "MARQUEE_ORIGIN_HOT_OBJECT_TTL", value_name = "DURATION",
+          default_value_t = HumanDuration(DEFAULT_HOT_OBJECT_TTL), help_heading = MEMORY)]
+    hot_object_ttl: HumanDuration,
 }
 
-pub fn run(args: OriginArgs) -> anyhow::Result<()> {
-    let store = marquee_storage::open(&args.storage)?;
-    let (authorizer, access): (Arc<dyn RequestAuthorizer>, String) = match &args.key_file {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?;
-            let keys = marquee_signing::KeyRing::from_toml(&path.display().to_string(), &text)?;
-            let ids = keys.ids().collect::<Vec<_>>().join(", ");
-            (Arc::new(SignedUrls::new(keys)), format!("signed URLs, keys {ids}"))
-        }
-        None => (Arc::new(Unsigned), "UNSIGNED: every object is public".to_owned()),
+/// The `[origin]` section of `marquee.toml`. Every key is optional and is named like its flag (`max_headers`
+/// for `--max-headers`); a flag or its environment variable overrides the key. `marquee config example`
+/// prints the section with every key explained and set to its default.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginSection {
+    /// Where the presentations are: a directory or `s3://bucket/prefix`. A relative directory is taken from
+    /// the config file's directory. No default.
+    pub storage: Option<String>,
+    /// Signing key file (`marquee keygen`), relative to the config file's directory. This or `unsigned = true`
+    /// is required.
+    pub key_file: Option<PathBuf>,
+    /// Serve every object without a token; cannot be combined with `key_file`. Default: false.
+    pub unsigned: Option<bool>,
+    /// Address to listen on, an IP address and a port. Default: [`DEFAULT_LISTEN`].
+    #[serde(default, deserialize_with = "listen_address")]
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS, with `tls_key`; relative to the config file's directory.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`; relative to the config file's directory.
+    pub tls_key: Option<PathBuf>,
+    /// A duration such as `"10s"`. Default: [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Option<HumanDuration>,
+    /// A duration. Default: [`DEFAULT_WRITE_TIMEOUT`].
+    pub write_timeout: Option<HumanDuration>,
+    /// A duration. Default: [`DEFAULT_HTTP2_KEEP_ALIVE`].
+    pub http2_keep_alive: Option<HumanDuration>,
+    /// Default: [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: Option<usize>,
+    /// Default: [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`].
+    pub http2_max_concurrent_streams: Option<u32>,
+    /// A size such as `"16KiB"` or a number of bytes. Default: [`DEFAULT_MAX_HEADER_BYTES`].
+    pub max_header_bytes: Option<HumanBytes>,
+    /// Default: [`DEFAULT_MAX_HEADERS`].
+    pub max_headers: Option<usize>,
+    /// A duration. Default: [`DEFAULT_SHUTDOWN_GRACE`].
+    pub shutdown_grace: Option<HumanDuration>,
+    /// A size. Default: [`DEFAULT_MAX_BUFFERED_BYTES`].
+    pub max_buffered_bytes: Option<HumanBytes>,
+    /// A size. Default: [`DEFAULT_BODY_CHUNK_BYTES`].
+    pub body_chunk_bytes: Option<HumanBytes>,
+    /// A size; 0 turns the hot-object cache off. Default: [`DEFAULT_HOT_CACHE_BYTES`].
+    pub hot_cache_bytes: Option<HumanBytes>,
+    /// A size. Default: [`DEFAULT_HOT_OBJECT_MAX_BYTES`].
+    pub hot_object_max_bytes: Option<HumanBytes>,
+    /// A duration. Default: [`DEFAULT_HOT_OBJECT_TTL`].
+    pub hot_object_ttl: Option<HumanDuration>,
+}
+
+/// A socket address, with a message that says what one looks like.
+fn listen_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not an IP address and port; write e.g. \"0.0.0.0:8080\", \"127.0.0.1:0\" or \"[::]:8080\""
+        ))
+    })
+}
+
+/// The `origin` subcommand's arguments as clap defines them: for [`run`]'s precedence, `config check` (which
+/// reads the environment through it) and `config example` (which is written from its help and defaults).
+pub fn command() -> clap::Command {
+    <OriginArgs as clap::Args>::augment_args(clap::Command::new("origin"))
+}
+
+/// Placeholders for the settings that have no default, shown commented out in `marquee config example`.
+pub const EXAMPLE_PLACEHOLDERS: &[(&str, &str)] =
+    &[("storage", "/srv/marquee/media"), ("key_file", "keys.toml"), ("tls_cert", "cert.pem"), ("tls_key", "key.pem")];
+
+/// Arguments of [`command`] that are not settings of the `[origin]` section.
+pub const NOT_IN_FILE: &[&str] = &["config"];
+
+/// Runs `marquee origin`; `matches` are the subcommand's, to tell flags and variables from defaults.
+pub fn run(args: OriginArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    let file = match &args.config {
+        Some(path) => match crate::config::load(path, &mut problems) {
+            Some(file) => Some(file),
+            None => return Err(crate::config::failure("cannot start the origin", &problems)),
+        },
+        None => None,
     };
-    let tls = match (args.tls_cert, args.tls_key) {
-        (Some(cert_chain), Some(private_key)) => Some(TlsFiles { cert_chain, private_key }),
-        _ => None,
+    let merged = merge(&args, &given_in(matches), file.as_ref());
+    let open = |location: &str| marquee_storage::open(location).map_err(|e| e.to_string());
+    let plan = match plan(&merged, open, &mut problems) {
+        Some(plan) if problems.is_empty() => plan,
+        _ => return Err(crate::config::failure("cannot start the origin", &problems)),
     };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let config = OriginConfig { listen: args.listen, tls, ..OriginConfig::default() };
-    let problems = config.problems();
-    if !problems.is_empty() {
-        anyhow::bail!("the origin settings do not work together:\n  - {}", problems.join("\n  - "));
-    }
+    let store = plan.storage;
+    let access = access_summary(plan.keys.as_ref());
+    let authorizer: Arc<dyn RequestAuthorizer> = match plan.keys {
+        Some(keys) => Arc::new(SignedUrls::new(keys)),
+        None => Arc::new(Unsigned),
+    };
+    let config = plan.config;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {
         let origin = Origin::bind(config, store.clone(), authorizer).await?;
         println!("Serving {} on {scheme}://{} ({access})", store.location(), origin.local_addr());
         let _ = std::io::stdout().flush();
-        origin.run(shutdown_signal()).await?;
+        origin.run(crate::shutdown::signal()).await?;
         eprintln!("Stopped: in-flight responses finished.");
         Ok(())
     })
 }
 
-/// Ctrl-C or SIGTERM (what service managers and Kubernetes send) start a graceful shutdown.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
+/// `marquee config check` for the `[origin]` section: merges it with the `MARQUEE_*` environment as
+/// `marquee origin --config FILE` would, and checks the result without opening anything for good (a missing
+/// storage directory is not created). Returns a summary line when the origin would start.
+pub fn check(file: &LoadedFile, problems: &mut Vec<Problem>, notes: &mut Vec<String>) -> Option<String> {
+    let matches = match command().try_get_matches_from(["origin"]) {
+        Ok(matches) => matches,
+        Err(e) => {
+            problems.push(environment_problem(&e));
+            return None;
         }
     };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
+    let args = match OriginArgs::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => {
+            problems.push(Problem::new("environment", e.to_string()));
+            return None;
+        }
+    };
+    let merged = merge(&args, &given_in(&matches), Some(file));
+    if !merged.from_env.is_empty() {
+        notes.push(format!("set from the environment: {}", merged.from_env.join(", ")));
+    }
+    let plan = plan(&merged, check_location, problems)?;
+    let (location, note) = plan.storage;
+    notes.extend(note);
+    let scheme = if plan.config.tls.is_some() { "https" } else { "http" };
+    Some(format!(
+        "[origin] serves {location} on {scheme}://{} ({})",
+        plan.config.listen,
+        access_summary(plan.keys.as_ref())
+    ))
+}
+
+/// A variable clap could not parse, named by the variable rather than by the flag clap's message names.
+fn environment_problem(error: &clap::Error) -> Problem {
+    use clap::error::{ContextKind, ContextValue};
+    let message = error.to_string();
+    let message = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+    let variable = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(flag)) => command().get_arguments().find_map(|arg| {
+            let long = arg.get_long()?;
+            let names_it = flag
+                .strip_prefix("--")
+                .and_then(|f| f.strip_prefix(long))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' ') || rest.starts_with('='));
+            names_it.then(|| arg.get_env().map(|v| v.to_string_lossy().into_owned())).flatten()
+        }),
+        _ => None,
+    };
+    Problem::new(variable.unwrap_or_else(|| "environment".to_owned()), message)
+}
+
+fn access_summary(keys: Option<&KeyRing>) -> String {
+    match keys {
+        Some(keys) => format!("signed URLs, keys {}", keys.ids().collect::<Vec<_>>().join(", ")),
+        None => "UNSIGNED: every object is public".to_owned(),
+    }
+}
+
+/// How a setting was given on the command-line side of the precedence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Given {
+    Flag,
+    /// Through its environment variable, named here.
+    Env(String),
+}
+
+/// Which settings clap took from a flag or a variable (not its default), read from `matches`.
+fn given_in(matches: &ArgMatches) -> impl Fn(&str) -> Option<Given> + '_ {
+    let variables: BTreeMap<String, String> = command()
+        .get_arguments()
+        .filter_map(|arg| Some((arg.get_id().to_string(), arg.get_env()?.to_string_lossy().into_owned())))
+        .collect();
+    move |id| match matches.value_source(id) {
+        Some(ValueSource::CommandLine) => Some(Given::Flag),
+        Some(ValueSource::EnvVariable) => Some(Given::Env(variables.get(id).cloned().unwrap_or_default())),
+        _ => None,
+    }
+}
+
+/// Every setting after precedence, with the place to name in a message about each.
+#[derive(Debug)]
+struct MergedOrigin {
+    storage: Option<String>,
+    key_file: Option<PathBuf>,
+    unsigned: bool,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    /// Everything else; `tls` is filled in by [`plan`].
+    config: OriginConfig,
+    /// `origin.max_headers (line 7)`, `--max-headers` or `MARQUEE_ORIGIN_MAX_HEADERS`, by setting.
+    places: BTreeMap<&'static str, String>,
+    /// The variables that set something, for `config check` to mention.
+    from_env: Vec<String>,
+}
+
+impl MergedOrigin {
+    fn place(&self, key: &str) -> String {
+        self.places.get(key).cloned().unwrap_or_else(|| format!("origin.{key}"))
+    }
+
+    /// [`Self::place`] without the line, for naming another setting inside a message.
+    fn name(&self, key: &str) -> String {
+        let place = self.place(key);
+        place.split(" (line ").next().unwrap_or_default().to_owned()
+    }
+}
+
+/// Applies the precedence one setting at a time and remembers where each value came from.
+struct Precedence<'a> {
+    given: &'a dyn Fn(&str) -> Option<Given>,
+    file: Option<&'a LoadedFile>,
+    places: BTreeMap<&'static str, String>,
+    from_env: Vec<String>,
+}
+
+impl Precedence<'_> {
+    /// `from_clap` is what clap holds (a flag's value, its variable's, or the default); the file's value beats
+    /// only the default.
+    fn pick<T>(&mut self, key: &'static str, from_clap: T, in_file: Option<T>) -> T {
+        let (value, place) = match ((self.given)(key), in_file, self.file) {
+            (Some(Given::Flag), _, _) => (from_clap, format!("--{}", key.replace('_', "-"))),
+            (Some(Given::Env(variable)), _, _) => {
+                self.from_env.push(variable.clone());
+                (from_clap, variable)
+            }
+            (None, Some(value), Some(file)) => (value, file.place("origin", key)),
+            (None, _, Some(_)) => (from_clap, format!("origin.{key}")),
+            (None, _, None) => (from_clap, format!("--{}", key.replace('_', "-"))),
+        };
+        self.places.insert(key, place);
+        value
+    }
+}
+
+/// Flags and variables (as clap parsed them into `args`, with `given` telling which were given) over the
+/// file's `[origin]` section over the defaults. Relative paths in the file are taken from its directory.
+fn merge(args: &OriginArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<&LoadedFile>) -> MergedOrigin {
+    let section = file.and_then(|f| f.settings.origin.clone()).unwrap_or_default();
+    let dir = file.map(LoadedFile::dir).unwrap_or(Path::new(""));
+    let in_dir = |path: Option<PathBuf>| path.map(|p| dir.join(p));
+    let mut p = Precedence { given, file, places: BTreeMap::new(), from_env: Vec::new() };
+    let duration = |d: Option<HumanDuration>| d.map(|d| d.0);
+    let bytes = |b: Option<HumanBytes>| b.map(|b| b.0);
+    let usize_bytes = |b: Option<HumanBytes>| b.map(HumanBytes::as_usize);
+    let storage = section.storage.map(|s| storage_in_dir(dir, s));
+    MergedOrigin {
+        storage: p.pick("storage", args.storage.clone(), storage.map(Some)),
+        key_file: p.pick("key_file", args.key_file.clone(), in_dir(section.key_file).map(Some)),
+        unsigned: p.pick("unsigned", args.unsigned, section.unsigned),
+        tls_cert: p.pick("tls_cert", args.tls_cert.clone(), in_dir(section.tls_cert).map(Some)),
+        tls_key: p.pick("tls_key", args.tls_key.clone(), in_dir(section.tls_key).map(Some)),
+        config: OriginConfig {
+            listen: p.pick("listen", args.listen, section.listen),
+            header_read_timeout: p.pick(
+                "header_read_timeout",
+                args.header_read_timeout.0,
+                duration(section.header_read_timeout),
+            ),
+            write_timeout: p.pick("write_timeout", args.write_timeout.0, duration(section.write_timeout)),
+            http2_keep_alive: p.pick("http2_keep_alive", args.http2_keep_alive.0, duration(section.http2_keep_alive)),
+            max_header_bytes: p.pick(
+                "max_header_bytes",
+                args.max_header_bytes.as_usize(),
+                usize_bytes(section.max_header_bytes),
+            ),
+            max_headers: p.pick("max_headers", args.max_headers, section.max_headers),
+            http2_max_concurrent_streams: p.pick(
+                "http2_max_concurrent_streams",
+                args.http2_max_concurrent_streams,
+                section.http2_max_concurrent_streams,
+            ),
+            max_connections: p.pick("max_connections", args.max_connections, section.max_connections),
+            max_buffered_bytes: p.pick(
+                "max_buffered_bytes",
+                args.max_buffered_bytes.0,
+                bytes(section.max_buffered_bytes),
+            ),
+            body_chunk_bytes: p.pick(
+                "body_chunk_bytes",
+                args.body_chunk_bytes.as_usize(),
+                usize_bytes(section.body_chunk_bytes),
+            ),
+            shutdown_grace: p.pick("shutdown_grace", args.shutdown_grace.0, duration(section.shutdown_grace)),
+            hot_cache_bytes: p.pick("hot_cache_bytes", args.hot_cache_bytes.0, bytes(section.hot_cache_bytes)),
+            hot_object_max_bytes: p.pick(
+                "hot_object_max_bytes",
+                args.hot_object_max_bytes.0,
+                bytes(section.hot_object_max_bytes),
+            ),
+            hot_object_ttl: p.pick("hot_object_ttl", args.hot_object_ttl.0, duration(section.hot_object_ttl)),
+            tls: None,
+        },
+        places: p.places,
+        from_env: p.from_env,
+    }
+}
+
+/// A relative directory named in the file is taken from the file's directory; URLs stay as they are.
+fn storage_in_dir(dir: &Path, location: String) -> String {
+    if location.is_empty() || names_a_scheme(&location) || Path::new(&location).is_absolute() {
+        return location;
+    }
+    dir.join(location).to_string_lossy().into_owned()
+}
+
+/// Whether `marquee_storage::open` reads `location` as a URL (`s3://…`, `file://…`) rather than a path: it
+/// starts with a scheme of two or more characters, a letter first, and a `:`.
+fn names_a_scheme(location: &str) -> bool {
+    location.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.len() >= 2
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
+/// What the origin runs with once every setting is known to work. `S` is the opened store when serving, or
+/// what `config check` learnt about the location.
+struct OriginPlan<S> {
+    storage: S,
+    /// `None`: unsigned.
+    keys: Option<KeyRing>,
+    config: OriginConfig,
+}
+
+/// Checks the merged settings, reading the key file and looking at the TLS files, and adds every problem to
+/// `problems`. `open` turns the storage location into `S` or says why it cannot.
+fn plan<S>(
+    merged: &MergedOrigin,
+    open: impl FnOnce(&str) -> Result<S, String>,
+    problems: &mut Vec<Problem>,
+) -> Option<OriginPlan<S>> {
+    let before = problems.len();
+    let place = |key: &str| merged.place(key);
+    let storage = match &merged.storage {
+        Some(location) => open(location).map_err(|e| problems.push(Problem::new(place("storage"), e))).ok(),
+        None => {
+            problems.push(Problem::new(
+                place("storage"),
+                "no storage location: set `storage` under [origin], --storage or MARQUEE_STORAGE to a directory or \
+                 s3://bucket/prefix",
+            ));
+            None
+        }
+    };
+    let keys = match (&merged.key_file, merged.unsigned) {
+        (Some(path), true) => {
+            problems.push(Problem::new(
+                place("unsigned"),
+                format!("cannot be used together with a key file ({}): remove one of them", merged.name("key_file")),
+            ));
+            if let Err(e) = read_key_ring(path) {
+                problems.push(Problem::new(place("key_file"), e));
+            }
+            None
+        }
+        (None, false) => {
+            problems.push(Problem::new(
+                place("key_file"),
+                "neither a key file nor unsigned is set: give --key-file FILE (signed URLs; `marquee keygen` \
+                 writes one) or --unsigned (every object public), or `key_file` or `unsigned = true` under [origin]",
+            ));
+            None
+        }
+        (Some(path), false) => read_key_ring(path).map_err(|e| problems.push(Problem::new(place("key_file"), e))).ok(),
+        (None, true) => None,
+    };
+    let tls = match (&merged.tls_cert, &merged.tls_key) {
+        (Some(cert_chain), Some(private_key)) => {
+            for (key, path) in [("tls_cert", cert_chain), ("tls_key", private_key)] {
+                if let Err(e) = readable_file(path) {
+                    problems.push(Problem::new(place(key), e));
+                }
+            }
+            Some(TlsFiles { cert_chain: cert_chain.clone(), private_key: private_key.clone() })
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            let (set, unset) =
+                if merged.tls_cert.is_some() { ("tls_cert", "tls_key") } else { ("tls_key", "tls_cert") };
+            problems.push(Problem::new(
+                place(set),
+                format!("needs {} as well: HTTPS takes a certificate chain and its private key", merged.name(unset)),
+            ));
+            None
+        }
+        (None, None) => None,
+    };
+    let config = OriginConfig { tls, ..merged.config.clone() };
+    for problem in config.problems() {
+        // The library's messages start with the setting they are about: "max_headers must be more than zero".
+        match problem.split_once(' ') {
+            Some((key, rest)) if merged.places.contains_key(key) => problems.push(Problem::new(place(key), rest)),
+            _ => problems.push(Problem::new("origin", problem)),
+        }
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(OriginPlan { storage: storage?, keys, config })
+}
+
+fn read_key_ring(path: &Path) -> Result<KeyRing, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
+    KeyRing::from_toml(&path.display().to_string(), &text).map_err(|e| e.to_string())
+}
+
+fn readable_file(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {
+            std::fs::File::open(path).map(drop).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
+        Ok(_) => Err(format!("{} is not a file", path.display())),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// `config check`'s look at a storage location: what `marquee_storage::open` would say, without creating a
+/// missing directory as `open` does. Locations with a scheme go through `open`, which sends nothing to S3.
+/// Returns the location and a note for a directory that does not exist yet.
+fn check_location(location: &str) -> Result<(String, Option<String>), String> {
+    if location.is_empty() || names_a_scheme(location) {
+        return marquee_storage::open(location).map(|store| (store.location(), None)).map_err(|e| e.to_string());
+    }
+    match std::fs::metadata(location) {
+        Ok(meta) if meta.is_dir() => std::fs::read_dir(location)
+            .map(|_| (location.to_owned(), None))
+            .map_err(|e| format!("cannot read directory {location}: {e}")),
+        Ok(_) => Err(format!("{location} is not a directory")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((
+            location.to_owned(),
+            Some(format!("storage directory {location} does not exist yet: `marquee origin` will create it, empty")),
+        )),
+        Err(e) => Err(format!("cannot read {location}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config;
+
+    /// Parses `argv` as clap does for `marquee origin`, ignoring the environment's MARQUEE_* variables.
+    fn parse(argv: &[&str]) -> (OriginArgs, ArgMatches) {
+        let mut command = command();
+        let ids: Vec<String> = command.get_arguments().map(|a| a.get_id().to_string()).collect();
+        for id in ids {
+            command = command.mut_arg(id, |arg| arg.env(None::<&str>));
+        }
+        let matches = command.try_get_matches_from(std::iter::once("origin").chain(argv.iter().copied())).unwrap();
+        (OriginArgs::from_arg_matches(&matches).unwrap(), matches)
+    }
+
+    fn file(path: &str, text: &str) -> LoadedFile {
+        let mut problems = Vec::new();
+        let file = config::load_text(Path::new(path), text, &mut problems);
+        assert_eq!(problems, [], "{text}");
+        file.unwrap()
+    }
+
+    fn merge_argv(argv: &[&str], file: Option<&LoadedFile>) -> MergedOrigin {
+        let (args, matches) = parse(argv);
+        let given = given_in(&matches);
+        merge(&args, &given, file)
+    }
+
+    #[test]
+    fn defaults_are_the_library_consts() {
+        let merged = merge_argv(&[], None);
+        assert_eq!(merged.config, OriginConfig::default());
+        assert_eq!((merged.storage, merged.key_file, merged.unsigned), (None, None, false));
+        assert_eq!((merged.tls_cert, merged.tls_key), (None, None));
+    }
+
+    #[test]
+    fn the_file_beats_the_defaults_and_a_flag_beats_the_file() {
+        let f = file(
+            "marquee.toml",
+            "[origin]\nlisten = \"127.0.0.1:1\"\nwrite_timeout = \"5s\"\nmax_connections = 7\nhot_cache_bytes = \
+             \"1MiB\"\n",
+        );
+        let merged = merge_argv(&["--listen", "127.0.0.2:2", "--hot-cache-bytes", "0"], Some(&f));
+        assert_eq!(merged.config.listen, "127.0.0.2:2".parse().unwrap());
+        assert_eq!(merged.config.hot_cache_bytes, 0);
+        assert_eq!(merged.config.write_timeout, Duration::from_secs(5));
+        assert_eq!(merged.config.max_connections, 7);
+        assert_eq!(merged.config.max_headers, DEFAULT_MAX_HEADERS);
+        assert_eq!(merged.place("listen"), "--listen");
+        assert_eq!(merged.place("max_connections"), "origin.max_connections (line 4)");
+        assert_eq!(merged.place("max_headers"), "origin.max_headers");
+    }
+
+    #[test]
+    fn a_variable_beats_the_file() {
+        let f = file("marquee.toml", "[origin]\nmax_headers = 10\nmax_connections = 20\n");
+        let (args, matches) = parse(&["--max-headers", "30"]);
+        // As if clap had read --max-headers from its variable rather than the command line.
+        let given = |id: &str| {
+            let from_clap = given_in(&matches)(id);
+            from_clap.map(|_| Given::Env("MARQUEE_ORIGIN_MAX_HEADERS".to_owned()))
+        };
+        let merged = merge(&args, &given, Some(&f));
+        assert_eq!((merged.config.max_headers, merged.config.max_connections), (30, 20));
+        assert_eq!(merged.place("max_headers"), "MARQUEE_ORIGIN_MAX_HEADERS");
+        assert_eq!(merged.from_env, ["MARQUEE_ORIGIN_MAX_HEADERS"]);
+    }
+
+    #[test]
+    fn relative_paths_in_the_file_are_taken_from_its_directory() {
+        let f = file(
+            "/etc/marquee/marquee.toml",
+            "[origin]\nstorage = \"media\"\nkey_file = \"keys.toml\"\ntls_cert = \"/pki/cert.pem\"\n",
+        );
+        let merged = merge_argv(&["--tls-key", "key.pem"], Some(&f));
+        assert_eq!(merged.storage.as_deref(), Some("/etc/marquee/media"));
+        assert_eq!(merged.key_file, Some(PathBuf::from("/etc/marquee/keys.toml")));
+        assert_eq!(merged.tls_cert, Some(PathBuf::from("/pki/cert.pem")));
+        assert_eq!(merged.tls_key, Some(PathBuf::from("key.pem")), "flags stay relative to the working directory");
+        for url in ["s3://bucket/films", "file:///srv/media"] {
+            let f = file("/etc/marquee/marquee.toml", &format!("[origin]\nstorage = \"{url}\"\n"));
+            assert_eq!(merge_argv(&[], Some(&f)).storage.as_deref(), Some(url));
+        }
+    }
+
+    fn problems_of(argv: &[&str], file: Option<&LoadedFile>) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let planned = plan(&merge_argv(argv, file), |location| Ok(location.to_owned()), &mut problems);
+        assert_eq!(planned.is_some(), problems.is_empty());
+        problems
+    }
+
+    #[test]
+    fn access_needs_exactly_one_of_a_key_file_and_unsigned() {
+        let neither = problems_of(&["--storage", "out"], None);
+        assert_eq!(neither.len(), 1, "{neither:?}");
+        assert_eq!(neither[0].place, "--key-file");
+        assert!(neither[0].message.contains("--key-file FILE") && neither[0].message.contains("--unsigned"));
+
+        let f = file("marquee.toml", "[origin]\nstorage = \"out\"\nunsigned = true\n");
+        assert_eq!(problems_of(&[], Some(&f)), []);
+        // The key file is read all the same, so that a check reports its problems too.
+        let both = problems_of(&["--key-file", "no-such-keys.toml"], Some(&f));
+        assert_eq!(both.len(), 2, "{both:?}");
+        assert_eq!(both[0].place, "origin.unsigned (line 3)");
+        assert!(both[0].message.contains("a key file (--key-file)"), "{both:?}");
+        assert_eq!(both[1].place, "--key-file");
+        assert!(both[1].message.starts_with("cannot read key file no-such-keys.toml"), "{both:?}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let f = file(
+            "marquee.toml",
+            "[origin]\nunsigned = true\nmax_connections = 0\ntls_cert = \"cert.pem\"\nhot_object_ttl = \"0s\"\n",
+        );
+        let problems = problems_of(&["--max-headers", "0"], Some(&f));
+        let places: Vec<&str> = problems.iter().map(|p| p.place.as_str()).collect();
+        assert_eq!(
+            places,
+            [
+                "origin.storage",
+                "origin.tls_cert (line 4)",
+                "--max-headers",
+                "origin.max_connections (line 3)",
+                "origin.hot_object_ttl (line 5)"
+            ],
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn the_example_holds_the_defaults() {
+        let f = file("marquee.toml", &config::example());
+        let merged = merge_argv(&[], Some(&f));
+        assert_eq!(merged.config, OriginConfig::default());
+        assert_eq!((merged.storage, merged.key_file, merged.unsigned), (None, None, false));
+        // Every setting is in the example, set or commented out.
+        let example = config::example();
+        for arg in command().get_arguments().filter(|a| !NOT_IN_FILE.contains(&a.get_id().as_str())) {
+            assert!(
+                example.contains(&format!("\n{} = ", arg.get_id()))
+                    || example.contains(&format!("# {} = ", arg.get_id())),
+                "{}",
+                arg.get_id()
+            );
+        }
+    }
+
+    #[test]
+    fn scheme_detection_matches_the_storage_crate() {
+        for url in ["s3://b/p", "file:///x", "S3://b", "gs://b", "s3:bucket"] {
+            assert!(names_a_scheme(url), "{url}");
+        }
+        for path in ["out", "./a:b", "/srv/media", "C:\\media", "1x:y"] {
+            assert!(!names_a_scheme(path), "{path}");
+        }
     }
 }

@@ -43,9 +43,13 @@ fn start_origin(g: &garage::Garage, key_file: &std::path::Path) -> RunningOrigin
     cmd.args(["origin", "--listen", "127.0.0.1:0", "--storage"])
         .arg(format!("s3://{}", garage::BUCKET))
         .arg("--key-file")
-        .arg(key_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .arg(key_file);
+    start_server(cmd)
+}
+
+/// Starts a server command and waits for the line that says where it listens.
+fn start_server(mut cmd: Command) -> RunningOrigin {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
@@ -113,4 +117,27 @@ fn a_ladder_in_s3_plays_through_the_origin_with_signed_urls_only() {
     let (status, bytes) = get(&master);
     assert_eq!(status, 200);
     assert!(bytes > 0);
+
+    // Players → edge (memory + disk tiers, checks tokens, signs its own upstream requests) → origin.
+    let mut edge = marquee();
+    edge.args(["edge", "--listen", "127.0.0.1:0", "--upstream", &origin.base_url, "--key-file"])
+        .arg(&keys)
+        .arg("--disk-dir")
+        .arg(tmp.path().join("edge-cache"));
+    let edge = start_server(edge);
+    let master = sign(&keys, "/film42/", "master.m3u8", &edge.base_url);
+    let mpd = sign(&keys, "/film42/", "manifest.mpd", &edge.base_url);
+    assert_eq!(ffmpeg_decode_errors(&master), "", "ffmpeg through edge and origin (HLS)");
+    assert_eq!(ffmpeg_decode_errors(&mpd), "", "ffmpeg through edge and origin (DASH)");
+    let (status, _) = get(&format!("{}/film42/master.m3u8", edge.base_url));
+    assert_eq!(status, 403, "the edge refuses unsigned requests itself");
+    // The DASH run reused the segments the HLS run had fetched: served from the edge's tiers.
+    let metrics = Command::new("curl").args(["-s", &format!("{}/metrics", edge.base_url)]).output().unwrap();
+    let metrics = String::from_utf8(metrics.stdout).unwrap();
+    let hits: f64 = metrics
+        .lines()
+        .filter(|line| line.starts_with("marquee_edge_requests_total{cache=\"hit\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(hits > 0.0, "{metrics}");
 }

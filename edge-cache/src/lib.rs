@@ -4,8 +4,17 @@
 //! be served, and stale), [`hashing`] (which upstream owns a key). Tiers: [`memory`] (moka, weighted by bytes)
 //! and [`disk`] (an LRU over files with a byte budget that survives restarts).
 
+pub mod config;
 pub mod disk;
+pub mod fill;
 pub mod freshness;
 pub mod hashing;
 pub mod key;
 pub mod memory;
+pub mod metrics;
+pub mod object;
+mod server;
+pub mod upstream;
+
+pub use config::EdgeConfig;
+pub use server::{EdgeBody, EdgeError, EdgeServer, PURGE_PATH};

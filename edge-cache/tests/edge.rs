@@ -1,0 +1,361 @@
+//! The edge against real upstreams: a counting one where counting requests is the point, and the real origin.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context as _, Result};
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use marquee_edge_cache::EdgeConfig;
+use marquee_origin::{SignedUrls, Unsigned};
+use marquee_signing::{Grant, KeyRing, SigningKey};
+use support::{get, metric, pattern, CountingUpstream, Served, TestEdge, TestOrigin};
+
+const SEGMENT: &str = "film/video_720p/seg_00001.m4s";
+
+fn objects(entries: &[(&str, Bytes, &'static str)]) -> HashMap<String, Served> {
+    entries
+        .iter()
+        .map(|(path, body, cache_control)| ((*path).to_owned(), Served { body: body.clone(), cache_control }))
+        .collect()
+}
+
+fn edge_config(upstreams: Vec<String>) -> EdgeConfig {
+    EdgeConfig { upstreams, health_interval: Duration::from_millis(200), ..EdgeConfig::default() }
+}
+
+fn keys() -> KeyRing {
+    KeyRing::single(SigningKey::new("k1", &[7u8; 32]).unwrap())
+}
+
+fn signed(keys: &KeyRing, prefix: &str, rest: &str) -> String {
+    let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600;
+    marquee_signing::token_path(&keys.sign(&Grant::new(prefix, expires).unwrap()), rest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_misses_make_one_upstream_request() -> Result<()> {
+    let body = pattern(2 * 1024 * 1024, 1);
+    let upstream = CountingUpstream::start(objects(&[(SEGMENT, body.clone(), "public, max-age=3600")]), true).await?;
+    let edge = TestEdge::start(edge_config(vec![upstream.url()]), Arc::new(Unsigned), None).await?;
+
+    // 8 HTTP/2 connections with 125 streams each: 1,000 requests in flight at once without 1,000 sockets.
+    let mut senders = Vec::new();
+    for _ in 0..8 {
+        let stream = tokio::net::TcpStream::connect(edge.addr).await?;
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        senders.push(sender);
+    }
+    let mut requests = Vec::new();
+    for i in 0..1000 {
+        let mut sender = senders[i % senders.len()].clone();
+        let uri = edge.url(&format!("/{SEGMENT}"));
+        requests.push(tokio::spawn(async move {
+            let request = Request::get(uri).body(Empty::<Bytes>::new())?;
+            let response = sender.send_request(request).await?;
+            let status = response.status();
+            let cache = response.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let body = response.into_body().collect().await?.to_bytes();
+            anyhow::Ok((status, cache, body))
+        }));
+    }
+    // The upstream holds the body back until every other request is waiting on the one fetch.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(&edge, "marquee_edge_coalesced_waiters_total").await? < 999.0 {
+        ensure!(Instant::now() < deadline, "the requests never all joined one fetch");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    upstream.release();
+    let mut coalesced = 0;
+    for request in requests {
+        let (status, cache, got) = request.await??;
+        assert_eq!(status, StatusCode::OK);
+        assert!(got == body, "every body whole and identical");
+        coalesced += usize::from(cache == "COALESCED");
+    }
+    assert_eq!(upstream.hits(SEGMENT), 1, "one upstream request");
+    assert_eq!(coalesced, 999);
+    // Afterwards: a hit from memory.
+    let again = get(&edge.url(&format!("/{SEGMENT}")), &[]).await?;
+    assert_eq!((again.status, again.header("x-cache")), (StatusCode::OK, "HIT"));
+    assert_eq!(upstream.hits(SEGMENT), 1);
+    edge.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_and_conditionals_are_answered_from_the_copy() -> Result<()> {
+    let body = pattern(100_000, 2);
+    let upstream = CountingUpstream::start(objects(&[(SEGMENT, body.clone(), "public, max-age=3600")]), false).await?;
+    let edge = TestEdge::start(edge_config(vec![upstream.url()]), Arc::new(Unsigned), None).await?;
+    let url = edge.url(&format!("/{SEGMENT}"));
+    // A range on a miss fills the whole object once and answers the range.
+    let ranged = get(&url, &[("range", "bytes=10-19")]).await?;
+    assert_eq!((ranged.status, &ranged.body[..]), (StatusCode::PARTIAL_CONTENT, &body[10..20]));
+    assert_eq!(ranged.header("content-range"), "bytes 10-19/100000");
+    let suffix = get(&url, &[("range", "bytes=-5")]).await?;
+    assert_eq!(
+        (suffix.status, &suffix.body[..], suffix.header("x-cache")),
+        (StatusCode::PARTIAL_CONTENT, &body[99_995..], "HIT")
+    );
+    let past_end = get(&url, &[("range", "bytes=200000-")]).await?;
+    assert_eq!(past_end.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    let not_modified = get(&url, &[("if-none-match", "\"100000\"")]).await?;
+    assert_eq!((not_modified.status, not_modified.body.len()), (StatusCode::NOT_MODIFIED, 0));
+    let head = support::request(&support::client(), Method::HEAD, &url, &[]).await?;
+    assert_eq!((head.status, head.header("content-length"), head.body.len()), (StatusCode::OK, "100000", 0));
+    assert!(!head.header("age").is_empty(), "an Age header is sent");
+    assert_eq!(upstream.hits(SEGMENT), 1);
+    // Negative caching: a 404 is asked for once, then answered here.
+    for _ in 0..3 {
+        assert_eq!(get(&edge.url("/film/missing.m4s"), &[]).await?.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(upstream.hits("film/missing.m4s"), 1);
+    edge.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_token_is_refused_without_upstream_traffic() -> Result<()> {
+    let upstream =
+        CountingUpstream::start(objects(&[(SEGMENT, pattern(5000, 3), "public, max-age=60")]), false).await?;
+    let keys = keys();
+    let edge =
+        TestEdge::start(edge_config(vec![upstream.url()]), Arc::new(SignedUrls::new(keys.clone())), Some(keys.clone()))
+            .await?;
+    let good = signed(&keys, "/film/", &format!("/{SEGMENT}"));
+    let mut tampered = good.clone();
+    tampered.replace_range(10..11, if &good[10..11] == "A" { "B" } else { "A" });
+    let other_asset = signed(&keys, "/other/", &format!("/{SEGMENT}"));
+    for path in [format!("/{SEGMENT}"), tampered, other_asset, "/t/garbage/film/x.m4s".to_owned()] {
+        assert_eq!(get(&edge.url(&path), &[]).await?.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(upstream.total_hits(), 0, "nothing reached the upstream");
+    // A good token is served, and the edge signed its own upstream request (the counting upstream strips it).
+    let ok = get(&edge.url(&good), &[]).await?;
+    assert_eq!((ok.status, ok.body.len()), (StatusCode::OK, 5000));
+    // Every viewer's token shares one cached copy.
+    let another = signed(&keys, "/film/", &format!("/{SEGMENT}"));
+    assert_eq!(get(&edge.url(&another), &[]).await?.header("x-cache"), "HIT");
+    assert_eq!(upstream.hits(SEGMENT), 1);
+    edge.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_copies_are_served_when_the_upstream_dies() -> Result<()> {
+    let body = pattern(4000, 4);
+    let upstream =
+        CountingUpstream::start(objects(&[(SEGMENT, body.clone(), "public, max-age=1, stale-if-error=600")]), false)
+            .await?;
+    let edge = TestEdge::start(edge_config(vec![upstream.url()]), Arc::new(Unsigned), None).await?;
+    let url = edge.url(&format!("/{SEGMENT}"));
+    assert_eq!(get(&url, &[]).await?.status, StatusCode::OK);
+    upstream.kill();
+    // Let the one-second lifetime run out: the copy is now stale, usable only on error.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stale = get(&url, &[]).await?;
+    assert_eq!((stale.status, stale.header("x-cache")), (StatusCode::OK, "STALE"));
+    assert!(stale.body == body);
+    // Nothing cached: a quick 502, not a hang.
+    let started = Instant::now();
+    let uncached = get(&edge.url("/film/video_720p/seg_00002.m4s"), &[]).await?;
+    assert_eq!(uncached.status, StatusCode::BAD_GATEWAY);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    edge.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_edge_keeps_its_disk_tier() -> Result<()> {
+    let cache_dir = tempfile::TempDir::new()?;
+    let body = pattern(300_000, 5);
+    let upstream = CountingUpstream::start(objects(&[(SEGMENT, body.clone(), "public, max-age=3600")]), false).await?;
+    let config = EdgeConfig { disk_dir: Some(cache_dir.path().to_owned()), ..edge_config(vec![upstream.url()]) };
+    let edge = TestEdge::start(config.clone(), Arc::new(Unsigned), None).await?;
+    assert_eq!(get(&edge.url(&format!("/{SEGMENT}")), &[]).await?.status, StatusCode::OK);
+    // The disk write finishes just after the response (off the request path); wait until it shows.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&edge, "marquee_edge_tier_entries{tier=\"disk\"}").await? < 1.0 {
+        ensure!(Instant::now() < deadline, "never written to disk");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    edge.stop().await?;
+    upstream.kill();
+
+    let restarted = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    let reply = get(&restarted.url(&format!("/{SEGMENT}")), &[]).await?;
+    assert_eq!((reply.status, reply.header("x-cache")), (StatusCode::OK, "HIT"));
+    assert!(reply.body == body);
+    assert_eq!(upstream.hits(SEGMENT), 1);
+    restarted.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_and_disk_stay_within_budget_under_a_larger_workload() -> Result<()> {
+    let cache_dir = tempfile::TempDir::new()?;
+    // 120 objects of 256 KiB (30 MiB) through 4 MiB of memory and 8 MiB of disk.
+    let entries: Vec<(String, Bytes)> =
+        (0..120).map(|i| (format!("film/video_720p/seg_{i:05}.m4s"), pattern(256 * 1024, i as u8))).collect();
+    let served = entries
+        .iter()
+        .map(|(path, body)| (path.clone(), Served { body: body.clone(), cache_control: "public, max-age=3600" }))
+        .collect();
+    let upstream = CountingUpstream::start(served, false).await?;
+    let (memory_budget, disk_budget) = (4 * 1024 * 1024, 8 * 1024 * 1024);
+    let config = EdgeConfig {
+        memory_bytes: memory_budget,
+        memory_max_object_bytes: 1024 * 1024,
+        disk_dir: Some(cache_dir.path().to_owned()),
+        disk_bytes: disk_budget,
+        ..edge_config(vec![upstream.url()])
+    };
+    let edge = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    for round in 0..2 {
+        for (i, (path, body)) in entries.iter().enumerate() {
+            let reply = get(&edge.url(&format!("/{path}")), &[]).await?;
+            assert!(reply.status == StatusCode::OK && reply.body == *body, "{path}");
+            if i % 10 == 0 {
+                let memory = metric(&edge, "marquee_edge_tier_bytes{tier=\"memory\"}").await?;
+                let disk = metric(&edge, "marquee_edge_tier_bytes{tier=\"disk\"}").await?;
+                assert!(memory <= memory_budget as f64, "round {round}: memory {memory}");
+                assert!(disk <= disk_budget as f64, "round {round}: disk {disk}");
+            }
+        }
+    }
+    let on_disk: u64 = walk(cache_dir.path())?.iter().sum();
+    assert!(on_disk <= disk_budget, "files on disk: {on_disk}");
+    assert!(metric(&edge, "marquee_edge_evictions_total{tier=\"disk\"}").await? > 0.0);
+    edge.stop().await
+}
+
+fn walk(dir: &std::path::Path) -> Result<Vec<u64>> {
+    let mut sizes = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            sizes.extend(walk(&entry.path())?);
+        } else {
+            sizes.push(entry.metadata()?.len());
+        }
+    }
+    Ok(sizes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edges_keep_serving_through_a_dead_shield() -> Result<()> {
+    // origin ← two shields ← two edges, all signed with the same keys.
+    let media = tempfile::TempDir::new()?;
+    let mut paths = Vec::new();
+    for i in 0..20 {
+        let path = format!("film/video_720p/seg_{i:05}.m4s");
+        std::fs::create_dir_all(media.path().join("film/video_720p"))?;
+        std::fs::write(media.path().join(&path), pattern(10_000 + i, i as u8))?;
+        paths.push(path);
+    }
+    let keys = keys();
+    let authorizer = || Arc::new(SignedUrls::new(keys.clone()));
+    let _origin = TestOrigin::start(media.path(), authorizer()).await?;
+    let origin_url = _origin.url();
+    let mut shield_a = TestEdge::start(edge_config(vec![origin_url.clone()]), authorizer(), Some(keys.clone())).await?;
+    let shield_b = TestEdge::start(edge_config(vec![origin_url]), authorizer(), Some(keys.clone())).await?;
+    let shields = vec![format!("http://{}", shield_a.addr), format!("http://{}", shield_b.addr)];
+    let edge_1 = TestEdge::start(edge_config(shields.clone()), authorizer(), Some(keys.clone())).await?;
+    let edge_2 = TestEdge::start(edge_config(shields), authorizer(), Some(keys.clone())).await?;
+    shield_a.kill();
+    for path in &paths {
+        for edge in [&edge_1, &edge_2] {
+            let url = edge.url(&signed(&keys, "/film/", &format!("/{path}")));
+            let reply = get(&url, &[]).await?;
+            assert_eq!(reply.status, StatusCode::OK, "{path}");
+            assert_eq!(reply.header("content-type"), "video/mp4");
+        }
+    }
+    edge_1.stop().await?;
+    edge_2.stop().await?;
+    shield_b.stop().await.context("shield")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_removes_from_memory_and_disk_and_needs_the_token() -> Result<()> {
+    let cache_dir = tempfile::TempDir::new()?;
+    let other = "other/video_720p/seg_00001.m4s";
+    let upstream = CountingUpstream::start(
+        objects(&[
+            (SEGMENT, pattern(3000, 6), "public, max-age=3600"),
+            ("film/master.m3u8", Bytes::from_static(b"#EXTM3U\n"), "public, max-age=3600"),
+            (other, pattern(3000, 7), "public, max-age=3600"),
+        ]),
+        false,
+    )
+    .await?;
+    let token = "purge-secret-0123456789";
+    let config = EdgeConfig {
+        disk_dir: Some(cache_dir.path().to_owned()),
+        purge_token: Some(token.to_owned()),
+        ..edge_config(vec![upstream.url()])
+    };
+    let edge = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    for path in [SEGMENT, "film/master.m3u8", other] {
+        assert_eq!(get(&edge.url(&format!("/{path}")), &[]).await?.status, StatusCode::OK);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&edge, "marquee_edge_tier_entries{tier=\"disk\"}").await? < 3.0 {
+        ensure!(Instant::now() < deadline, "never written to disk");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let client = support::client();
+    let purge = |target: &str| edge.url(&format!("{}?target={target}", marquee_edge_cache::PURGE_PATH));
+    let bearer = format!("Bearer {token}");
+    let denied = support::request(&client, Method::POST, &purge("film/"), &[("authorization", "Bearer wrong")]).await?;
+    assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+    let not_post = support::request(&client, Method::GET, &purge("film/"), &[("authorization", &bearer)]).await?;
+    assert_eq!(not_post.status, StatusCode::METHOD_NOT_ALLOWED);
+    let bad = support::request(&client, Method::POST, &purge("../x"), &[("authorization", &bearer)]).await?;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let purged = support::request(&client, Method::POST, &purge("film/"), &[("authorization", &bearer)]).await?;
+    assert_eq!(purged.status, StatusCode::OK);
+    let report = String::from_utf8(purged.body.to_vec())?;
+    assert!(report.contains("\"disk\":2"), "{report}");
+    // Purged: fetched again. Not purged: still a hit.
+    assert_eq!(get(&edge.url(&format!("/{SEGMENT}")), &[]).await?.header("x-cache"), "MISS");
+    assert_eq!(upstream.hits(SEGMENT), 2);
+    assert_eq!(get(&edge.url(&format!("/{other}")), &[]).await?.header("x-cache"), "HIT");
+    let one = support::request(&client, Method::POST, &purge(other), &[("authorization", &bearer)]).await?;
+    assert!(String::from_utf8(one.body.to_vec())?.contains("\"disk\":1"));
+    assert_eq!(get(&edge.url(&format!("/{other}")), &[]).await?.header("x-cache"), "MISS");
+    edge.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_miss_prefetches_the_next_ones() -> Result<()> {
+    let entries: Vec<(String, Bytes)> =
+        (1..=4).map(|i| (format!("film/video_720p/seg_{i:05}.m4s"), pattern(2000, i as u8))).collect();
+    let served = entries
+        .iter()
+        .map(|(path, body)| (path.clone(), Served { body: body.clone(), cache_control: "public, max-age=3600" }))
+        .collect();
+    let upstream = CountingUpstream::start(served, false).await?;
+    let config = EdgeConfig { prefetch_segments: 2, ..edge_config(vec![upstream.url()]) };
+    let edge = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    assert_eq!(get(&edge.url("/film/video_720p/seg_00001.m4s"), &[]).await?.status, StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&edge, "marquee_edge_fills_in_flight").await? > 0.0
+        || upstream.hits("film/video_720p/seg_00003.m4s") == 0
+    {
+        ensure!(Instant::now() < deadline, "the prefetches never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(metric(&edge, "marquee_edge_prefetches_total").await?, 2.0);
+    for (i, (path, body)) in entries.iter().enumerate().skip(1).take(2) {
+        let reply = get(&edge.url(&format!("/{path}")), &[]).await?;
+        assert_eq!(reply.header("x-cache"), "HIT", "segment {}", i + 1);
+        assert!(reply.body == *body);
+    }
+    assert_eq!(upstream.hits("film/video_720p/seg_00004.m4s"), 0, "only two ahead");
+    edge.stop().await
+}
