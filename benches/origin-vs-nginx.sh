@@ -4,18 +4,22 @@
 # directory, sendfile on), both on loopback, driven by wrk for a small manifest and a ~2 MB media segment.
 # Prints requests/s, MB/s, p50 and p99 latency for both, with ratios.
 #
-#   benches/origin-vs-nginx.sh [--duration S] [--connections N] [--keep DIR]
+#   benches/origin-vs-nginx.sh [--duration S] [--connections N] [--runs N] [--keep DIR]
+#
+# With --runs N (default 3) each server is measured N times, alternating, and the median of each figure is
+# printed: p99 latency on a shared 2-core machine varies by 2x between identical runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/marquee/target}"
 
-duration=10 connections=32 keep=""
+duration=10 connections=32 runs=3 keep=""
 while (( $# )); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -90,13 +94,24 @@ if errors: sys.exit("non-2xx responses: " + errors.group(1))
 print("%.0f %.1f %.2f %.2f" % (rps, mb, p["50"], p["99"]))'
 }
 
+# The median of each column over several "req/s MB/s p50 p99" lines.
+median() { python3 -c '
+import statistics, sys
+rows = [list(map(float, line.split())) for line in sys.stdin if line.strip()]
+print(" ".join("%g" % statistics.median(col) for col in zip(*rows)))'; }
+
 echo
-echo "wrk -t 2 -c $connections -d ${duration}s on loopback, $(nproc) cores shared by server and wrk; segment $seg_bytes bytes"
+echo "wrk -t 2 -c $connections -d ${duration}s on loopback, $(nproc) cores shared by server and wrk; segment $seg_bytes bytes; median of $runs runs each"
 printf '%-28s %12s %12s %8s\n' "" "marquee" "nginx" "ratio"
 for what in manifest segment; do
   path=${!what}
-  read -r m_rps m_mb m_p50 m_p99 < <(bench "$(signed "$path")")
-  read -r n_rps n_mb n_p50 n_p99 < <(bench "http://127.0.0.1:$nport/$path")
+  m_url=$(signed "$path") n_url="http://127.0.0.1:$nport/$path" m_rows="" n_rows=""
+  for _ in $(seq "$runs"); do
+    m_rows+="$(bench "$m_url")"$'\n'
+    n_rows+="$(bench "$n_url")"$'\n'
+  done
+  read -r m_rps m_mb m_p50 m_p99 < <(median <<<"$m_rows")
+  read -r n_rps n_mb n_p50 n_p99 < <(median <<<"$n_rows")
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
   printf '%-28s %12s %12s %8s\n' "$what requests/s" "$m_rps" "$n_rps" "$(ratio "$m_rps" "$n_rps")"
   printf '%-28s %12s %12s %8s\n' "$what MB/s" "$m_mb" "$n_mb" "$(ratio "$m_mb" "$n_mb")"

@@ -16,7 +16,7 @@ use clap::{ArgMatches, FromArgMatches};
 use marquee_edge_cache::config::{
     DEFAULT_DISK_BYTES, DEFAULT_HEALTH_INTERVAL, DEFAULT_LISTEN, DEFAULT_MAX_OBJECT_BYTES, DEFAULT_MEMORY_BYTES,
     DEFAULT_MEMORY_MAX_OBJECT_BYTES, DEFAULT_PREFETCH_SEGMENTS, DEFAULT_UPSTREAM_CONNECT_TIMEOUT,
-    DEFAULT_UPSTREAM_DOWN_FOR, DEFAULT_UPSTREAM_TIMEOUT, DEFAULT_UPSTREAM_TOKEN_TTL,
+    DEFAULT_UPSTREAM_DOWN_FOR, DEFAULT_UPSTREAM_TIMEOUT, DEFAULT_UPSTREAM_TOKEN_TTL, DEFAULT_WORKERS,
 };
 use marquee_edge_cache::freshness::{
     FreshnessPolicy, DEFAULT_MAX_TTL, DEFAULT_NEGATIVE_TTL, DEFAULT_STALE_IF_ERROR, DEFAULT_STALE_WHILE_REVALIDATE,
@@ -123,6 +123,11 @@ pub struct EdgeArgs {
     #[arg(long, env = "MARQUEE_EDGE_PREFETCH", value_name = "N", default_value_t = DEFAULT_PREFETCH_SEGMENTS,
           help_heading = CACHE)]
     prefetch: usize,
+    /// Worker threads, each with its own single-threaded runtime accepting on the shared socket (connections
+    /// stay on the thread that accepted them); 0: one per CPU.
+    #[arg(long, env = "MARQUEE_EDGE_WORKERS", value_name = "N", default_value_t = DEFAULT_WORKERS,
+          help_heading = LISTENING)]
+    workers: usize,
     /// How long a response is served fresh when the upstream gives no lifetime (no max-age, s-maxage or
     /// Expires) and its status may be cached heuristically; also the cap of the Last-Modified heuristic.
     #[arg(long, env = "MARQUEE_EDGE_DEFAULT_TTL", value_name = "DURATION", default_value_t = HumanDuration(DEFAULT_TTL),
@@ -196,6 +201,8 @@ pub struct EdgeSection {
     pub max_object_bytes: Option<HumanBytes>,
     /// Default: [`DEFAULT_PREFETCH_SEGMENTS`].
     pub prefetch: Option<usize>,
+    /// Default: [`DEFAULT_WORKERS`] (one per CPU).
+    pub workers: Option<usize>,
     /// A duration. Default: [`DEFAULT_TTL`].
     pub default_ttl: Option<HumanDuration>,
     /// A duration. Default: [`DEFAULT_MAX_TTL`].
@@ -269,16 +276,19 @@ pub fn run(args: EdgeArgs, matches: &ArgMatches) -> anyhow::Result<()> {
     };
     let tls = plan.tls.as_ref().map(marquee_origin::tls::acceptor).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let workers = match plan.config.workers {
+        0 => marquee_origin::listener::default_worker_threads(),
+        n => n,
+    };
+    // This runtime binds, watches for signals and probes the upstreams; the worker threads serve.
     let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(async move {
-        let edge = EdgeServer::bind(plan.config, authorizer, plan.keys, tls).await?;
-        println!("Edge serving on {scheme}://{} ({access})", edge.local_addr());
-        let _ = std::io::stdout().flush();
-        edge.run(crate::shutdown::signal()).await;
-        eprintln!("Stopped: in-flight responses finished.");
-        Ok(())
-    })
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+    let edge = runtime.block_on(EdgeServer::bind(plan.config, authorizer, plan.keys, tls))?;
+    println!("Edge serving on {scheme}://{} ({access})", edge.local_addr());
+    let _ = std::io::stdout().flush();
+    edge.run_on_worker_threads(&runtime, workers, crate::shutdown::signal())?;
+    eprintln!("Stopped: in-flight responses finished.");
+    Ok(())
 }
 
 /// `marquee config check` for the `[edge]` section: merges it with the `MARQUEE_*` environment as
@@ -391,6 +401,7 @@ fn merge(args: &EdgeArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<&L
         disk_bytes: p.pick("disk", args.disk.0, bytes(section.disk)),
         max_object_bytes: p.pick("max_object_bytes", args.max_object_bytes.0, bytes(section.max_object_bytes)),
         prefetch_segments: p.pick("prefetch", args.prefetch, section.prefetch),
+        workers: p.pick("workers", args.workers, section.workers),
         freshness: FreshnessPolicy {
             default_ttl: p.pick("default_ttl", args.default_ttl.0, duration(section.default_ttl)),
             max_ttl: p.pick("max_ttl", args.max_ttl.0, duration(section.max_ttl)),

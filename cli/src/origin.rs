@@ -19,7 +19,7 @@ use marquee_origin::config::{
     DEFAULT_BODY_CHUNK_BYTES, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HOT_CACHE_BYTES, DEFAULT_HOT_OBJECT_MAX_BYTES,
     DEFAULT_HOT_OBJECT_TTL, DEFAULT_HTTP2_KEEP_ALIVE, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS, DEFAULT_LISTEN,
     DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_SHUTDOWN_GRACE, DEFAULT_WRITE_TIMEOUT,
+    DEFAULT_SHUTDOWN_GRACE, DEFAULT_WORKERS, DEFAULT_WRITE_TIMEOUT,
 };
 use marquee_origin::{Origin, OriginConfig, RequestAuthorizer, SignedUrls, TlsFiles, Unsigned};
 use marquee_signing::KeyRing;
@@ -101,6 +101,11 @@ pub struct OriginArgs {
     #[arg(long, env = "MARQUEE_ORIGIN_SHUTDOWN_GRACE", value_name = "DURATION",
           default_value_t = HumanDuration(DEFAULT_SHUTDOWN_GRACE), help_heading = CONNECTIONS)]
     shutdown_grace: HumanDuration,
+    /// Worker threads, each with its own single-threaded runtime accepting on the shared socket (connections
+    /// stay on the thread that accepted them, as with nginx's worker processes); 0: one per CPU.
+    #[arg(long, env = "MARQUEE_ORIGIN_WORKERS", value_name = "N", default_value_t = DEFAULT_WORKERS,
+          help_heading = CONNECTIONS)]
+    workers: usize,
     /// Object bytes held in memory by all responses together; a GET that would go over it gets 503. Each GET
     /// reserves one body chunk of it, whatever its object's size.
     #[arg(long, env = "MARQUEE_ORIGIN_MAX_BUFFERED_BYTES", value_name = "SIZE",
@@ -164,6 +169,8 @@ pub struct OriginSection {
     pub max_headers: Option<usize>,
     /// A duration. Default: [`DEFAULT_SHUTDOWN_GRACE`].
     pub shutdown_grace: Option<HumanDuration>,
+    /// Default: [`DEFAULT_WORKERS`] (one per CPU).
+    pub workers: Option<usize>,
     /// A size. Default: [`DEFAULT_MAX_BUFFERED_BYTES`].
     pub max_buffered_bytes: Option<HumanBytes>,
     /// A size. Default: [`DEFAULT_BODY_CHUNK_BYTES`].
@@ -223,16 +230,19 @@ pub fn run(args: OriginArgs, matches: &ArgMatches) -> anyhow::Result<()> {
     };
     let config = plan.config;
     let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let workers = match config.workers {
+        0 => marquee_origin::listener::default_worker_threads(),
+        n => n,
+    };
+    // This runtime binds and watches for signals; the worker threads serve.
     let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(async move {
-        let origin = Origin::bind(config, store.clone(), authorizer).await?;
-        println!("Serving {} on {scheme}://{} ({access})", store.location(), origin.local_addr());
-        let _ = std::io::stdout().flush();
-        origin.run(crate::shutdown::signal()).await?;
-        eprintln!("Stopped: in-flight responses finished.");
-        Ok(())
-    })
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+    let origin = runtime.block_on(Origin::bind(config, store.clone(), authorizer))?;
+    println!("Serving {} on {scheme}://{} ({access})", store.location(), origin.local_addr());
+    let _ = std::io::stdout().flush();
+    origin.run_on_worker_threads(&runtime, workers, crate::shutdown::signal())?;
+    eprintln!("Stopped: in-flight responses finished.");
+    Ok(())
 }
 
 /// `marquee config check` for the `[origin]` section: merges it with the `MARQUEE_*` environment as
@@ -419,6 +429,7 @@ fn merge(args: &OriginArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<
                 usize_bytes(section.body_chunk_bytes),
             ),
             shutdown_grace: p.pick("shutdown_grace", args.shutdown_grace.0, duration(section.shutdown_grace)),
+            workers: p.pick("workers", args.workers, section.workers),
             hot_cache_bytes: p.pick("hot_cache_bytes", args.hot_cache_bytes.0, bytes(section.hot_cache_bytes)),
             hot_object_max_bytes: p.pick(
                 "hot_object_max_bytes",

@@ -70,13 +70,14 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     assert_eq!(duration("hot_object_ttl"), defaults::DEFAULT_HOT_OBJECT_TTL);
     assert_eq!(int("max_connections"), defaults::DEFAULT_MAX_CONNECTIONS as u64);
     assert_eq!(int("max_headers"), defaults::DEFAULT_MAX_HEADERS as u64);
+    assert_eq!(int("workers"), defaults::DEFAULT_WORKERS as u64);
     assert_eq!(int("http2_max_concurrent_streams"), u64::from(defaults::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS));
     assert_eq!(size("max_header_bytes"), defaults::DEFAULT_MAX_HEADER_BYTES as u64);
     assert_eq!(size("max_buffered_bytes"), defaults::DEFAULT_MAX_BUFFERED_BYTES);
     assert_eq!(size("body_chunk_bytes"), defaults::DEFAULT_BODY_CHUNK_BYTES as u64);
     assert_eq!(size("hot_cache_bytes"), defaults::DEFAULT_HOT_CACHE_BYTES);
     assert_eq!(size("hot_object_max_bytes"), defaults::DEFAULT_HOT_OBJECT_MAX_BYTES);
-    assert_eq!(origin.len(), 15, "every setting with a default, and only those, is set: {origin:?}");
+    assert_eq!(origin.len(), 16, "every setting with a default, and only those, is set: {origin:?}");
     for key in ["storage", "key_file", "tls_cert", "tls_key"] {
         assert!(text.contains(&format!("\n# {key} = ")), "{key} is shown commented out");
     }
@@ -101,7 +102,8 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     assert_eq!(duration("negative_ttl"), freshness_defaults::DEFAULT_NEGATIVE_TTL);
     assert_eq!(duration("default_stale_while_revalidate"), freshness_defaults::DEFAULT_STALE_WHILE_REVALIDATE);
     assert_eq!(duration("default_stale_if_error"), freshness_defaults::DEFAULT_STALE_IF_ERROR);
-    assert_eq!(edge.len(), 17, "every setting with a default, and only those, is set: {edge:?}");
+    assert_eq!(edge["workers"].as_integer().unwrap() as usize, edge_defaults::DEFAULT_WORKERS);
+    assert_eq!(edge.len(), 18, "every setting with a default, and only those, is set: {edge:?}");
     let edge_text = &text[text.find("\n[edge]\n").unwrap()..];
     for key in ["upstreams", "key_file", "purge_token", "tls_cert", "tls_key", "disk_dir"] {
         assert!(edge_text.contains(&format!("\n# {key} = ")), "{key} is shown commented out");

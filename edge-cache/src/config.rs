@@ -32,6 +32,9 @@ pub const DEFAULT_UPSTREAM_TOKEN_TTL: Duration = Duration::from_secs(300);
 /// Media segments fetched ahead after a segment miss (0: no prefetch).
 pub const DEFAULT_PREFETCH_SEGMENTS: usize = 0;
 
+/// Worker threads of `marquee edge` (one single-threaded runtime each); 0: one per CPU.
+pub const DEFAULT_WORKERS: usize = 0;
+
 /// Everything `marquee edge` can be told. `Default` uses the `DEFAULT_*` consts of this module.
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
@@ -66,6 +69,8 @@ pub struct EdgeConfig {
     pub prefetch_segments: usize,
     /// Bearer token the purge API requires; `None`: the purge API is off.
     pub purge_token: Option<String>,
+    /// See [`DEFAULT_WORKERS`]; used by `marquee edge` ([`crate::EdgeServer::run_on_worker_threads`]).
+    pub workers: usize,
     /// Client connections: timeouts, limits, shutdown grace (the origin's defaults).
     pub connections: ConnectionSettings,
 }
@@ -88,6 +93,7 @@ impl Default for EdgeConfig {
             upstream_token_ttl: DEFAULT_UPSTREAM_TOKEN_TTL,
             prefetch_segments: DEFAULT_PREFETCH_SEGMENTS,
             purge_token: None,
+            workers: DEFAULT_WORKERS,
             connections: ConnectionSettings::default(),
         }
     }

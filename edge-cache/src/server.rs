@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use marquee_origin::http::conditional::{self, Outcome, Preconditions};
 use marquee_origin::http::path::decode_request_path;
 use marquee_origin::http::range::{self, RangeDecision};
-use marquee_origin::listener::serve_connections;
+use marquee_origin::listener::{serve_connections, serve_on_worker_threads};
 use marquee_origin::RequestAuthorizer;
 use prometheus::IntCounter;
 use tokio::net::TcpListener;
@@ -138,6 +138,36 @@ impl EdgeServer {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Like [`EdgeServer::run`], on `workers` threads with a single-threaded runtime each (see
+    /// `marquee_origin::listener::serve_on_worker_threads`); blocks the calling thread. Call it outside
+    /// `runtime`, which bound the edge, runs `shutdown` and the upstream health probes.
+    pub fn run_on_worker_threads(
+        self,
+        runtime: &tokio::runtime::Runtime,
+        workers: usize,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let EdgeServer { listener, local_addr, tls, edge } = self;
+        info!(addr = %local_addr, upstreams = ?edge.config.upstreams, workers, "Edge listening.");
+        let health = runtime.spawn(edge.upstreams.clone().probe_health(edge.config.health_interval));
+        let serve = move |listener, shutdown| {
+            let edge = edge.clone();
+            let tls = tls.clone();
+            async move {
+                let settings = edge.config.connections.clone();
+                let handler = move |request, _remote: SocketAddr| {
+                    let edge = edge.clone();
+                    async move { handle(&edge, request).await }
+                };
+                serve_connections(listener, &settings, tls, handler, shutdown).await;
+            }
+        };
+        let result = serve_on_worker_threads(runtime, listener, workers, serve, shutdown);
+        health.abort();
+        info!("Edge stopped.");
+        result
     }
 
     /// Serves until `shutdown` completes, then lets in-flight responses finish.
@@ -341,7 +371,7 @@ impl Edge {
     fn prefetch_after(self: &Arc<Self>, key: &CacheKey) {
         for next in key.next_segments(self.config.prefetch_segments) {
             let on_disk = self.disk.as_ref().is_some_and(|disk| disk.contains(next.as_str()));
-            if on_disk || self.fills.contains(next.as_str()) || self.memory.get(next.as_str()).is_some() {
+            if on_disk || self.fills.contains(next.as_str()) || self.memory.contains(next.as_str()) {
                 continue;
             }
             if let Joined::Leader(fill) = self.fills.join(next.as_str()) {

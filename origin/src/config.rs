@@ -39,6 +39,10 @@ pub const DEFAULT_HOT_OBJECT_MAX_BYTES: u64 = 8 * 1024 * 1024;
 /// How long a hot object is served from memory before storage is read again. An object replaced or deleted in
 /// storage (a `--force` republish) is served in its old version for at most this long.
 pub const DEFAULT_HOT_OBJECT_TTL: Duration = Duration::from_secs(1);
+/// Worker threads, each running its own single-threaded runtime over the shared listening socket; 0: one per
+/// CPU. Only `marquee origin` uses it ([`crate::Origin::run_on_worker_threads`]); [`crate::Origin::run`] runs
+/// on the caller's runtime.
+pub const DEFAULT_WORKERS: usize = 0;
 /// How long shutdown waits for in-flight responses before dropping the connections that are left.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -67,6 +71,8 @@ pub struct OriginConfig {
     pub body_chunk_bytes: usize,
     /// See [`DEFAULT_SHUTDOWN_GRACE`].
     pub shutdown_grace: Duration,
+    /// See [`DEFAULT_WORKERS`].
+    pub workers: usize,
     /// See [`DEFAULT_HOT_CACHE_BYTES`].
     pub hot_cache_bytes: u64,
     /// See [`DEFAULT_HOT_OBJECT_MAX_BYTES`].
@@ -92,6 +98,7 @@ impl Default for OriginConfig {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             body_chunk_bytes: DEFAULT_BODY_CHUNK_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            workers: DEFAULT_WORKERS,
             hot_cache_bytes: DEFAULT_HOT_CACHE_BYTES,
             hot_object_max_bytes: DEFAULT_HOT_OBJECT_MAX_BYTES,
             hot_object_ttl: DEFAULT_HOT_OBJECT_TTL,

@@ -28,6 +28,8 @@ pub enum OriginError {
     /// The bound socket could not report its address.
     #[error("could not read the address of the listening socket")]
     LocalAddr(#[source] std::io::Error),
+    #[error("the worker threads failed: {0}")]
+    Workers(#[source] std::io::Error),
 }
 
 /// Why one request is not answered with the object it asked for.

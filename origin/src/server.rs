@@ -25,7 +25,7 @@ use crate::http::conditional::{self, Outcome, Preconditions, Validators};
 use crate::http::content::{MediaKind, NOT_FOUND_CACHE_CONTROL};
 use crate::http::path::decode_request_path;
 use crate::http::range::{self, RangeDecision};
-use crate::listener::{serve_connections, ConnectionSettings};
+use crate::listener::{serve_connections, serve_on_worker_threads, ConnectionSettings};
 use crate::metrics::{HotLookup, Metrics, Route, StorageOp};
 
 /// The key `/readyz` asks storage about. It need not exist: "not found" proves storage answers.
@@ -103,6 +103,35 @@ impl Origin {
     /// The metrics this origin serves on `/metrics`.
     pub fn metrics(&self) -> &Metrics {
         &self.state.metrics
+    }
+
+    /// Like [`Origin::run`], on `workers` threads with a single-threaded runtime each (see
+    /// [`serve_on_worker_threads`]); blocks the calling thread. Call it outside `runtime`, which bound the
+    /// origin and runs `shutdown`.
+    pub fn run_on_worker_threads(
+        self,
+        runtime: &tokio::runtime::Runtime,
+        workers: usize,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), OriginError> {
+        let Origin { listener, local_addr, state } = self;
+        info!(
+            addr = %local_addr, tls = state.tls.is_some(), store = %state.store.location(), workers,
+            "Origin listening."
+        );
+        let serve = move |listener, shutdown| {
+            let state = state.clone();
+            let settings = ConnectionSettings::from(&state.config);
+            let tls = state.tls.clone();
+            let handler = move |request, remote: SocketAddr| {
+                let state = state.clone();
+                async move { handle(&state, request, remote.ip()).await }
+            };
+            async move { serve_connections(listener, &settings, tls, handler, shutdown).await }
+        };
+        serve_on_worker_threads(runtime, listener, workers, serve, shutdown).map_err(OriginError::Workers)?;
+        info!("Origin stopped.");
+        Ok(())
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight responses finish (up to
