@@ -4,21 +4,24 @@
 # after one warming request each. Prints requests/s, MB/s, p50 and p99 latency with ratios against Varnish,
 # and the edge's peak RSS against its memory tier budget + 64 MB.
 #
-#   benches/edge-vs-varnish.sh [--duration S] [--connections N] [--memory SIZE] [--keep DIR]
+#   benches/edge-vs-varnish.sh [--duration S] [--connections N] [--runs N] [--memory SIZE] [--keep DIR]
+#
+# Each server is measured --runs times (default 3), alternating, and the median of each figure is printed.
 #
 # Tokens are off on every cache (Varnish and nginx cannot check ours), so all three do the same work.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/marquee/target}"
 
-duration=10 connections=32 memory=256MiB keep=""
+duration=10 connections=32 runs=3 memory=256MiB keep=""
 while (( $# )); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
     --memory) memory=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -93,31 +96,23 @@ for base in "$edge" "http://127.0.0.1:$vport" "http://127.0.0.1:$nport"; do
   for path in $manifest $segment; do wait_url "$base/$path"; curl -sf -o /dev/null "$base/$path"; done
 done
 
-# wrk → "req/s MB/s p50_ms p99_ms"
-bench() {
-  wrk -t 2 -c "$connections" -d "${duration}s" --latency "$1" | python3 -c '
-import re, sys
-t = sys.stdin.read()
-def unit(v, u):
-    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-tr = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", t)
-mb = float(tr.group(1)) * {"B": 1e-6, "KB": 1.024e-3, "MB": 1.048576, "GB": 1073.741824}[tr.group(2)]
-p = {q: unit(v, u) for q, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)", t)}
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if errors: sys.exit("non-2xx responses: " + errors.group(1))
-print("%.0f %.1f %.2f %.2f" % (rps, mb, p["50"], p["99"]))'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
+source benches/lib.sh
+bench() { wrk_run "$1" "$connections" "$duration"; }
 
 echo
-echo "wrk -t 2 -c $connections -d ${duration}s on loopback, $(nproc) cores shared by servers and wrk; segment $seg_bytes bytes; cached copies, tokens off"
+echo "wrk -t 2 -c $connections -d ${duration}s on loopback, $(nproc) cores shared by servers and wrk; segment $seg_bytes bytes; cached copies, tokens off; median of $runs runs each"
 printf '%-26s %10s %10s %12s %10s\n' "" "marquee" "varnish" "nginx-cache" "m/varnish"
 for what in manifest segment; do
   path=${!what}
-  read -r m_rps m_mb m_p50 m_p99 < <(bench "$edge/$path")
-  read -r v_rps v_mb v_p50 v_p99 < <(bench "http://127.0.0.1:$vport/$path")
-  read -r n_rps n_mb n_p50 n_p99 < <(bench "http://127.0.0.1:$nport/$path")
+  m_rows="" v_rows="" n_rows=""
+  for _ in $(seq "$runs"); do
+    m_rows+="$(bench "$edge/$path")"$'\n'
+    v_rows+="$(bench "http://127.0.0.1:$vport/$path")"$'\n'
+    n_rows+="$(bench "http://127.0.0.1:$nport/$path")"$'\n'
+  done
+  read -r m_rps m_mb m_p50 m_p99 < <(median <<<"$m_rows")
+  read -r v_rps v_mb v_p50 v_p99 < <(median <<<"$v_rows")
+  read -r n_rps n_mb n_p50 n_p99 < <(median <<<"$n_rows")
   printf '%-26s %10s %10s %12s %10s\n' "$what requests/s" "$m_rps" "$v_rps" "$n_rps" "$(ratio "$m_rps" "$v_rps")"
   printf '%-26s %10s %10s %12s %10s\n' "$what MB/s" "$m_mb" "$v_mb" "$n_mb" "$(ratio "$m_mb" "$v_mb")"
   printf '%-26s %10s %10s %12s %10s\n' "$what p50 latency (ms)" "$m_p50" "$v_p50" "$n_p50" "$(ratio "$m_p50" "$v_p50")"

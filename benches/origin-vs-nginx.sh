@@ -78,27 +78,8 @@ nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e stderr &
 pids+=($!)
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$nport/$manifest" && break; sleep 0.05; done
 
-# wrk → "req/s MB/s p50_ms p99_ms"
-bench() {
-  wrk -t 2 -c "$connections" -d "${duration}s" --latency "$1" | python3 -c '
-import re, sys
-t = sys.stdin.read()
-def unit(v, u):
-    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-tr = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", t)
-mb = float(tr.group(1)) * {"B": 1e-6, "KB": 1.024e-3, "MB": 1.048576, "GB": 1073.741824}[tr.group(2)]
-p = {q: unit(v, u) for q, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)", t)}
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if errors: sys.exit("non-2xx responses: " + errors.group(1))
-print("%.0f %.1f %.2f %.2f" % (rps, mb, p["50"], p["99"]))'
-}
-
-# The median of each column over several "req/s MB/s p50 p99" lines.
-median() { python3 -c '
-import statistics, sys
-rows = [list(map(float, line.split())) for line in sys.stdin if line.strip()]
-print(" ".join("%g" % statistics.median(col) for col in zip(*rows)))'; }
+source benches/lib.sh
+bench() { wrk_run "$1" "$connections" "$duration"; }
 
 echo
 echo "wrk -t 2 -c $connections -d ${duration}s on loopback, $(nproc) cores shared by server and wrk; segment $seg_bytes bytes; median of $runs runs each"
@@ -112,7 +93,6 @@ for what in manifest segment; do
   done
   read -r m_rps m_mb m_p50 m_p99 < <(median <<<"$m_rows")
   read -r n_rps n_mb n_p50 n_p99 < <(median <<<"$n_rows")
-  ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
   printf '%-28s %12s %12s %8s\n' "$what requests/s" "$m_rps" "$n_rps" "$(ratio "$m_rps" "$n_rps")"
   printf '%-28s %12s %12s %8s\n' "$what MB/s" "$m_mb" "$n_mb" "$(ratio "$m_mb" "$n_mb")"
   printf '%-28s %12s %12s %8s\n' "$what p50 latency (ms)" "$m_p50" "$n_p50" "$(ratio "$m_p50" "$n_p50")"
