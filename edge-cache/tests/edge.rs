@@ -359,3 +359,63 @@ async fn a_segment_miss_prefetches_the_next_ones() -> Result<()> {
     assert_eq!(upstream.hits("film/video_720p/seg_00004.m4s"), 0, "only two ahead");
     edge.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_while_revalidate_serves_the_old_copy_and_refreshes_once() -> Result<()> {
+    let upstream = CountingUpstream::start(
+        objects(&[(SEGMENT, pattern(3000, 8), "public, max-age=1, stale-while-revalidate=600")]),
+        false,
+    )
+    .await?;
+    let edge = TestEdge::start(edge_config(vec![upstream.url()]), Arc::new(Unsigned), None).await?;
+    let url = edge.url(&format!("/{SEGMENT}"));
+    assert_eq!(get(&url, &[]).await?.header("x-cache"), "MISS");
+    // Let the one-second lifetime run out.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Several requests at once while stale: the old copy is answered at once (or, once the background refresh
+    // has landed, the new one); never a wait on the upstream, and one refresh for all of them.
+    let replies = futures_util::future::join_all((0..10).map(|_| get(&url, &[]))).await;
+    let mut stale = 0;
+    for reply in replies {
+        let reply = reply?;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(matches!(reply.header("x-cache"), "STALE" | "HIT"), "{}", reply.header("x-cache"));
+        stale += usize::from(reply.header("x-cache") == "STALE");
+    }
+    assert!(stale >= 1, "the first request after expiry gets the stale copy");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream.hits(SEGMENT) < 2 || metric(&edge, "marquee_edge_fills_in_flight").await? > 0.0 {
+        ensure!(Instant::now() < deadline, "the background refresh never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(upstream.hits(SEGMENT), 2, "one refresh for all the stale answers");
+    assert_eq!(get(&url, &[]).await?.header("x-cache"), "HIT", "the refreshed copy is fresh");
+    edge.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_origin_leaves_cached_objects_served_and_misses_fail_fast() -> Result<()> {
+    let media = tempfile::TempDir::new()?;
+    std::fs::create_dir_all(media.path().join("film/video_720p"))?;
+    std::fs::write(media.path().join("film/master.m3u8"), "#EXTM3U\n")?;
+    std::fs::write(media.path().join(SEGMENT), pattern(50_000, 9))?;
+    let keys = keys();
+    let mut origin = TestOrigin::start(media.path(), Arc::new(SignedUrls::new(keys.clone()))).await?;
+    let edge =
+        TestEdge::start(edge_config(vec![origin.url()]), Arc::new(SignedUrls::new(keys.clone())), Some(keys.clone()))
+            .await?;
+    let url = |path: &str| edge.url(&signed(&keys, "/film/", path));
+    for path in ["/film/master.m3u8", &format!("/{SEGMENT}")] {
+        assert_eq!(get(&url(path), &[]).await?.status, StatusCode::OK);
+    }
+    origin.kill();
+    for path in ["/film/master.m3u8", &format!("/{SEGMENT}")] {
+        let reply = get(&url(path), &[]).await?;
+        assert_eq!((reply.status, reply.header("x-cache")), (StatusCode::OK, "HIT"), "{path}");
+    }
+    let started = Instant::now();
+    let missing = get(&url("/film/video_720p/seg_00002.m4s"), &[]).await?;
+    assert!(matches!(missing.status, StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT), "{}", missing.status);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    edge.stop().await
+}
