@@ -445,6 +445,35 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// What the services' tests share: their arguments and config files as `marquee` would read them.
+#[cfg(test)]
+pub mod test_support {
+    use std::path::Path;
+
+    use clap::{ArgMatches, FromArgMatches};
+
+    use super::LoadedFile;
+
+    /// Parses `argv` as clap does for the subcommand `command`, ignoring the environment's MARQUEE_* variables.
+    pub fn parse<A: FromArgMatches>(mut command: clap::Command, argv: &[&str]) -> (A, ArgMatches) {
+        let ids: Vec<String> = command.get_arguments().map(|a| a.get_id().to_string()).collect();
+        for id in ids {
+            command = command.mut_arg(id, |arg| arg.env(None::<&str>));
+        }
+        let name = command.get_name().to_owned();
+        let matches = command.try_get_matches_from(std::iter::once(name.as_str()).chain(argv.iter().copied())).unwrap();
+        (A::from_arg_matches(&matches).unwrap(), matches)
+    }
+
+    /// The config file at `path` holding `text`, which must have no problems.
+    pub fn file(path: &str, text: &str) -> LoadedFile {
+        let mut problems = Vec::new();
+        let file = super::load_text(Path::new(path), text, &mut problems);
+        assert_eq!(problems, [], "{text}");
+        file.unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -565,29 +565,11 @@ mod tests {
 
     use super::*;
     use crate::config;
-
-    /// Parses `argv` as clap does for `marquee edge`, ignoring the environment's MARQUEE_* variables.
-    fn parse(argv: &[&str]) -> (EdgeArgs, ArgMatches) {
-        let mut command = command();
-        let ids: Vec<String> = command.get_arguments().map(|a| a.get_id().to_string()).collect();
-        for id in ids {
-            command = command.mut_arg(id, |arg| arg.env(None::<&str>));
-        }
-        let matches = command.try_get_matches_from(std::iter::once("edge").chain(argv.iter().copied())).unwrap();
-        (EdgeArgs::from_arg_matches(&matches).unwrap(), matches)
-    }
-
-    fn file(path: &str, text: &str) -> LoadedFile {
-        let mut problems = Vec::new();
-        let file = config::load_text(Path::new(path), text, &mut problems);
-        assert_eq!(problems, [], "{text}");
-        file.unwrap()
-    }
+    use crate::config::test_support::{file, parse};
 
     fn merge_argv(argv: &[&str], file: Option<&LoadedFile>) -> MergedEdge {
-        let (args, matches) = parse(argv);
-        let command = command();
-        let given = given_in(&command, &matches);
+        let (args, matches) = parse::<EdgeArgs>(command(), argv);
+        let given = given_in(&command(), &matches);
         merge(&args, &given, file)
     }
 
@@ -628,9 +610,8 @@ mod tests {
     #[test]
     fn a_variable_beats_the_file() {
         let f = file("marquee.toml", "[edge]\nmemory = \"1GiB\"\ndisk = \"1GiB\"\n");
-        let (args, matches) = parse(&["--memory", "2GiB"]);
-        let command = command();
-        let from_clap = given_in(&command, &matches);
+        let (args, matches) = parse::<EdgeArgs>(command(), &["--memory", "2GiB"]);
+        let from_clap = given_in(&command(), &matches);
         let given = |id: &str| from_clap(id).map(|_| Given::Env("MARQUEE_EDGE_MEMORY".to_owned()));
         let merged = merge(&args, &given, Some(&f));
         assert_eq!((merged.config.memory_bytes, merged.config.disk_bytes), (2 << 30, 1 << 30));

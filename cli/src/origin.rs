@@ -6,14 +6,12 @@
 //! result and collects every problem. `marquee config check` runs the same two, so it accepts exactly what
 //! `marquee origin --config` starts with.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::parser::ValueSource;
 use clap::{ArgMatches, FromArgMatches};
 use marquee_origin::config::{
     DEFAULT_BODY_CHUNK_BYTES, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HOT_CACHE_BYTES, DEFAULT_HOT_OBJECT_MAX_BYTES,
@@ -21,11 +19,13 @@ use marquee_origin::config::{
     DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_SHUTDOWN_GRACE, DEFAULT_WORKERS, DEFAULT_WRITE_TIMEOUT,
 };
-use marquee_origin::{Origin, OriginConfig, RequestAuthorizer, SignedUrls, TlsFiles, Unsigned};
+use marquee_origin::{Origin, OriginConfig, RequestAuthorizer, SignedUrls, Unsigned};
 use marquee_signing::KeyRing;
 use serde::Deserialize;
 
-use crate::config::units::{HumanBytes, HumanDuration};
+use crate::config::files::{read_key_ring, tls_pair};
+use crate::config::precedence::{environment_problem, given_in, Given, Places, Precedence};
+use crate::config::units::{socket_address, HumanBytes, HumanDuration};
 use crate::config::{LoadedFile, Problem};
 
 const ACCESS: &str = "Access";
@@ -147,7 +147,7 @@ pub struct OriginSection {
     /// Serve every object without a token; cannot be combined with `key_file`. Default: false.
     pub unsigned: Option<bool>,
     /// Address to listen on, an IP address and a port. Default: [`DEFAULT_LISTEN`].
-    #[serde(default, deserialize_with = "listen_address")]
+    #[serde(default, deserialize_with = "socket_address")]
     pub listen: Option<SocketAddr>,
     /// PEM certificate chain for HTTPS, with `tls_key`; relative to the config file's directory.
     pub tls_cert: Option<PathBuf>,
@@ -183,16 +183,6 @@ pub struct OriginSection {
     pub hot_object_ttl: Option<HumanDuration>,
 }
 
-/// A socket address, with a message that says what one looks like.
-fn listen_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    text.parse().map(Some).map_err(|_| {
-        serde::de::Error::custom(format!(
-            "{text:?} is not an IP address and port; write e.g. \"0.0.0.0:8080\", \"127.0.0.1:0\" or \"[::]:8080\""
-        ))
-    })
-}
-
 /// The `origin` subcommand's arguments as clap defines them: for [`run`]'s precedence, `config check` (which
 /// reads the environment through it) and `config example` (which is written from its help and defaults).
 pub fn command() -> clap::Command {
@@ -216,7 +206,7 @@ pub fn run(args: OriginArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         },
         None => None,
     };
-    let merged = merge(&args, &given_in(matches), file.as_ref());
+    let merged = merge(&args, &given_in(&command(), matches), file.as_ref());
     let open = |location: &str| marquee_storage::open(location).map_err(|e| e.to_string());
     let plan = match plan(&merged, open, &mut problems) {
         Some(plan) if problems.is_empty() => plan,
@@ -249,10 +239,11 @@ pub fn run(args: OriginArgs, matches: &ArgMatches) -> anyhow::Result<()> {
 /// `marquee origin --config FILE` would, and checks the result without opening anything for good (a missing
 /// storage directory is not created). Returns a summary line when the origin would start.
 pub fn check(file: &LoadedFile, problems: &mut Vec<Problem>, notes: &mut Vec<String>) -> Option<String> {
-    let matches = match command().try_get_matches_from(["origin"]) {
+    let command = command();
+    let matches = match command.clone().try_get_matches_from(["origin"]) {
         Ok(matches) => matches,
         Err(e) => {
-            problems.push(environment_problem(&e));
+            problems.push(environment_problem(&command, &e));
             return None;
         }
     };
@@ -263,9 +254,9 @@ pub fn check(file: &LoadedFile, problems: &mut Vec<Problem>, notes: &mut Vec<Str
             return None;
         }
     };
-    let merged = merge(&args, &given_in(&matches), Some(file));
-    if !merged.from_env.is_empty() {
-        notes.push(format!("set from the environment: {}", merged.from_env.join(", ")));
+    let merged = merge(&args, &given_in(&command, &matches), Some(file));
+    if !merged.places.from_env.is_empty() {
+        notes.push(format!("set from the environment: {}", merged.places.from_env.join(", ")));
     }
     let plan = plan(&merged, check_location, problems)?;
     let (location, note) = plan.storage;
@@ -278,50 +269,10 @@ pub fn check(file: &LoadedFile, problems: &mut Vec<Problem>, notes: &mut Vec<Str
     ))
 }
 
-/// A variable clap could not parse, named by the variable rather than by the flag clap's message names.
-fn environment_problem(error: &clap::Error) -> Problem {
-    use clap::error::{ContextKind, ContextValue};
-    let message = error.to_string();
-    let message = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-    let variable = match error.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(flag)) => command().get_arguments().find_map(|arg| {
-            let long = arg.get_long()?;
-            let names_it = flag
-                .strip_prefix("--")
-                .and_then(|f| f.strip_prefix(long))
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' ') || rest.starts_with('='));
-            names_it.then(|| arg.get_env().map(|v| v.to_string_lossy().into_owned())).flatten()
-        }),
-        _ => None,
-    };
-    Problem::new(variable.unwrap_or_else(|| "environment".to_owned()), message)
-}
-
 fn access_summary(keys: Option<&KeyRing>) -> String {
     match keys {
         Some(keys) => format!("signed URLs, keys {}", keys.ids().collect::<Vec<_>>().join(", ")),
         None => "UNSIGNED: every object is public".to_owned(),
-    }
-}
-
-/// How a setting was given on the command-line side of the precedence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Given {
-    Flag,
-    /// Through its environment variable, named here.
-    Env(String),
-}
-
-/// Which settings clap took from a flag or a variable (not its default), read from `matches`.
-fn given_in(matches: &ArgMatches) -> impl Fn(&str) -> Option<Given> + '_ {
-    let variables: BTreeMap<String, String> = command()
-        .get_arguments()
-        .filter_map(|arg| Some((arg.get_id().to_string(), arg.get_env()?.to_string_lossy().into_owned())))
-        .collect();
-    move |id| match matches.value_source(id) {
-        Some(ValueSource::CommandLine) => Some(Given::Flag),
-        Some(ValueSource::EnvVariable) => Some(Given::Env(variables.get(id).cloned().unwrap_or_default())),
-        _ => None,
     }
 }
 
@@ -335,49 +286,7 @@ struct MergedOrigin {
     tls_key: Option<PathBuf>,
     /// Everything else; `tls` is filled in by [`plan`].
     config: OriginConfig,
-    /// `origin.max_headers (line 7)`, `--max-headers` or `MARQUEE_ORIGIN_MAX_HEADERS`, by setting.
-    places: BTreeMap<&'static str, String>,
-    /// The variables that set something, for `config check` to mention.
-    from_env: Vec<String>,
-}
-
-impl MergedOrigin {
-    fn place(&self, key: &str) -> String {
-        self.places.get(key).cloned().unwrap_or_else(|| format!("origin.{key}"))
-    }
-
-    /// [`Self::place`] without the line, for naming another setting inside a message.
-    fn name(&self, key: &str) -> String {
-        let place = self.place(key);
-        place.split(" (line ").next().unwrap_or_default().to_owned()
-    }
-}
-
-/// Applies the precedence one setting at a time and remembers where each value came from.
-struct Precedence<'a> {
-    given: &'a dyn Fn(&str) -> Option<Given>,
-    file: Option<&'a LoadedFile>,
-    places: BTreeMap<&'static str, String>,
-    from_env: Vec<String>,
-}
-
-impl Precedence<'_> {
-    /// `from_clap` is what clap holds (a flag's value, its variable's, or the default); the file's value beats
-    /// only the default.
-    fn pick<T>(&mut self, key: &'static str, from_clap: T, in_file: Option<T>) -> T {
-        let (value, place) = match ((self.given)(key), in_file, self.file) {
-            (Some(Given::Flag), _, _) => (from_clap, format!("--{}", key.replace('_', "-"))),
-            (Some(Given::Env(variable)), _, _) => {
-                self.from_env.push(variable.clone());
-                (from_clap, variable)
-            }
-            (None, Some(value), Some(file)) => (value, file.place("origin", key)),
-            (None, _, Some(_)) => (from_clap, format!("origin.{key}")),
-            (None, _, None) => (from_clap, format!("--{}", key.replace('_', "-"))),
-        };
-        self.places.insert(key, place);
-        value
-    }
+    places: Places,
 }
 
 /// Flags and variables (as clap parsed them into `args`, with `given` telling which were given) over the
@@ -386,7 +295,8 @@ fn merge(args: &OriginArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<
     let section = file.and_then(|f| f.settings.origin.clone()).unwrap_or_default();
     let dir = file.map(LoadedFile::dir).unwrap_or(Path::new(""));
     let in_dir = |path: Option<PathBuf>| path.map(|p| dir.join(p));
-    let mut p = Precedence { given, file, places: BTreeMap::new(), from_env: Vec::new() };
+    let command = command();
+    let mut p = Precedence::new("origin", &command, given, file);
     let duration = |d: Option<HumanDuration>| d.map(|d| d.0);
     let bytes = |b: Option<HumanBytes>| b.map(|b| b.0);
     let usize_bytes = |b: Option<HumanBytes>| b.map(HumanBytes::as_usize);
@@ -439,8 +349,7 @@ fn merge(args: &OriginArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<
             hot_object_ttl: p.pick("hot_object_ttl", args.hot_object_ttl.0, duration(section.hot_object_ttl)),
             tls: None,
         },
-        places: p.places,
-        from_env: p.from_env,
+        places: p.finish(),
     }
 }
 
@@ -479,7 +388,8 @@ fn plan<S>(
     problems: &mut Vec<Problem>,
 ) -> Option<OriginPlan<S>> {
     let before = problems.len();
-    let place = |key: &str| merged.place(key);
+    let places = &merged.places;
+    let place = |key: &str| places.place(key);
     let storage = match &merged.storage {
         Some(location) => open(location).map_err(|e| problems.push(Problem::new(place("storage"), e))).ok(),
         None => {
@@ -495,7 +405,7 @@ fn plan<S>(
         (Some(path), true) => {
             problems.push(Problem::new(
                 place("unsigned"),
-                format!("cannot be used together with a key file ({}): remove one of them", merged.name("key_file")),
+                format!("cannot be used together with a key file ({}): remove one of them", places.name("key_file")),
             ));
             if let Err(e) = read_key_ring(path) {
                 problems.push(Problem::new(place("key_file"), e));
@@ -513,31 +423,12 @@ fn plan<S>(
         (Some(path), false) => read_key_ring(path).map_err(|e| problems.push(Problem::new(place("key_file"), e))).ok(),
         (None, true) => None,
     };
-    let tls = match (&merged.tls_cert, &merged.tls_key) {
-        (Some(cert_chain), Some(private_key)) => {
-            for (key, path) in [("tls_cert", cert_chain), ("tls_key", private_key)] {
-                if let Err(e) = readable_file(path) {
-                    problems.push(Problem::new(place(key), e));
-                }
-            }
-            Some(TlsFiles { cert_chain: cert_chain.clone(), private_key: private_key.clone() })
-        }
-        (Some(_), None) | (None, Some(_)) => {
-            let (set, unset) =
-                if merged.tls_cert.is_some() { ("tls_cert", "tls_key") } else { ("tls_key", "tls_cert") };
-            problems.push(Problem::new(
-                place(set),
-                format!("needs {} as well: HTTPS takes a certificate chain and its private key", merged.name(unset)),
-            ));
-            None
-        }
-        (None, None) => None,
-    };
+    let tls = tls_pair(merged.tls_cert.as_ref(), merged.tls_key.as_ref(), places, problems);
     let config = OriginConfig { tls, ..merged.config.clone() };
     for problem in config.problems() {
         // The library's messages start with the setting they are about: "max_headers must be more than zero".
         match problem.split_once(' ') {
-            Some((key, rest)) if merged.places.contains_key(key) => problems.push(Problem::new(place(key), rest)),
+            Some((key, rest)) if places.has(key) => problems.push(Problem::new(place(key), rest)),
             _ => problems.push(Problem::new("origin", problem)),
         }
     }
@@ -545,21 +436,6 @@ fn plan<S>(
         return None;
     }
     Some(OriginPlan { storage: storage?, keys, config })
-}
-
-fn read_key_ring(path: &Path) -> Result<KeyRing, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
-    KeyRing::from_toml(&path.display().to_string(), &text).map_err(|e| e.to_string())
-}
-
-fn readable_file(path: &Path) -> Result<(), String> {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => {
-            std::fs::File::open(path).map(drop).map_err(|e| format!("cannot read {}: {e}", path.display()))
-        }
-        Ok(_) => Err(format!("{} is not a file", path.display())),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-    }
 }
 
 /// `config check`'s look at a storage location: what `marquee_storage::open` would say, without creating a
@@ -588,28 +464,11 @@ mod tests {
 
     use super::*;
     use crate::config;
-
-    /// Parses `argv` as clap does for `marquee origin`, ignoring the environment's MARQUEE_* variables.
-    fn parse(argv: &[&str]) -> (OriginArgs, ArgMatches) {
-        let mut command = command();
-        let ids: Vec<String> = command.get_arguments().map(|a| a.get_id().to_string()).collect();
-        for id in ids {
-            command = command.mut_arg(id, |arg| arg.env(None::<&str>));
-        }
-        let matches = command.try_get_matches_from(std::iter::once("origin").chain(argv.iter().copied())).unwrap();
-        (OriginArgs::from_arg_matches(&matches).unwrap(), matches)
-    }
-
-    fn file(path: &str, text: &str) -> LoadedFile {
-        let mut problems = Vec::new();
-        let file = config::load_text(Path::new(path), text, &mut problems);
-        assert_eq!(problems, [], "{text}");
-        file.unwrap()
-    }
+    use crate::config::test_support::{file, parse};
 
     fn merge_argv(argv: &[&str], file: Option<&LoadedFile>) -> MergedOrigin {
-        let (args, matches) = parse(argv);
-        let given = given_in(&matches);
+        let (args, matches) = parse::<OriginArgs>(command(), argv);
+        let given = given_in(&command(), &matches);
         merge(&args, &given, file)
     }
 
@@ -634,24 +493,22 @@ mod tests {
         assert_eq!(merged.config.write_timeout, Duration::from_secs(5));
         assert_eq!(merged.config.max_connections, 7);
         assert_eq!(merged.config.max_headers, DEFAULT_MAX_HEADERS);
-        assert_eq!(merged.place("listen"), "--listen");
-        assert_eq!(merged.place("max_connections"), "origin.max_connections (line 4)");
-        assert_eq!(merged.place("max_headers"), "origin.max_headers");
+        assert_eq!(merged.places.place("listen"), "--listen");
+        assert_eq!(merged.places.place("max_connections"), "origin.max_connections (line 4)");
+        assert_eq!(merged.places.place("max_headers"), "origin.max_headers");
     }
 
     #[test]
     fn a_variable_beats_the_file() {
         let f = file("marquee.toml", "[origin]\nmax_headers = 10\nmax_connections = 20\n");
-        let (args, matches) = parse(&["--max-headers", "30"]);
+        let (args, matches) = parse::<OriginArgs>(command(), &["--max-headers", "30"]);
         // As if clap had read --max-headers from its variable rather than the command line.
-        let given = |id: &str| {
-            let from_clap = given_in(&matches)(id);
-            from_clap.map(|_| Given::Env("MARQUEE_ORIGIN_MAX_HEADERS".to_owned()))
-        };
+        let from_clap = given_in(&command(), &matches);
+        let given = |id: &str| from_clap(id).map(|_| Given::Env("MARQUEE_ORIGIN_MAX_HEADERS".to_owned()));
         let merged = merge(&args, &given, Some(&f));
         assert_eq!((merged.config.max_headers, merged.config.max_connections), (30, 20));
-        assert_eq!(merged.place("max_headers"), "MARQUEE_ORIGIN_MAX_HEADERS");
-        assert_eq!(merged.from_env, ["MARQUEE_ORIGIN_MAX_HEADERS"]);
+        assert_eq!(merged.places.place("max_headers"), "MARQUEE_ORIGIN_MAX_HEADERS");
+        assert_eq!(merged.places.from_env, ["MARQUEE_ORIGIN_MAX_HEADERS"]);
     }
 
     #[test]
