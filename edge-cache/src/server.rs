@@ -384,6 +384,10 @@ impl Edge {
 
     async fn read_disk(&self, key: &CacheKey) -> Option<Arc<CachedObject>> {
         let disk = self.disk.clone()?;
+        // The index is in memory: a key the tier does not hold costs no trip to the blocking pool.
+        if !disk.contains(key.as_str()) {
+            return None;
+        }
         let lookup = key.as_str().to_owned();
         let entry = match tokio::task::spawn_blocking(move || disk.get(&lookup)).await {
             Ok(Ok(entry)) => entry?,
