@@ -62,7 +62,7 @@ for i in rng.choices(range(n), weights, k=k):
     print(f"{base}/film/video/seg_{order[i]:05}.m4s")
 PY
 start=$(date +%s.%N)
-xargs -P "$parallel" -n 20 curl -sf -o /dev/null <"$work/urls"
+xargs -P "$parallel" -I{} curl -sf -o /dev/null {} <"$work/urls"
 elapsed=$(python3 -c "import time,sys; print('%.1f' % (time.time() - float(sys.argv[1])))" "$start")
 
 metrics=$(curl -s "$edge/metrics")

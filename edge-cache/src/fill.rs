@@ -118,6 +118,11 @@ impl Fill {
             if state.outcome.is_some() {
                 return;
             }
+            // Complete: the object's body has every byte, so the chunks can go (waiters continue from the
+            // body by byte offset), and memory drops back to one copy of the object.
+            if outcome.is_ok() {
+                state.chunks = Vec::new();
+            }
             state.outcome = Some(outcome);
         }
         self.bump();
@@ -169,7 +174,8 @@ impl Fill {
 
     /// The body as it arrives, from its first byte, whenever the stream is started.
     pub fn stream(self: Arc<Self>) -> impl Stream<Item = Result<Bytes, FillFailure>> + Send + 'static {
-        futures_util::stream::unfold((self, 0usize), |(fill, next)| async move {
+        // (fill, next chunk, bytes sent so far); `next == usize::MAX` once the stream has ended.
+        futures_util::stream::unfold((self, 0usize, 0usize), |(fill, next, sent)| async move {
             if next == usize::MAX {
                 return None;
             }
@@ -177,23 +183,29 @@ impl Fill {
             loop {
                 {
                     let state = fill.state();
-                    if let Some(chunk) = state.chunks.get(next) {
-                        let chunk = chunk.clone();
-                        drop(state);
-                        return Some((Ok(chunk), (fill, next + 1)));
-                    }
                     match &state.outcome {
-                        Some(Ok(_)) => return None,
+                        // Complete (its chunks gone): the rest of the object in one frame.
+                        Some(Ok(object)) => {
+                            let rest = object.body.slice(sent.min(object.body.len())..);
+                            drop(state);
+                            return (!rest.is_empty()).then_some((Ok(rest), (fill, usize::MAX, 0)));
+                        }
                         Some(Err(failure)) => {
                             let failure = *failure;
                             drop(state);
-                            return Some((Err(failure), (fill, usize::MAX)));
+                            return Some((Err(failure), (fill, usize::MAX, 0)));
                         }
                         None => {}
                     }
+                    if let Some(chunk) = state.chunks.get(next) {
+                        let chunk = chunk.clone();
+                        drop(state);
+                        let sent = sent + chunk.len();
+                        return Some((Ok(chunk), (fill, next + 1, sent)));
+                    }
                 }
                 if changes.changed().await.is_err() {
-                    return Some((Err(FillFailure::Abandoned), (fill, usize::MAX)));
+                    return Some((Err(FillFailure::Abandoned), (fill, usize::MAX, 0)));
                 }
             }
         })
