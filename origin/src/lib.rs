@@ -11,6 +11,14 @@
 //! `/metrics` beside the media. Everything that decides an answer is a pure function in [`http`]; the
 //! hyper shell is `server.rs`.
 //!
+//! # Hot objects
+//!
+//! Whole objects up to [`OriginConfig::hot_object_max_bytes`] are kept in memory after a GET reads them (moka,
+//! weighted by bytes, within [`OriginConfig::hot_cache_bytes`], for [`OriginConfig::hot_object_ttl`]); the next
+//! requests are answered from that copy, and concurrent misses for one object are one storage read. Larger
+//! objects, HEADs of objects not in memory and a disabled cache (`hot_cache_bytes = 0`) take the storage path
+//! below.
+//!
 //! # Reading from storage
 //!
 //! A plain GET (whole object, or a `first-last` / `first-` range, and no precondition or `If-Range` header) is
