@@ -12,7 +12,7 @@ use tokio::time::{sleep, Sleep};
 
 /// The HTTP/2 connection preface is this long; hyper-util reads up to this many bytes to choose between
 /// HTTP/1 and HTTP/2, with no timeout of its own.
-const PROTOCOL_SNIFF_BYTES: usize = 24;
+pub const PROTOCOL_SNIFF_BYTES: usize = 24;
 
 /// Two timeouts around a client connection:
 ///
