@@ -269,7 +269,7 @@ pub fn run(args: EdgeArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         Some(plan) if problems.is_empty() => plan,
         _ => return Err(crate::config::failure("cannot start the edge", &problems)),
     };
-    let access = access_summary(plan.keys.as_ref());
+    let access = crate::config::files::access_summary(plan.keys.as_ref());
     let authorizer: Arc<dyn RequestAuthorizer> = match &plan.keys {
         Some(keys) => Arc::new(SignedUrls::new(keys.clone())),
         None => Arc::new(Unsigned),
@@ -340,16 +340,9 @@ pub fn check(file: &LoadedFile, problems: &mut Vec<Problem>, notes: &mut Vec<Str
         "[edge] caches {} on {scheme}://{} ({}); memory {}, {disk}",
         config.upstreams.join(", "),
         config.listen,
-        access_summary(plan.keys.as_ref()),
+        crate::config::files::access_summary(plan.keys.as_ref()),
         HumanBytes(config.memory_bytes),
     ))
-}
-
-fn access_summary(keys: Option<&KeyRing>) -> String {
-    match keys {
-        Some(keys) => format!("signed URLs, keys {}", keys.ids().collect::<Vec<_>>().join(", ")),
-        None => "UNSIGNED: every object is public".to_owned(),
-    }
 }
 
 /// Every setting after precedence, with the place to name in a message about each.

@@ -213,7 +213,7 @@ pub fn run(args: OriginArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         _ => return Err(crate::config::failure("cannot start the origin", &problems)),
     };
     let store = plan.storage;
-    let access = access_summary(plan.keys.as_ref());
+    let access = crate::config::files::access_summary(plan.keys.as_ref());
     let authorizer: Arc<dyn RequestAuthorizer> = match plan.keys {
         Some(keys) => Arc::new(SignedUrls::new(keys)),
         None => Arc::new(Unsigned),
@@ -265,15 +265,8 @@ pub fn check(file: &LoadedFile, problems: &mut Vec<Problem>, notes: &mut Vec<Str
     Some(format!(
         "[origin] serves {location} on {scheme}://{} ({})",
         plan.config.listen,
-        access_summary(plan.keys.as_ref())
+        crate::config::files::access_summary(plan.keys.as_ref())
     ))
-}
-
-fn access_summary(keys: Option<&KeyRing>) -> String {
-    match keys {
-        Some(keys) => format!("signed URLs, keys {}", keys.ids().collect::<Vec<_>>().join(", ")),
-        None => "UNSIGNED: every object is public".to_owned(),
-    }
 }
 
 /// Every setting after precedence, with the place to name in a message about each.

@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 /// What the cache did for a request: the `cache` label.
@@ -246,11 +245,7 @@ impl Metrics {
         let fetched = self.requests_with(CacheStatus::Miss) + self.requests_with(CacheStatus::Coalesced);
         let lookups = served + fetched + self.requests_with(CacheStatus::Error);
         self.hit_ratio.set(if lookups == 0 { 0.0 } else { served as f64 / lookups as f64 });
-        let mut out = Vec::new();
-        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::warn!(%error, "Could not encode metrics.");
-        }
-        out
+        marquee_origin::metrics::render_registry(&self.registry)
     }
 }
 

@@ -215,13 +215,18 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        // Encoding into a Vec only fails on metric families that cannot exist in this registry.
-        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::warn!(%error, "Could not encode metrics.");
-        }
-        out
+        render_registry(&self.registry)
     }
+}
+
+/// The Prometheus text exposition of a registry (shared by every Marquee server's `/metrics`).
+pub fn render_registry(registry: &Registry) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Encoding into a Vec only fails on metric families that cannot exist in a registry built in code.
+    if let Err(error) = TextEncoder::new().encode(&registry.gather(), &mut out) {
+        tracing::warn!(%error, "Could not encode metrics.");
+    }
+    out
 }
 
 impl Default for Metrics {

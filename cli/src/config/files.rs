@@ -163,6 +163,14 @@ impl Identity {
     }
 }
 
+/// How a server's access is described on its start-up line: the key ids it checks tokens with, or unsigned.
+pub fn access_summary(keys: Option<&marquee_signing::KeyRing>) -> String {
+    match keys {
+        Some(keys) => format!("signed URLs, keys {}", keys.ids().collect::<Vec<_>>().join(", ")),
+        None => "UNSIGNED: every object is public".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
