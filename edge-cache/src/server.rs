@@ -359,11 +359,19 @@ impl Edge {
 
     /// Refreshes a stale copy in the background, once: a fill already in flight is the refresh.
     fn refresh_in_background(self: &Arc<Self>, key: &CacheKey) {
-        if !self.fills.contains(key.as_str()) {
-            if let Joined::Leader(fill) = self.fills.join(key.as_str()) {
-                let (edge, key) = (self.clone(), key.clone());
-                tokio::spawn(async move { edge.run_fill(key, fill).await });
-            }
+        // In this order: a refresh that finished between this request's lookup and now has put a fresh copy
+        // in memory before leaving the fills, so one of the two checks sees it.
+        if self.fills.contains(key.as_str()) {
+            return;
+        }
+        let refreshed =
+            self.memory.get(key.as_str()).is_some_and(|object| object.state(SystemTime::now()) == CacheState::Fresh);
+        if refreshed {
+            return;
+        }
+        if let Joined::Leader(fill) = self.fills.join(key.as_str()) {
+            let (edge, key) = (self.clone(), key.clone());
+            tokio::spawn(async move { edge.run_fill(key, fill).await });
         }
     }
 
