@@ -70,6 +70,11 @@ hwm_mb=$(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$edge_pid/status")
 rss_mb=$(awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$edge_pid/status")
 tier_mb=$(awk '/^marquee_edge_tier_bytes\{tier="memory"\}/ {printf "%.1f", $2 / 1048576}' <<<"$metrics")
 ratio=$(awk '/^marquee_edge_hit_ratio / {printf "%.3f", $2}' <<<"$metrics")
+mapped_mb=$(awk '/^marquee_edge_body_mapped_bytes / {printf "%.1f", $2 / 1048576}' <<<"$metrics")
+fill_mb=$(awk '/^marquee_edge_fill_budget_bytes / {printf "%.1f", $2 / 1048576}' <<<"$metrics")
+anon_mb=$(awk '/RssAnon/ {printf "%d", $2 / 1024}' "/proc/$edge_pid/status")
+file_mb=$(awk '/RssFile/ {printf "%d", $2 / 1024}' "/proc/$edge_pid/status")
 echo "catalogue ${catalogue_mb} MB in $objects objects; $requests requests by $parallel curl clients in ${elapsed}s; hit ratio $ratio"
-echo "edge memory tier ${memory_mib} MiB (holding ${tier_mb} MiB at the end); peak RSS ${hwm_mb} MB, now ${rss_mb} MB;" \
+echo "edge memory ${memory_mib} MiB (fill budget ${fill_mb} MiB, tier holding ${tier_mb} MiB at the end; mapped bodies" \
+  "${mapped_mb} MiB); peak RSS ${hwm_mb} MB, now ${rss_mb} MB (anonymous ${anon_mb}, file ${file_mb});" \
   "target: at most $((memory_mib + 64)) MB"

@@ -98,10 +98,16 @@ pub struct EdgeArgs {
     #[arg(long, env = "MARQUEE_EDGE_UPSTREAM_TOKEN_TTL", value_name = "DURATION",
           default_value_t = HumanDuration(DEFAULT_UPSTREAM_TOKEN_TTL), help_heading = UPSTREAM_REQUESTS)]
     upstream_token_ttl: HumanDuration,
-    /// Memory tier budget: the bytes of the objects kept in memory.
+    /// Memory budget for object bodies: the memory tier plus the bodies being fetched (--fill-memory of it).
+    /// The process needs this plus a few tens of MB (benches/edge-rss.sh measures it).
     #[arg(long, env = "MARQUEE_EDGE_MEMORY", value_name = "SIZE", default_value_t = HumanBytes(DEFAULT_MEMORY_BYTES),
           help_heading = CACHE)]
     memory: HumanBytes,
+    /// Part of --memory that bodies being fetched from upstream may hold at once; the memory tier gets the
+    /// rest. When misses need more, they wait for room (up to --upstream-timeout, then 503). Default: an eighth
+    /// of --memory; at most half of it.
+    #[arg(long, env = "MARQUEE_EDGE_FILL_MEMORY", value_name = "SIZE", help_heading = CACHE)]
+    fill_memory: Option<HumanBytes>,
     /// Largest object kept in memory (bigger ones live on disk only); at most half of --memory.
     #[arg(long, env = "MARQUEE_EDGE_MEMORY_MAX_OBJECT", value_name = "SIZE",
           default_value_t = HumanBytes(DEFAULT_MEMORY_MAX_OBJECT_BYTES), help_heading = CACHE)]
@@ -191,6 +197,8 @@ pub struct EdgeSection {
     pub upstream_token_ttl: Option<HumanDuration>,
     /// A size such as `"512MiB"` or a number of bytes. Default: [`DEFAULT_MEMORY_BYTES`].
     pub memory: Option<HumanBytes>,
+    /// A size. Default: `memory` / [`marquee_edge_cache::config::DEFAULT_FILL_MEMORY_DIVISOR`].
+    pub fill_memory: Option<HumanBytes>,
     /// A size. Default: [`DEFAULT_MEMORY_MAX_OBJECT_BYTES`].
     pub memory_max_object: Option<HumanBytes>,
     /// Disk tier directory, relative to the config file's directory. No default: memory only.
@@ -248,6 +256,7 @@ pub const EXAMPLE_PLACEHOLDERS: &[(&str, &str)] = &[
     ("tls_cert", "cert.pem"),
     ("tls_key", "key.pem"),
     ("disk_dir", "/var/cache/marquee"),
+    ("fill_memory", "64MiB"),
 ];
 
 /// Arguments of [`command`] that are not settings of the `[edge]` section.
@@ -337,11 +346,12 @@ pub fn check(file: &LoadedFile, problems: &mut Vec<Problem>, notes: &mut Vec<Str
         None => "no disk tier".to_owned(),
     };
     Some(format!(
-        "[edge] caches {} on {scheme}://{} ({}); memory {}, {disk}",
+        "[edge] caches {} on {scheme}://{} ({}); memory {} ({} for fills), {disk}",
         config.upstreams.join(", "),
         config.listen,
         crate::config::files::access_summary(plan.keys.as_ref()),
         HumanBytes(config.memory_bytes),
+        HumanBytes(config.fill_bytes()),
     ))
 }
 
@@ -385,6 +395,7 @@ fn merge(args: &EdgeArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<&L
             duration(section.upstream_token_ttl),
         ),
         memory_bytes: p.pick("memory", args.memory.0, bytes(section.memory)),
+        fill_memory_bytes: p.pick("fill_memory", args.fill_memory.map(|b| b.0), section.fill_memory.map(|b| Some(b.0))),
         memory_max_object_bytes: p.pick(
             "memory_max_object",
             args.memory_max_object.0,
@@ -471,6 +482,7 @@ fn plan(merged: &MergedEdge, problems: &mut Vec<Problem>) -> Option<EdgePlan> {
 /// the settings they are.
 const LIBRARY_NAMES: &[(&str, &str)] = &[
     ("memory_bytes", "memory"),
+    ("fill_memory_bytes", "fill_memory"),
     ("memory_max_object_bytes", "memory_max_object"),
     ("disk_bytes", "disk"),
     ("prefetch_segments", "prefetch"),
@@ -496,7 +508,7 @@ fn setting_problems(config: &EdgeConfig, places: &Places) -> Vec<Problem> {
     }
     if !found.iter().any(|p| p.place == places.place("memory_max_object")) {
         let memory = MemoryConfig {
-            capacity_bytes: config.memory_bytes,
+            capacity_bytes: config.memory_tier_bytes(),
             max_object_bytes: config.memory_max_object_bytes,
             ..MemoryConfig::default()
         };
@@ -660,7 +672,8 @@ mod tests {
             [
                 "edge.tls_key (line 8): needs edge.tls_cert as well: HTTPS takes a certificate chain and its private key",
                 "edge.upstreams (line 3): upstream ftp://x: not an http://host:port URL",
-                "edge.memory_max_object (line 5): must be more than 0 and at most half of edge.memory",
+                "edge.memory_max_object (line 5): must be more than 0 and at most half of the memory tier, which is \
+                 edge.memory less edge.fill_memory (917504 bytes)",
                 "--disk: must be more than 0 when a disk directory is set",
                 "edge.health_interval (line 7): must be more than zero",
                 "--prefetch: must be at most 32",

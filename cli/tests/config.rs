@@ -130,7 +130,7 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     assert!(
         stdout.contains(
             "[edge] caches http://origin-a:8080, http://origin-b:8080 on http://0.0.0.0:8081 (signed URLs, keys k1); \
-             memory 512MiB, no disk tier"
+             memory 512MiB (64MiB for fills), no disk tier"
         ),
         "{stdout}"
     );
@@ -205,7 +205,9 @@ fn check_reports_every_edge_problem_at_once_with_where_it_is() {
         "edge.key_file (line 3): cannot read key file".to_owned(),
         "edge.tls_key (line 10): needs edge.tls_cert as well".to_owned(),
         "edge.upstreams (line 2): upstream ftp://x: not an http://host:port URL".to_owned(),
-        "edge.memory_max_object (line 6): must be more than 0 and at most half of edge.memory".to_owned(),
+        "edge.memory_max_object (line 6): must be more than 0 and at most half of the memory tier, which is edge.memory \
+         less edge.fill_memory"
+            .to_owned(),
         "edge.upstream_timeout (line 11): must be more than zero".to_owned(),
         "edge.prefetch (line 7): must be at most 32".to_owned(),
         "edge.purge_token (line 9): must be at least 16 characters".to_owned(),

@@ -10,8 +10,10 @@ use crate::freshness::FreshnessPolicy;
 
 /// Where the edge listens unless told otherwise: all IPv4 interfaces, port 8081.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8081));
-/// Memory tier budget.
+/// Memory budget for object bodies: the memory tier plus the bodies of fills in flight.
 pub const DEFAULT_MEMORY_BYTES: u64 = 512 * 1024 * 1024;
+/// Unless set, the fill budget is this fraction (1/N) of the memory budget; the memory tier gets the rest.
+pub const DEFAULT_FILL_MEMORY_DIVISOR: u64 = 8;
 /// Largest object kept in memory (bigger ones live on disk only).
 pub const DEFAULT_MEMORY_MAX_OBJECT_BYTES: u64 = 16 * 1024 * 1024;
 /// Disk tier budget (only with a disk directory).
@@ -43,8 +45,11 @@ pub struct EdgeConfig {
     /// Base URLs of the upstreams (origins, or shield edges): `http://host:port`. A key goes to its
     /// rendezvous-hash owner first, then to the others in rank order when that one is down.
     pub upstreams: Vec<String>,
-    /// See [`DEFAULT_MEMORY_BYTES`].
+    /// See [`DEFAULT_MEMORY_BYTES`]: the memory tier gets this less [`EdgeConfig::fill_bytes`].
     pub memory_bytes: u64,
+    /// Part of `memory_bytes` that the bodies of fills in flight may hold at once (a fill waits for room, up
+    /// to `upstream_timeout`, then fails with 503). `None`: `memory_bytes / DEFAULT_FILL_MEMORY_DIVISOR`.
+    pub fill_memory_bytes: Option<u64>,
     /// See [`DEFAULT_MEMORY_MAX_OBJECT_BYTES`].
     pub memory_max_object_bytes: u64,
     /// Directory of the disk tier; `None`: memory only.
@@ -81,6 +86,7 @@ impl Default for EdgeConfig {
             listen: DEFAULT_LISTEN,
             upstreams: Vec::new(),
             memory_bytes: DEFAULT_MEMORY_BYTES,
+            fill_memory_bytes: None,
             memory_max_object_bytes: DEFAULT_MEMORY_MAX_OBJECT_BYTES,
             disk_dir: None,
             disk_bytes: DEFAULT_DISK_BYTES,
@@ -100,6 +106,16 @@ impl Default for EdgeConfig {
 }
 
 impl EdgeConfig {
+    /// The fill budget: [`EdgeConfig::fill_memory_bytes`] or its default share of `memory_bytes`.
+    pub fn fill_bytes(&self) -> u64 {
+        self.fill_memory_bytes.unwrap_or(self.memory_bytes / DEFAULT_FILL_MEMORY_DIVISOR)
+    }
+
+    /// The memory tier's budget: `memory_bytes` less the fill budget.
+    pub fn memory_tier_bytes(&self) -> u64 {
+        self.memory_bytes.saturating_sub(self.fill_bytes())
+    }
+
     /// Every problem with the settings, reported at once.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -116,8 +132,18 @@ impl EdgeConfig {
                 _ => problems.push(format!("upstream {upstream}: not an http://host:port URL")),
             }
         }
-        if self.memory_max_object_bytes == 0 || self.memory_max_object_bytes * 2 > self.memory_bytes {
-            problems.push("memory_max_object_bytes must be more than 0 and at most half of memory_bytes".into());
+        let fill = self.fill_bytes();
+        if fill < 1024 || fill.saturating_mul(2) > self.memory_bytes {
+            problems.push(format!(
+                "fill_memory ({fill} bytes) must be at least 1 KiB and at most half of memory_bytes ({})",
+                self.memory_bytes
+            ));
+        } else if self.memory_max_object_bytes == 0 || self.memory_max_object_bytes * 2 > self.memory_tier_bytes() {
+            problems.push(format!(
+                "memory_max_object_bytes must be more than 0 and at most half of the memory tier, which is \
+                 memory_bytes less fill_memory ({} bytes)",
+                self.memory_tier_bytes()
+            ));
         }
         if self.max_object_bytes == 0 {
             problems.push("max_object_bytes must be more than 0".into());
@@ -154,6 +180,18 @@ mod tests {
         assert_eq!(EdgeConfig::default().problems().len(), 1);
         let config = EdgeConfig { upstreams: vec!["http://127.0.0.1:8080".into()], ..EdgeConfig::default() };
         assert_eq!(config.problems(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_fill_budget_is_carved_out_of_the_memory_budget() {
+        let mut config = EdgeConfig { upstreams: vec!["http://127.0.0.1:8080".into()], ..EdgeConfig::default() };
+        assert_eq!(config.fill_bytes(), DEFAULT_MEMORY_BYTES / DEFAULT_FILL_MEMORY_DIVISOR);
+        assert_eq!(config.memory_tier_bytes() + config.fill_bytes(), config.memory_bytes);
+        config.fill_memory_bytes = Some(config.memory_bytes / 2 + 1);
+        assert_eq!(config.problems().len(), 1, "{:?}", config.problems());
+        config.fill_memory_bytes = Some(config.memory_bytes / 2);
+        config.memory_max_object_bytes = config.memory_bytes / 4 + 1;
+        assert_eq!(config.problems().len(), 1, "the object limit is checked against the tier's share");
     }
 
     #[test]

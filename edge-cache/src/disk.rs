@@ -1025,10 +1025,10 @@ fn read_entry_file(path: &Path, key: &str, size: u64, touch: Option<SystemTime>)
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadFailure::Missing),
         Err(e) => return Err(ReadFailure::Io(e)),
     };
-    let capacity = usize::try_from(size).map_err(|_| ReadFailure::Damaged(Damage::BadLengths))?;
-    let mut buffer = Vec::with_capacity(capacity);
-    // One byte more than expected, to notice a file that grew.
-    (&mut file).take(size + 1).read_to_end(&mut buffer).map_err(ReadFailure::Io)?;
+    let limit = usize::try_from(size + 1).map_err(|_| ReadFailure::Damaged(Damage::BadLengths))?;
+    // One byte more than expected, to notice a file that grew; segment-sized entries are read into a mapping of
+    // their own (see `crate::body`), so an evicted body leaves no hole in the heap.
+    let buffer = crate::body::read_at_most(&mut file, limit).map_err(ReadFailure::Io)?;
     let layout = decode_entry(&buffer).map_err(ReadFailure::Damaged)?;
     if &buffer[layout.key_start()..layout.meta_start()] != key.as_bytes() {
         return Err(ReadFailure::Damaged(Damage::KeyMismatch));
@@ -1038,7 +1038,6 @@ fn read_entry_file(path: &Path, key: &str, size: u64, touch: Option<SystemTime>)
             debug!(path = %path.display(), error = %e, "Could not refresh a disk cache entry's mtime.");
         }
     }
-    let buffer = Bytes::from(buffer);
     Ok(DiskEntry {
         meta: buffer.slice(layout.meta_start()..layout.body_start()),
         body: buffer.slice(layout.body_start()..layout.body_end()),

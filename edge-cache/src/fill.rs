@@ -3,10 +3,10 @@
 //! completed or failed (a dropped leader fails it), so a waiter never hangs on it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::Stream;
 use http::{HeaderMap, StatusCode};
 use tokio::sync::watch;
@@ -25,6 +25,8 @@ pub enum FillFailure {
     BodyBroken,
     #[error("the fill was abandoned")]
     Abandoned,
+    #[error("the fill budget stayed full for upstream_timeout (too many large misses at once)")]
+    Busy,
 }
 
 impl FillFailure {
@@ -34,6 +36,7 @@ impl FillFailure {
             FillFailure::TooLarge => "too_large",
             FillFailure::BodyBroken => "body_broken",
             FillFailure::Abandoned => "abandoned",
+            FillFailure::Busy => "busy",
         }
     }
 }
@@ -62,11 +65,18 @@ pub struct Fill {
     changed: watch::Sender<u64>,
     /// Requests served by this fill besides the one that started it.
     waiters: AtomicUsize,
+    /// A purge covered the key while this fill ran: its object must not stay in the tiers.
+    purged: AtomicBool,
 }
 
 impl Default for Fill {
     fn default() -> Self {
-        Self { state: Mutex::default(), changed: watch::Sender::new(0), waiters: AtomicUsize::new(0) }
+        Self {
+            state: Mutex::default(),
+            changed: watch::Sender::new(0),
+            waiters: AtomicUsize::new(0),
+            purged: AtomicBool::new(false),
+        }
     }
 }
 
@@ -98,17 +108,10 @@ impl Fill {
         Ok(())
     }
 
-    /// The body received so far, in one buffer (for the completed object).
+    /// The body received so far, in one buffer (for the completed object; see [`crate::body`] for where).
     pub fn body(&self) -> Bytes {
         let state = self.state();
-        if state.chunks.len() == 1 {
-            return state.chunks[0].clone();
-        }
-        let mut whole = BytesMut::with_capacity(usize::try_from(state.received).unwrap_or(0));
-        for chunk in &state.chunks {
-            whole.extend_from_slice(chunk);
-        }
-        whole.freeze()
+        crate::body::concat(&state.chunks, usize::try_from(state.received).unwrap_or(usize::MAX))
     }
 
     /// Ends the fill; the first outcome wins.
@@ -130,6 +133,11 @@ impl Fill {
 
     pub fn is_finished(&self) -> bool {
         self.state().outcome.is_some()
+    }
+
+    /// Whether a purge covered this fill's key since it started ([`Fills::purge`]).
+    pub fn is_purged(&self) -> bool {
+        self.purged.load(Ordering::Acquire)
     }
 
     pub fn add_waiter(&self) {
@@ -272,6 +280,23 @@ impl Fills {
         }
     }
 
+    /// A purge: marks the fills whose key text `covers` says the purge covers, and forgets them, so that new
+    /// requests start a fresh fill instead of joining one that began before the purge. The marked fills still
+    /// serve the requests already waiting on them; their leaders must not leave the object in the tiers
+    /// (see [`Fill::is_purged`]). Returns how many were marked.
+    pub fn purge(&self, covers: impl Fn(&str) -> bool) -> usize {
+        let mut map = self.map();
+        let before = map.len();
+        map.retain(|key, fill| {
+            let doomed = covers(key);
+            if doomed {
+                fill.purged.store(true, Ordering::Release);
+            }
+            !doomed
+        });
+        before - map.len()
+    }
+
     pub fn len(&self) -> usize {
         self.map().len()
     }
@@ -318,6 +343,19 @@ mod tests {
         let waiting = tokio::spawn(async move { waiter.head().await });
         drop(FillGuard(fill));
         assert_eq!(waiting.await.unwrap().unwrap_err(), FillFailure::Abandoned);
+    }
+
+    #[test]
+    fn a_purge_marks_and_forgets_the_fills_it_covers() {
+        let fills = Fills::default();
+        let Joined::Leader(covered) = fills.join("film/a.m4s") else { panic!() };
+        let Joined::Leader(other) = fills.join("other/a.m4s") else { panic!() };
+        assert_eq!(fills.purge(|key| key.starts_with("film/")), 1);
+        assert!(covered.is_purged() && !other.is_purged());
+        assert!(fills.find("film/a.m4s").is_none(), "a new request starts a new fill");
+        assert!(matches!(fills.join("film/a.m4s"), Joined::Leader(fresh) if !fresh.is_purged()));
+        fills.remove("film/a.m4s", &covered);
+        assert!(fills.contains("film/a.m4s"), "the old fill's end leaves the new one in place");
     }
 
     #[tokio::test]

@@ -408,9 +408,14 @@ impl PurgeTarget {
 
     /// Whether the purge covers `key`. An object target covers the key with that path whatever its query.
     pub fn matches(&self, key: &CacheKey) -> bool {
+        self.matches_path(key.path())
+    }
+
+    /// Whether the purge covers a key whose path part (the key text before any `?`) is `path`.
+    pub fn matches_path(&self, path: &str) -> bool {
         match self {
-            PurgeTarget::Object(path) => key.path() == path,
-            PurgeTarget::Prefix(prefix) => key.path().starts_with(prefix.as_str()),
+            PurgeTarget::Object(object) => path == object,
+            PurgeTarget::Prefix(prefix) => path.starts_with(prefix.as_str()),
         }
     }
 

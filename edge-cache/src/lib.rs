@@ -2,8 +2,12 @@
 //!
 //! Pure parts (no I/O): [`key`] (cache keys without tokens), [`freshness`] (how long an upstream answer may
 //! be served, and stale), [`hashing`] (which upstream owns a key). Tiers: [`memory`] (moka, weighted by bytes)
-//! and [`disk`] (an LRU over files with a byte budget that survives restarts).
+//! and [`disk`] (an LRU over files with a byte budget that survives restarts). Memory: bodies of segment size
+//! live in mappings of their own ([`body`]), and fills in flight hold at most the [`budget`] carved out of the
+//! memory budget, so that the process stays within its configured memory plus a bounded overhead.
 
+pub mod body;
+pub mod budget;
 pub mod config;
 pub mod disk;
 pub mod fill;

@@ -92,6 +92,10 @@ pub struct Metrics {
     evictions: IntCounterVec,
     purged: IntCounterVec,
     prefetches: IntCounter,
+    revalidations: IntCounterVec,
+    fill_budget_bytes: IntGauge,
+    fill_reserved_bytes: IntGauge,
+    body_mapped_bytes: IntGauge,
 }
 
 fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -160,6 +164,28 @@ impl Metrics {
                 "Media segments fetched ahead of a request after a segment miss.",
             )
             .expect("valid metric"),
+            revalidations: counter_vec(
+                "marquee_edge_revalidations_total",
+                "Conditional upstream requests for a stale copy, by result: not_modified (the copy was renewed \
+                 without its body) or modified (a new body came).",
+                &["result"],
+            ),
+            fill_budget_bytes: IntGauge::new(
+                "marquee_edge_fill_budget_bytes",
+                "Bytes that bodies being fetched may hold at once (part of the memory budget).",
+            )
+            .expect("valid metric"),
+            fill_reserved_bytes: IntGauge::new(
+                "marquee_edge_fill_reserved_bytes",
+                "Bytes of the fill budget reserved by fetches in progress.",
+            )
+            .expect("valid metric"),
+            body_mapped_bytes: IntGauge::new(
+                "marquee_edge_body_mapped_bytes",
+                "Bytes of segment-sized bodies alive in their own mappings: cached, being filled, or still held by \
+                 responses in progress.",
+            )
+            .expect("valid metric"),
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -176,6 +202,10 @@ impl Metrics {
             Box::new(metrics.evictions.clone()),
             Box::new(metrics.purged.clone()),
             Box::new(metrics.prefetches.clone()),
+            Box::new(metrics.revalidations.clone()),
+            Box::new(metrics.fill_budget_bytes.clone()),
+            Box::new(metrics.fill_reserved_bytes.clone()),
+            Box::new(metrics.body_mapped_bytes.clone()),
         ];
         for collector in collectors {
             metrics.registry.register(collector).expect("metric names are unique");
@@ -218,6 +248,11 @@ impl Metrics {
         self.prefetches.inc();
     }
 
+    pub fn observe_revalidation(&self, not_modified: bool) {
+        let result = if not_modified { "not_modified" } else { "modified" };
+        self.revalidations.with_label_values(&[result]).inc();
+    }
+
     pub fn observe_purge(&self, tier: Tier, count: u64) {
         self.purged.with_label_values(&[tier.as_str()]).inc_by(count);
     }
@@ -229,6 +264,14 @@ impl Metrics {
         self.tier_entries.with_label_values(&label).set(i64::try_from(entries).unwrap_or(i64::MAX));
         let counter = self.evictions.with_label_values(&label);
         counter.inc_by(evictions_so_far.saturating_sub(counter.get()));
+    }
+
+    /// The fill budget and what is reserved of it, and the mapped bodies alive (called before each scrape).
+    pub fn set_body_memory(&self, fill_budget: u64, fill_reserved: u64, mapped: u64) {
+        let gauge = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
+        self.fill_budget_bytes.set(gauge(fill_budget));
+        self.fill_reserved_bytes.set(gauge(fill_reserved));
+        self.body_mapped_bytes.set(gauge(mapped));
     }
 
     /// Requests so far with this cache status, over every tier.

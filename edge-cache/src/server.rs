@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use crate::budget::{BudgetFull, FillBudget, FillReservation};
 use crate::config::EdgeConfig;
 use crate::disk::DiskTier;
 use crate::fill::{Fill, FillFailure, FillGuard, FillHead, Fills, Joined};
@@ -63,6 +64,8 @@ pub(crate) struct Edge {
     memory: MemoryTier<Arc<CachedObject>>,
     disk: Option<Arc<DiskTier>>,
     fills: Fills,
+    /// Bytes the bodies of fills in flight may hold (carved out of `memory_bytes`).
+    fill_budget: FillBudget,
     upstreams: Arc<Upstreams>,
     metrics: Metrics,
 }
@@ -95,7 +98,7 @@ impl EdgeServer {
             return Err(EdgeError::InvalidConfig { problems });
         }
         let memory_config = MemoryConfig {
-            capacity_bytes: config.memory_bytes,
+            capacity_bytes: config.memory_tier_bytes(),
             max_object_bytes: config.memory_max_object_bytes,
             ..MemoryConfig::default()
         };
@@ -123,6 +126,7 @@ impl EdgeServer {
         let listener =
             TcpListener::bind(config.listen).await.map_err(|source| EdgeError::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr().map_err(|source| EdgeError::Bind { addr: config.listen, source })?;
+        let fill_budget = FillBudget::new(config.fill_bytes());
         let edge = Edge {
             config,
             authorizer,
@@ -130,6 +134,7 @@ impl EdgeServer {
             memory,
             disk,
             fills: Fills::default(),
+            fill_budget,
             upstreams,
             metrics: Metrics::new(),
         };
@@ -273,7 +278,7 @@ async fn serve_key(
         match object.state(now) {
             CacheState::Fresh => return answer(edge, request, &object, CacheStatus::Hit, Tier::Memory),
             CacheState::StaleWhileRevalidate => {
-                edge.refresh_in_background(&key);
+                edge.refresh_in_background(&key, &object);
                 return answer(edge, request, &object, CacheStatus::Stale, Tier::Memory);
             }
             CacheState::StaleIfError | CacheState::Expired => stale = Some((object, Tier::Memory)),
@@ -288,7 +293,7 @@ async fn serve_key(
                     return answer(edge, request, &object, CacheStatus::Hit, Tier::Disk);
                 }
                 CacheState::StaleWhileRevalidate => {
-                    edge.refresh_in_background(&key);
+                    edge.refresh_in_background(&key, &object);
                     return answer(edge, request, &object, CacheStatus::Stale, Tier::Disk);
                 }
                 CacheState::StaleIfError | CacheState::Expired => stale = Some((object, Tier::Disk)),
@@ -297,7 +302,7 @@ async fn serve_key(
     }
     let joined = match joined.take() {
         Some(joined) => joined,
-        None => edge.start_fill(&key),
+        None => edge.start_fill(&key, stale.as_ref().map(|(object, _)| object.clone())),
     };
     let (fill, cache) = match joined {
         Joined::Leader(fill) => (fill, CacheStatus::Miss),
@@ -346,19 +351,20 @@ async fn serve_key(
 }
 
 impl Edge {
-    /// Starts a fill for `key` unless one is in flight (then joins it).
-    fn start_fill(self: &Arc<Self>, key: &CacheKey) -> Joined {
+    /// Starts a fill for `key` unless one is in flight (then joins it); with the `stale` copy, if any, to
+    /// revalidate instead of fetching the body again.
+    fn start_fill(self: &Arc<Self>, key: &CacheKey, stale: Option<Arc<CachedObject>>) -> Joined {
         let joined = self.fills.join(key.as_str());
         if let Joined::Leader(fill) = &joined {
             let (edge, owned, fill) = (self.clone(), key.clone(), fill.clone());
-            tokio::spawn(async move { edge.run_fill(owned, fill).await });
+            tokio::spawn(async move { edge.run_fill(owned, fill, stale).await });
             self.prefetch_after(key);
         }
         joined
     }
 
     /// Refreshes a stale copy in the background, once: a fill already in flight is the refresh.
-    fn refresh_in_background(self: &Arc<Self>, key: &CacheKey) {
+    fn refresh_in_background(self: &Arc<Self>, key: &CacheKey, stale: &Arc<CachedObject>) {
         // In this order: a refresh that finished between this request's lookup and now has put a fresh copy
         // in memory before leaving the fills, so one of the two checks sees it.
         if self.fills.contains(key.as_str()) {
@@ -370,14 +376,19 @@ impl Edge {
             return;
         }
         if let Joined::Leader(fill) = self.fills.join(key.as_str()) {
-            let (edge, key) = (self.clone(), key.clone());
-            tokio::spawn(async move { edge.run_fill(key, fill).await });
+            let (edge, key, stale) = (self.clone(), key.clone(), stale.clone());
+            tokio::spawn(async move { edge.run_fill(key, fill, Some(stale)).await });
         }
     }
 
     /// After a media segment miss, fetches the next ones of the same rendition in the background.
+    /// Prefetch is optional work: it starts only while at least half the fill budget is free, so that it never
+    /// makes a viewer's miss wait for room.
     fn prefetch_after(self: &Arc<Self>, key: &CacheKey) {
         for next in key.next_segments(self.config.prefetch_segments) {
+            if !self.fill_budget.has_room_for(self.fill_budget.total_bytes() / 2) {
+                return;
+            }
             let on_disk = self.disk.as_ref().is_some_and(|disk| disk.contains(next.as_str()));
             if on_disk || self.fills.contains(next.as_str()) || self.memory.contains(next.as_str()) {
                 continue;
@@ -385,7 +396,7 @@ impl Edge {
             if let Joined::Leader(fill) = self.fills.join(next.as_str()) {
                 self.metrics.observe_prefetch();
                 let edge = self.clone();
-                tokio::spawn(async move { edge.run_fill(next, fill).await });
+                tokio::spawn(async move { edge.run_fill(next, fill, None).await });
             }
         }
     }
@@ -408,16 +419,23 @@ impl Edge {
         CachedObject::decode(&entry.meta, entry.body, &self.config.freshness).map(Arc::new)
     }
 
-    /// The leader's work: fetch, hand chunks to the waiters, store the object, release the key.
-    async fn run_fill(self: Arc<Self>, key: CacheKey, fill: Arc<Fill>) {
+    /// The leader's work: fetch (or revalidate `stale`), hand chunks to the waiters, store the object, release
+    /// the key.
+    async fn run_fill(self: Arc<Self>, key: CacheKey, fill: Arc<Fill>, stale: Option<Arc<CachedObject>>) {
         let guard = FillGuard(fill.clone());
         self.metrics.fills_in_flight().inc();
-        let outcome = self.fetch_into(&key, &fill).await;
+        let mut reservation = self.fill_budget.empty();
+        let outcome = self.fetch_into(&key, &fill, &mut reservation, stale.as_deref()).await;
         match &outcome {
             Ok((object, cacheable)) => {
                 fill.finish(Ok(object.clone()));
-                if *cacheable {
+                if *cacheable && !fill.is_purged() {
                     self.store(&key, object).await;
+                    // A purge that marked this fill after the check above may have run its removals before
+                    // the store: remove what was stored (the purge marks fills before it removes).
+                    if fill.is_purged() {
+                        self.forget(&key).await;
+                    }
                 }
             }
             Err(failure) => {
@@ -427,14 +445,39 @@ impl Edge {
         }
         self.fills.remove(key.as_str(), &fill);
         self.metrics.fills_in_flight().dec();
+        // Given back once the body is in the tiers (counted by the memory tier's budget) or gone.
+        drop(reservation);
         drop(guard);
     }
 
-    async fn fetch_into(&self, key: &CacheKey, fill: &Fill) -> Result<(Arc<CachedObject>, bool), FillFailure> {
-        let fetched = self.upstreams.fetch(key).await.map_err(FillFailure::Upstream)?;
+    /// Fetches `key` into `fill`, holding no more body bytes than `reservation` covers (it grows with the body,
+    /// waiting for room in the fill budget). With a `stale` copy that has validators, the request is
+    /// conditional, and a 304 renews the copy without sending its body again.
+    async fn fetch_into(
+        &self,
+        key: &CacheKey,
+        fill: &Fill,
+        reservation: &mut FillReservation,
+        stale: Option<&CachedObject>,
+    ) -> Result<(Arc<CachedObject>, bool), FillFailure> {
+        let conditions = stale.map(CachedObject::revalidation_conditions).unwrap_or_default();
+        let fetched = self.upstreams.fetch(key, &conditions).await.map_err(FillFailure::Upstream)?;
         let received_at = SystemTime::now();
         let (parts, mut body) = fetched.response.into_parts();
         self.metrics.observe_upstream(self.upstreams.base(fetched.node), parts.status, fetched.started.elapsed());
+        if let (Some(stale), false) = (stale, conditions.is_empty()) {
+            let renewed = parts.status == StatusCode::NOT_MODIFIED;
+            self.metrics.observe_revalidation(renewed);
+            if renewed {
+                let (object, cacheable) = match stale.renewed(&parts.headers, received_at, &self.config.freshness) {
+                    Some(object) => (object, true),
+                    None => (CachedObject { freshness: uncached_freshness(), ..stale.clone() }, false),
+                };
+                let content_length = Some(object.body.len() as u64);
+                fill.set_head(FillHead { status: object.status, headers: object.headers.clone(), content_length });
+                return Ok((Arc::new(object), cacheable));
+            }
+        }
         let content_length = parts
             .headers
             .get(header::CONTENT_LENGTH)
@@ -444,8 +487,14 @@ impl Edge {
         if content_length.is_some_and(|length| length > limit) {
             return Err(FillFailure::TooLarge);
         }
+        let wait = self.config.upstream_timeout;
+        if let Err(BudgetFull) = reservation.grow_to(content_length.unwrap_or(0), wait).await {
+            warn!(key = %key, "No room in the fill budget.");
+            return Err(FillFailure::Busy);
+        }
         let freshness = self.config.freshness.evaluate(parts.status, &parts.headers, received_at);
         fill.set_head(FillHead { status: parts.status, headers: stored_headers(&parts.headers), content_length });
+        let mut received = 0u64;
         loop {
             let frame = match tokio::time::timeout(self.config.upstream_timeout, body.frame()).await {
                 Ok(Some(Ok(frame))) => frame,
@@ -460,6 +509,15 @@ impl Edge {
                 }
             };
             if let Ok(data) = frame.into_data() {
+                received += data.len() as u64;
+                if received > limit {
+                    return Err(FillFailure::TooLarge);
+                }
+                // Without a Content-Length the reservation grows chunk by chunk.
+                if let Err(BudgetFull) = reservation.grow_to(received, wait).await {
+                    warn!(key = %key, "No room in the fill budget.");
+                    return Err(FillFailure::Busy);
+                }
                 fill.push(data, limit)?;
             }
         }
@@ -491,6 +549,17 @@ impl Edge {
         }
     }
 
+    /// Removes `key` from both tiers.
+    async fn forget(&self, key: &CacheKey) {
+        self.memory.remove(key.as_str());
+        if let Some(disk) = self.disk.clone() {
+            let lookup = key.as_str().to_owned();
+            if let Ok(Err(error)) = tokio::task::spawn_blocking(move || disk.remove(&lookup)).await {
+                warn!(key = %key, %error, "Could not remove a purged object from disk.");
+            }
+        }
+    }
+
     fn refresh_tier_metrics(&self) {
         self.memory.run_pending_tasks();
         let stats = self.memory.stats();
@@ -500,6 +569,8 @@ impl Edge {
             let stats = disk.stats();
             self.metrics.set_tier(Tier::Disk, stats.used_bytes, stats.entries, stats.evictions);
         }
+        let budget = &self.fill_budget;
+        self.metrics.set_body_memory(budget.total_bytes(), budget.reserved_bytes(), crate::body::mapped_bytes());
     }
 }
 
@@ -613,6 +684,7 @@ fn answer(
 fn failure_response(failure: FillFailure) -> Response<EdgeBody> {
     let status = match failure {
         FillFailure::Upstream(crate::upstream::UpstreamError::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+        FillFailure::Busy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     };
     let mut response = plain(status);
@@ -650,6 +722,8 @@ async fn purge(edge: &Edge, request: &Request<Incoming>) -> Response<EdgeBody> {
         Some(Err(error)) => return text(StatusCode::BAD_REQUEST, "text/plain", format!("bad purge target: {error}\n")),
         None => return text(StatusCode::BAD_REQUEST, "text/plain", "give ?target=asset/ or ?target=asset/file\n"),
     };
+    // Fills first: one that stores after this point sees its mark and removes what it stored.
+    let fills = edge.fills.purge(|key| target.matches_path(key.split_once('?').map_or(key, |(path, _)| path)));
     let (memory, disk) = match &target {
         PurgeTarget::Object(path) => {
             let memory = usize::from(edge.memory.remove(path));
@@ -684,9 +758,11 @@ async fn purge(edge: &Edge, request: &Request<Incoming>) -> Response<EdgeBody> {
     };
     edge.metrics.observe_purge(Tier::Memory, memory as u64);
     edge.metrics.observe_purge(Tier::Disk, disk as u64);
-    info!(target = %target, memory, disk, "Purged.");
-    let body =
-        format!("{{\"target\":\"{}\",\"memory\":{memory},\"disk\":{disk}}}\n", target.as_path().replace('"', "\\\""));
+    info!(target = %target, memory, disk, fills, "Purged.");
+    let body = format!(
+        "{{\"target\":\"{}\",\"memory\":{memory},\"disk\":{disk},\"fills\":{fills}}}\n",
+        target.as_path().replace('"', "\\\"")
+    );
     text(StatusCode::OK, "application/json", body)
 }
 

@@ -331,6 +331,107 @@ async fn purge_removes_from_memory_and_disk_and_needs_the_token() -> Result<()> 
     edge.stop().await
 }
 
+/// Polls `/metrics` until no fill is in flight: every object fetched so far is in the tiers (or refused).
+async fn wait_for_fills_to_end(edge: &TestEdge) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(edge, "marquee_edge_fills_in_flight").await? > 0.0 {
+        ensure!(Instant::now() < deadline, "a fill never ended");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// Polls `/metrics` until `series` reaches `at_least`: the edge's own report that it reached a state.
+async fn wait_for_metric(edge: &TestEdge, series: &str, at_least: f64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(edge, series).await? < at_least {
+        ensure!(Instant::now() < deadline, "{series} never reached {at_least}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_during_a_fill_keeps_the_filled_object_out_of_the_tiers() -> Result<()> {
+    let cache_dir = tempfile::TempDir::new()?;
+    let body = pattern(200_000, 3);
+    let upstream = CountingUpstream::start(objects(&[(SEGMENT, body.clone(), "public, max-age=3600")]), true).await?;
+    let token = "purge-secret-0123456789";
+    let config = EdgeConfig {
+        disk_dir: Some(cache_dir.path().to_owned()),
+        purge_token: Some(token.to_owned()),
+        ..edge_config(vec![upstream.url()])
+    };
+    let edge = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    let url = edge.url(&format!("/{SEGMENT}"));
+    let before = tokio::spawn({
+        let url = url.clone();
+        async move { get(&url, &[]).await }
+    });
+    // The upstream holds the body back after its first KiB: the fill is in flight until released.
+    wait_for_metric(&edge, "marquee_edge_fills_in_flight", 1.0).await?;
+    let purge = edge.url(&format!("{}?target=film/", marquee_edge_cache::PURGE_PATH));
+    let bearer = format!("Bearer {token}");
+    let purged = support::request(&support::client(), Method::POST, &purge, &[("authorization", &bearer)]).await?;
+    assert_eq!(purged.status, StatusCode::OK);
+    upstream.release();
+    let before = before.await??;
+    assert_eq!((before.status, &before.body), (StatusCode::OK, &body), "the request made before the purge is served");
+    wait_for_fills_to_end(&edge).await?;
+    let after = get(&url, &[]).await?;
+    assert_eq!(after.header("x-cache"), "MISS", "the purged fill left nothing in memory or on disk");
+    assert_eq!((after.body, upstream.hits(SEGMENT)), (body, 2));
+    edge.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misses_wait_for_room_in_the_fill_budget() -> Result<()> {
+    let (first, second) = ("film/video_720p/seg_00001.m4s", "film/video_720p/seg_00002.m4s");
+    let (one, two) = (pattern(256 * 1024, 1), pattern(256 * 1024, 2));
+    let upstream = CountingUpstream::start(
+        objects(&[(first, one.clone(), "public, max-age=3600"), (second, two.clone(), "public, max-age=3600")]),
+        true,
+    )
+    .await?;
+    let fill_budget = 300 * 1024;
+    let config = EdgeConfig {
+        memory_bytes: 4 * 1024 * 1024,
+        memory_max_object_bytes: 1024 * 1024,
+        fill_memory_bytes: Some(fill_budget),
+        ..edge_config(vec![upstream.url()])
+    };
+    let edge = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    assert_eq!(metric(&edge, "marquee_edge_fill_budget_bytes").await?, fill_budget as f64);
+    let fetch = |path: &str| {
+        let url = edge.url(&format!("/{path}"));
+        tokio::spawn(async move { get(&url, &[]).await })
+    };
+    let first_reply = fetch(first);
+    wait_for_metric(&edge, "marquee_edge_fill_reserved_bytes", (256 * 1024) as f64).await?;
+    let second_reply = fetch(second);
+    // Both fetches have their answers' heads; the second waits for room before it holds any body.
+    wait_for_metric(&edge, "marquee_edge_fills_in_flight", 2.0).await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream.hits(second) == 0 {
+        ensure!(Instant::now() < deadline, "the second fill never asked the upstream");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The waiting fill may already have been handed the 44 KiB left over, never the whole of its 256 KiB.
+    let reserved = metric(&edge, "marquee_edge_fill_reserved_bytes").await?;
+    assert!(reserved <= fill_budget as f64, "reserved {reserved} of {fill_budget}");
+    assert!(!second_reply.is_finished(), "the second miss waits for the first to give its room back");
+    upstream.release();
+    let (first_reply, second_reply) = (first_reply.await??, second_reply.await??);
+    assert_eq!((first_reply.status, first_reply.body), (StatusCode::OK, one));
+    assert_eq!((second_reply.status, second_reply.body), (StatusCode::OK, two));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&edge, "marquee_edge_fill_reserved_bytes").await? > 0.0 {
+        ensure!(Instant::now() < deadline, "reservations were not given back");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    edge.stop().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_segment_miss_prefetches_the_next_ones() -> Result<()> {
     let entries: Vec<(String, Bytes)> =
@@ -390,6 +491,30 @@ async fn stale_while_revalidate_serves_the_old_copy_and_refreshes_once() -> Resu
     }
     assert_eq!(upstream.hits(SEGMENT), 2, "one refresh for all the stale answers");
     assert_eq!(get(&url, &[]).await?.header("x-cache"), "HIT", "the refreshed copy is fresh");
+    edge.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_copy_is_revalidated_upstream_without_its_body() -> Result<()> {
+    let cache_dir = tempfile::TempDir::new()?;
+    let body = pattern(100_000, 9);
+    let upstream = CountingUpstream::start(objects(&[(SEGMENT, body.clone(), "public, max-age=1")]), false).await?;
+    let config = EdgeConfig { disk_dir: Some(cache_dir.path().to_owned()), ..edge_config(vec![upstream.url()]) };
+    let edge = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    let url = edge.url(&format!("/{SEGMENT}"));
+    assert_eq!(get(&url, &[]).await?.header("x-cache"), "MISS");
+    wait_for_fills_to_end(&edge).await?;
+    // Let the one-second lifetime run out (no stale-while-revalidate: the next request waits for the answer).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let renewed = get(&url, &[]).await?;
+    assert_eq!((renewed.status, renewed.header("x-cache")), (StatusCode::OK, "MISS"));
+    assert_eq!(renewed.body, body, "the kept body, renewed by the 304");
+    assert_eq!(renewed.header("cache-control"), "public, max-age=1");
+    assert_eq!((upstream.hits(SEGMENT), upstream.hits(&format!("304 {SEGMENT}"))), (2, 1));
+    assert_eq!(metric(&edge, "marquee_edge_revalidations_total{result=\"not_modified\"}").await?, 1.0);
+    wait_for_fills_to_end(&edge).await?;
+    let fresh = get(&url, &[]).await?;
+    assert_eq!((fresh.header("x-cache"), &fresh.body), ("HIT", &body));
     edge.stop().await
 }
 

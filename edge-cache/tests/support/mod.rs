@@ -59,7 +59,9 @@ impl CountingUpstream {
                 let (objects, hits, released) = (objects.clone(), counted.clone(), released.clone());
                 let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                     let (objects, hits, released) = (objects.clone(), hits.clone(), released.clone());
-                    async move { Ok::<_, Infallible>(answer(&objects, &hits, released, request.uri().path())) }
+                    async move {
+                        Ok::<_, Infallible>(answer(&objects, &hits, released, request.uri().path(), request.headers()))
+                    }
                 });
                 connections.spawn(async move {
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -75,13 +77,15 @@ impl CountingUpstream {
         format!("http://{}", self.addr)
     }
 
-    /// Requests seen for `path` (without leading `/`), health probes excluded.
+    /// Requests seen for `path` (without leading `/`), health probes excluded; `"304 "` + path counts those
+    /// answered 304 Not Modified (an `If-None-Match` with the object's ETag), which `path` counts too.
     pub fn hits(&self, path: &str) -> usize {
         self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
     pub fn total_hits(&self) -> usize {
-        self.hits.lock().unwrap().iter().filter(|(path, _)| *path != "healthz").map(|(_, n)| n).sum()
+        let hits = self.hits.lock().unwrap();
+        hits.iter().filter(|(path, _)| *path != "healthz" && !path.starts_with("304 ")).map(|(_, n)| n).sum()
     }
 
     /// Lets held-back bodies finish.
@@ -106,6 +110,7 @@ fn answer(
     hits: &Mutex<HashMap<String, usize>>,
     mut released: watch::Receiver<bool>,
     path: &str,
+    request_headers: &HeaderMap,
 ) -> Response<BoxBody<Bytes, Infallible>> {
     let object_path = match marquee_signing::split_token_path(path) {
         Some((_, rest)) => rest,
@@ -124,6 +129,16 @@ fn answer(
             .unwrap();
     };
     let body = served.body.clone();
+    let etag = format!("\"{}\"", body.len());
+    if request_headers.get(header::IF_NONE_MATCH).is_some_and(|value| value.as_bytes() == etag.as_bytes()) {
+        *hits.lock().unwrap().entry(format!("304 {object_path}")).or_default() += 1;
+        return Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .header(header::CACHE_CONTROL, served.cache_control)
+            .header(header::ETAG, etag)
+            .body(Empty::new().boxed())
+            .unwrap();
+    }
     let first = body.slice(..body.len().min(1024));
     let rest = body.slice(first.len()..);
     let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(Frame::data(first)) }).chain(
@@ -135,7 +150,7 @@ fn answer(
     Response::builder()
         .header(header::CONTENT_TYPE, "video/mp4")
         .header(header::CACHE_CONTROL, served.cache_control)
-        .header(header::ETAG, format!("\"{}\"", body.len()))
+        .header(header::ETAG, etag)
         .header(header::CONTENT_LENGTH, body.len())
         .body(BodyExt::boxed(StreamBody::new(stream)))
         .unwrap()
