@@ -279,6 +279,18 @@ async fn edges_keep_serving_through_a_dead_shield() -> Result<()> {
     shield_b.stop().await.context("shield")
 }
 
+const PURGE_TOKEN: &str = "purge-secret-0123456789";
+
+/// An unsigned edge over `upstream` with a disk tier in `cache_dir` and the purge API on ([`PURGE_TOKEN`]).
+async fn edge_with_purge_api(upstream: &CountingUpstream, cache_dir: &std::path::Path) -> Result<TestEdge> {
+    let config = EdgeConfig {
+        disk_dir: Some(cache_dir.to_owned()),
+        purge_token: Some(PURGE_TOKEN.to_owned()),
+        ..edge_config(vec![upstream.url()])
+    };
+    TestEdge::start(config, Arc::new(Unsigned), None).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_removes_from_memory_and_disk_and_needs_the_token() -> Result<()> {
     let cache_dir = tempfile::TempDir::new()?;
@@ -292,13 +304,8 @@ async fn purge_removes_from_memory_and_disk_and_needs_the_token() -> Result<()> 
         false,
     )
     .await?;
-    let token = "purge-secret-0123456789";
-    let config = EdgeConfig {
-        disk_dir: Some(cache_dir.path().to_owned()),
-        purge_token: Some(token.to_owned()),
-        ..edge_config(vec![upstream.url()])
-    };
-    let edge = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    let token = PURGE_TOKEN;
+    let edge = edge_with_purge_api(&upstream, cache_dir.path()).await?;
     for path in [SEGMENT, "film/master.m3u8", other] {
         assert_eq!(get(&edge.url(&format!("/{path}")), &[]).await?.status, StatusCode::OK);
     }
@@ -356,13 +363,8 @@ async fn a_purge_during_a_fill_keeps_the_filled_object_out_of_the_tiers() -> Res
     let cache_dir = tempfile::TempDir::new()?;
     let body = pattern(200_000, 3);
     let upstream = CountingUpstream::start(objects(&[(SEGMENT, body.clone(), "public, max-age=3600")]), true).await?;
-    let token = "purge-secret-0123456789";
-    let config = EdgeConfig {
-        disk_dir: Some(cache_dir.path().to_owned()),
-        purge_token: Some(token.to_owned()),
-        ..edge_config(vec![upstream.url()])
-    };
-    let edge = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    let token = PURGE_TOKEN;
+    let edge = edge_with_purge_api(&upstream, cache_dir.path()).await?;
     let url = edge.url(&format!("/{SEGMENT}"));
     let before = tokio::spawn({
         let url = url.clone();
