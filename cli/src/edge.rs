@@ -108,7 +108,8 @@ pub struct EdgeArgs {
     /// of --memory; at most half of it.
     #[arg(long, env = "MARQUEE_EDGE_FILL_MEMORY", value_name = "SIZE", help_heading = CACHE)]
     fill_memory: Option<HumanBytes>,
-    /// Largest object kept in memory (bigger ones live on disk only); at most half of --memory.
+    /// Largest object kept in memory (bigger ones live on disk only); at most half of the memory tier (--memory
+    /// less --fill-memory).
     #[arg(long, env = "MARQUEE_EDGE_MEMORY_MAX_OBJECT", value_name = "SIZE",
           default_value_t = HumanBytes(DEFAULT_MEMORY_MAX_OBJECT_BYTES), help_heading = CACHE)]
     memory_max_object: HumanBytes,
