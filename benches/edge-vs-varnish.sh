@@ -4,7 +4,8 @@
 # after one warming request each. Prints requests/s, MB/s, p50 and p99 latency with ratios against Varnish,
 # and the edge's peak RSS against its memory tier budget + 64 MB.
 #
-#   benches/edge-vs-varnish.sh [--duration S] [--connections N] [--runs N] [--memory SIZE] [--keep DIR]
+#   benches/edge-vs-varnish.sh [--duration S] [--connections N] [--runs N] [--memory SIZE] [--workers N] [--keep DIR]
+#   (--workers: the edge's worker threads, default 0 = one per CPU)
 #
 # Each server is measured --runs times (default 3), alternating, and the median of each figure is printed.
 #
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/marquee/target}"
 
-duration=10 connections=32 runs=3 memory=256MiB keep=""
+duration=10 connections=32 runs=3 memory=256MiB keep="" workers=0
 while (( $# )); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -21,6 +22,7 @@ while (( $# )); do
     --runs) runs=$2; shift 2 ;;
     --memory) memory=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
+    --workers) workers=$2; shift 2 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -54,7 +56,7 @@ for _ in $(seq 100); do grep -q Serving "$work/origin.out" 2>/dev/null && break;
 origin=$(grep -o 'http://[0-9.:]*' "$work/origin.out")
 origin_hostport=${origin#http://}
 
-"$marquee" edge --upstream "$origin" --listen 127.0.0.1:0 --unsigned --memory "$memory" >"$work/edge.out" 2>&1 &
+"$marquee" edge --upstream "$origin" --listen 127.0.0.1:0 --unsigned --memory "$memory" --workers "$workers" >"$work/edge.out" 2>&1 &
 edge_pid=$!
 pids+=($edge_pid)
 for _ in $(seq 100); do grep -q "Edge serving" "$work/edge.out" 2>/dev/null && break; sleep 0.05; done
