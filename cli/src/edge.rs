@@ -126,6 +126,12 @@ pub struct EdgeArgs {
     #[arg(long, env = "MARQUEE_EDGE_MAX_OBJECT_BYTES", value_name = "SIZE",
           default_value_t = HumanBytes(DEFAULT_MAX_OBJECT_BYTES), help_heading = CACHE)]
     max_object_bytes: HumanBytes,
+    /// A query parameter that is part of the cache key and is sent upstream, such as a cache-busting `v`.
+    /// Repeat the flag, or separate names with commas in the variable. Every other parameter (tracking, the
+    /// token) is dropped, so all viewers share one copy. Default: none.
+    #[arg(long = "cache-query-param", env = "MARQUEE_EDGE_CACHE_QUERY_PARAMS", value_name = "NAME",
+          value_delimiter = ',', help_heading = CACHE)]
+    cache_query_params: Vec<String>,
     /// After a media segment miss, fetch this many following segments in the background (0: off).
     #[arg(long, env = "MARQUEE_EDGE_PREFETCH", value_name = "N", default_value_t = DEFAULT_PREFETCH_SEGMENTS,
           help_heading = CACHE)]
@@ -208,6 +214,8 @@ pub struct EdgeSection {
     pub disk: Option<HumanBytes>,
     /// A size. Default: [`DEFAULT_MAX_OBJECT_BYTES`].
     pub max_object_bytes: Option<HumanBytes>,
+    /// Query parameter names kept in cache keys, a list: `["v"]`. Default: none.
+    pub cache_query_params: Option<Vec<String>>,
     /// Default: [`DEFAULT_PREFETCH_SEGMENTS`].
     pub prefetch: Option<usize>,
     /// Default: [`DEFAULT_WORKERS`] (one per CPU).
@@ -258,6 +266,7 @@ pub const EXAMPLE_PLACEHOLDERS: &[(&str, &str)] = &[
     ("tls_key", "key.pem"),
     ("disk_dir", "/var/cache/marquee"),
     ("fill_memory", "64MiB"),
+    ("cache_query_params", "v"),
 ];
 
 /// Arguments of [`command`] that are not settings of the `[edge]` section.
@@ -406,6 +415,7 @@ fn merge(args: &EdgeArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<&L
         disk_bytes: p.pick("disk", args.disk.0, bytes(section.disk)),
         max_object_bytes: p.pick("max_object_bytes", args.max_object_bytes.0, bytes(section.max_object_bytes)),
         prefetch_segments: p.pick("prefetch", args.prefetch, section.prefetch),
+        cache_query_params: p.pick("cache_query_params", args.cache_query_params.clone(), section.cache_query_params),
         workers: p.pick("workers", args.workers, section.workers),
         freshness: FreshnessPolicy {
             default_ttl: p.pick("default_ttl", args.default_ttl.0, duration(section.default_ttl)),
@@ -546,6 +556,7 @@ fn library_problem(problem: &str, places: &Places) -> Problem {
         places.has(key).then(|| key.to_owned())
     };
     let (first, rest) = problem.split_once(' ').unwrap_or((problem, ""));
+    let first = first.strip_suffix(':').unwrap_or(first);
     if first == "upstream" {
         return Problem::new(places.place("upstreams"), problem);
     }
@@ -664,7 +675,7 @@ mod tests {
             "marquee.toml",
             "[edge]\nunsigned = true\nupstreams = [\"ftp://x\", \"http://a:1\", \"http://a:1/\"]\n\
              memory = \"1MiB\"\nmemory_max_object = \"1MiB\"\npurge_token = \"short\"\nhealth_interval = \"0s\"\n\
-             tls_key = \"key.pem\"\n",
+             tls_key = \"key.pem\"\ncache_query_params = [\"v\", \"token\"]\n",
         );
         let problems = problems_of(&["--disk-dir", "cache", "--disk", "0", "--prefetch", "1000"], Some(&f));
         let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -678,6 +689,8 @@ mod tests {
                 "--disk: must be more than 0 when a disk directory is set",
                 "edge.health_interval (line 7): must be more than zero",
                 "--prefetch: must be at most 32",
+                "edge.cache_query_params (line 9): query allow-list entry \"token\" is unusable: the token is never \
+                 part of a cache key",
                 "edge.purge_token (line 6): must be at least 16 characters",
                 "edge.upstreams (line 3): upstream http://a:1/ is listed more than once",
             ],

@@ -72,6 +72,9 @@ pub struct EdgeConfig {
     pub upstream_token_ttl: Duration,
     /// See [`DEFAULT_PREFETCH_SEGMENTS`].
     pub prefetch_segments: usize,
+    /// Query parameters that are part of the cache key (such as a `v` that busts caches); every other one
+    /// (tracking, the token) is dropped from the key and from the upstream request. Empty by default.
+    pub cache_query_params: Vec<String>,
     /// Bearer token the purge API requires; `None`: the purge API is off.
     pub purge_token: Option<String>,
     /// See [`DEFAULT_WORKERS`]; used by `marquee edge` ([`crate::EdgeServer::run_on_worker_threads`]).
@@ -98,6 +101,7 @@ impl Default for EdgeConfig {
             health_interval: DEFAULT_HEALTH_INTERVAL,
             upstream_token_ttl: DEFAULT_UPSTREAM_TOKEN_TTL,
             prefetch_segments: DEFAULT_PREFETCH_SEGMENTS,
+            cache_query_params: Vec::new(),
             purge_token: None,
             workers: DEFAULT_WORKERS,
             connections: ConnectionSettings::default(),
@@ -164,6 +168,9 @@ impl EdgeConfig {
         if self.prefetch_segments > crate::key::MAX_NEXT_SEGMENTS {
             problems.push(format!("prefetch_segments must be at most {}", crate::key::MAX_NEXT_SEGMENTS));
         }
+        if let Err(error) = crate::key::QueryAllowList::new(self.cache_query_params.iter().cloned()) {
+            problems.push(format!("cache_query_params: {error}"));
+        }
         if self.purge_token.as_deref().is_some_and(|token| token.len() < 16) {
             problems.push("purge_token must be at least 16 characters".into());
         }
@@ -201,8 +208,9 @@ mod tests {
             memory_max_object_bytes: 0,
             upstream_timeout: Duration::ZERO,
             purge_token: Some("short".into()),
+            cache_query_params: vec!["v".into(), "token".into()],
             ..EdgeConfig::default()
         };
-        assert_eq!(config.problems().len(), 5, "{:?}", config.problems());
+        assert_eq!(config.problems().len(), 6, "{:?}", config.problems());
     }
 }

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
@@ -66,6 +67,9 @@ pub(crate) struct Edge {
     fills: Fills,
     /// Bytes the bodies of fills in flight may hold (carved out of `memory_bytes`).
     fill_budget: FillBudget,
+    /// Bumped by every purge before it removes anything, so that a disk hit read before the purge is not
+    /// promoted into memory after it.
+    purges: AtomicU64,
     upstreams: Arc<Upstreams>,
     metrics: Metrics,
 }
@@ -127,14 +131,17 @@ impl EdgeServer {
             TcpListener::bind(config.listen).await.map_err(|source| EdgeError::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr().map_err(|source| EdgeError::Bind { addr: config.listen, source })?;
         let fill_budget = FillBudget::new(config.fill_bytes());
+        let allow = QueryAllowList::new(config.cache_query_params.iter().cloned())
+            .map_err(|error| EdgeError::InvalidConfig { problems: vec![error.to_string()] })?;
         let edge = Edge {
             config,
             authorizer,
-            allow: QueryAllowList::none(),
+            allow,
             memory,
             disk,
             fills: Fills::default(),
             fill_budget,
+            purges: AtomicU64::new(0),
             upstreams,
             metrics: Metrics::new(),
         };
@@ -286,10 +293,11 @@ async fn serve_key(
     }
     let mut joined = edge.fills.find(key.as_str()).map(Joined::Waiter);
     if joined.is_none() && stale.is_none() {
+        let purges_before = edge.purges.load(Ordering::Acquire);
         if let Some(object) = edge.read_disk(&key).await {
             match object.state(now) {
                 CacheState::Fresh => {
-                    edge.memory.insert(key.as_str().to_owned(), object.clone());
+                    edge.promote(&key, &object, purges_before);
                     return answer(edge, request, &object, CacheStatus::Hit, Tier::Disk);
                 }
                 CacheState::StaleWhileRevalidate => {
@@ -549,6 +557,19 @@ impl Edge {
         }
     }
 
+    /// Offers a disk hit to the memory tier, unless a purge started since `purges_before` (read before the disk
+    /// read): then the copy may be one the purge removed. Checked again after the insert, since a purge bumps
+    /// the count before it removes from memory: one that came in between is undone here.
+    fn promote(&self, key: &CacheKey, object: &Arc<CachedObject>, purges_before: u64) {
+        if self.purges.load(Ordering::Acquire) != purges_before {
+            return;
+        }
+        self.memory.insert(key.as_str().to_owned(), object.clone());
+        if self.purges.load(Ordering::Acquire) != purges_before {
+            self.memory.remove(key.as_str());
+        }
+    }
+
     /// Removes `key` from both tiers.
     async fn forget(&self, key: &CacheKey) {
         self.memory.remove(key.as_str());
@@ -722,39 +743,36 @@ async fn purge(edge: &Edge, request: &Request<Incoming>) -> Response<EdgeBody> {
         Some(Err(error)) => return text(StatusCode::BAD_REQUEST, "text/plain", format!("bad purge target: {error}\n")),
         None => return text(StatusCode::BAD_REQUEST, "text/plain", "give ?target=asset/ or ?target=asset/file\n"),
     };
-    // Fills first: one that stores after this point sees its mark and removes what it stored.
+    // Before anything is removed: disk hits read until now are not promoted into memory any more.
+    edge.purges.fetch_add(1, Ordering::AcqRel);
+    // Fills next: one that stores after this point sees its mark and removes what it stored.
     let fills = edge.fills.purge(|key| target.matches_path(key.split_once('?').map_or(key, |(path, _)| path)));
-    let (memory, disk) = match &target {
-        PurgeTarget::Object(path) => {
-            let memory = usize::from(edge.memory.remove(path));
-            let disk = match &edge.disk {
-                Some(disk) => {
-                    let (disk, path) = (disk.clone(), path.clone());
-                    tokio::task::spawn_blocking(move || disk.remove(&path))
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .map_or(0, usize::from)
+    // An object target covers its query variants too (`path?v=2`), which exist only with an allow-list.
+    let (exact, prefix) = match &target {
+        PurgeTarget::Object(path) => (Some(path.clone()), (!edge.allow.is_empty()).then(|| format!("{path}?"))),
+        PurgeTarget::Prefix(prefix) => (None, Some(prefix.clone())),
+    };
+    let memory = exact.as_deref().map_or(0, |path| usize::from(edge.memory.remove(path)))
+        + prefix.as_deref().map_or(0, |prefix| edge.memory.remove_prefix(prefix));
+    let disk = match edge.disk.clone() {
+        Some(disk) => {
+            let removed = tokio::task::spawn_blocking(move || -> Result<usize, crate::disk::DiskError> {
+                let exact = match exact {
+                    Some(path) => usize::from(disk.remove(&path)?),
+                    None => 0,
+                };
+                Ok(exact + prefix.map_or(Ok(0), |prefix| disk.purge_prefix(&prefix))?)
+            });
+            match removed.await {
+                Ok(Ok(removed)) => removed,
+                Ok(Err(error)) => {
+                    warn!(target = %target, %error, "Purge could not remove every disk entry.");
+                    0
                 }
-                None => 0,
-            };
-            (memory, disk)
+                Err(_) => 0,
+            }
         }
-        PurgeTarget::Prefix(prefix) => {
-            let memory = edge.memory.remove_prefix(prefix);
-            let disk = match &edge.disk {
-                Some(disk) => {
-                    let (disk, prefix) = (disk.clone(), prefix.clone());
-                    tokio::task::spawn_blocking(move || disk.purge_prefix(&prefix))
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .unwrap_or(0)
-                }
-                None => 0,
-            };
-            (memory, disk)
-        }
+        None => 0,
     };
     edge.metrics.observe_purge(Tier::Memory, memory as u64);
     edge.metrics.observe_purge(Tier::Disk, disk as u64);

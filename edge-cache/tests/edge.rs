@@ -435,6 +435,44 @@ async fn misses_wait_for_room_in_the_fill_budget() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_query_parameters_make_their_own_copies_and_an_object_purge_takes_them_all() -> Result<()> {
+    let cache_dir = tempfile::TempDir::new()?;
+    let manifest = "film/master.m3u8";
+    let upstream = CountingUpstream::start(
+        objects(&[(manifest, Bytes::from_static(b"#EXTM3U\n"), "public, max-age=3600")]),
+        false,
+    )
+    .await?;
+    let config = EdgeConfig {
+        disk_dir: Some(cache_dir.path().to_owned()),
+        purge_token: Some(PURGE_TOKEN.to_owned()),
+        cache_query_params: vec!["v".to_owned()],
+        ..edge_config(vec![upstream.url()])
+    };
+    let edge = TestEdge::start(config, Arc::new(Unsigned), None).await?;
+    let cache_of = |query: &'static str| {
+        let url = edge.url(&format!("/{manifest}{query}"));
+        async move { anyhow::Ok(get(&url, &[]).await?.header("x-cache").to_owned()) }
+    };
+    assert_eq!(cache_of("?v=1&utm=a").await?, "MISS");
+    wait_for_fills_to_end(&edge).await?;
+    assert_eq!(cache_of("?utm=b&v=1").await?, "HIT", "other parameters are not part of the key");
+    assert_eq!(cache_of("?v=2").await?, "MISS", "an allowed one is");
+    assert_eq!(cache_of("").await?, "MISS");
+    assert_eq!(upstream.hits(manifest), 3);
+    wait_for_metric(&edge, "marquee_edge_tier_entries{tier=\"disk\"}", 3.0).await?;
+
+    let purge = edge.url(&format!("{}?target={manifest}", marquee_edge_cache::PURGE_PATH));
+    let bearer = format!("Bearer {PURGE_TOKEN}");
+    let purged = support::request(&support::client(), Method::POST, &purge, &[("authorization", &bearer)]).await?;
+    let report = String::from_utf8(purged.body.to_vec())?;
+    assert!(report.contains("\"memory\":3") && report.contains("\"disk\":3"), "{report}");
+    assert_eq!(cache_of("?v=2").await?, "MISS", "the variants went with the object");
+    assert_eq!(upstream.hits(manifest), 4);
+    edge.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_segment_miss_prefetches_the_next_ones() -> Result<()> {
     let entries: Vec<(String, Bytes)> =
         (1..=4).map(|i| (format!("film/video_720p/seg_{i:05}.m4s"), pattern(2000, i as u8))).collect();
