@@ -4,8 +4,8 @@
 //! Why not the heap: glibc's malloc serves a multi-megabyte allocation with `mmap` at first, but after the
 //! first such block is freed it raises its mmap threshold to that size (its "dynamic threshold"), and from
 //! then on segments come from its arenas, where freed bodies fragment the heap and stay resident. Measured
-//! with `benches/edge-rss.sh` (256 MiB tier): 414 MB peak RSS with heap bodies, far above the tier plus
-//! 64 MB. Forcing the threshold process-wide (`MALLOC_MMAP_THRESHOLD_`) or another allocator with eager purging
+//! with `benches/edge-rss.sh --memory 256`: 280 and 322 MB peak RSS in two runs with heap bodies, 256 and
+//! 257 MB with mapped ones (BENCHMARKS.md). Forcing the threshold process-wide (`MALLOC_MMAP_THRESHOLD_`) or another allocator with eager purging
 //! returns the memory too, but makes every allocation in the process pay for it; here only bodies of at least
 //! [`MAPPED_BODY_MIN_BYTES`] are mapped, once per fill or disk read, which already costs a copy of the body.
 //!
