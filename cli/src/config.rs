@@ -10,6 +10,7 @@
 //! Adding a service's section: give [`ConfigFile`] a field with the section's serde type, check it in
 //! [`run_check`] and print it in [`example`] with [`example_section`].
 
+pub mod connections;
 pub mod files;
 pub mod precedence;
 pub mod units;

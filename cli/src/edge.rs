@@ -28,6 +28,7 @@ use marquee_origin::{RequestAuthorizer, SignedUrls, TlsFiles, Unsigned};
 use marquee_signing::KeyRing;
 use serde::Deserialize;
 
+use crate::config::connections::{self, ConnectionArgs, ConnectionKeys};
 use crate::config::files::{read_key_ring, tls_pair, writable_directory, WritableDirectory};
 use crate::config::precedence::{environment_problem, given_in, Given, Places, Precedence};
 use crate::config::units::{socket_address, HumanBytes, HumanDuration};
@@ -136,6 +137,8 @@ pub struct EdgeArgs {
     #[arg(long, env = "MARQUEE_EDGE_PREFETCH", value_name = "N", default_value_t = DEFAULT_PREFETCH_SEGMENTS,
           help_heading = CACHE)]
     prefetch: usize,
+    #[command(flatten)]
+    connections: ConnectionArgs,
     /// Worker threads, each with its own single-threaded runtime accepting on the shared socket (connections
     /// stay on the thread that accepted them); 0: one per CPU.
     #[arg(long, env = "MARQUEE_EDGE_WORKERS", value_name = "N", default_value_t = DEFAULT_WORKERS,
@@ -218,6 +221,23 @@ pub struct EdgeSection {
     pub cache_query_params: Option<Vec<String>>,
     /// Default: [`DEFAULT_PREFETCH_SEGMENTS`].
     pub prefetch: Option<usize>,
+    /// A duration such as `"10s"`. Default:
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`](marquee_origin::config::DEFAULT_HEADER_READ_TIMEOUT).
+    pub header_read_timeout: Option<HumanDuration>,
+    /// A duration. Default: [`DEFAULT_WRITE_TIMEOUT`](marquee_origin::config::DEFAULT_WRITE_TIMEOUT).
+    pub write_timeout: Option<HumanDuration>,
+    /// A duration. Default: [`DEFAULT_HTTP2_KEEP_ALIVE`](marquee_origin::config::DEFAULT_HTTP2_KEEP_ALIVE).
+    pub http2_keep_alive: Option<HumanDuration>,
+    /// Default: [`DEFAULT_MAX_CONNECTIONS`](marquee_origin::config::DEFAULT_MAX_CONNECTIONS).
+    pub max_connections: Option<usize>,
+    /// Default: [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`](marquee_origin::config::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS).
+    pub http2_max_concurrent_streams: Option<u32>,
+    /// A size. Default: [`DEFAULT_MAX_HEADER_BYTES`](marquee_origin::config::DEFAULT_MAX_HEADER_BYTES).
+    pub max_header_bytes: Option<HumanBytes>,
+    /// Default: [`DEFAULT_MAX_HEADERS`](marquee_origin::config::DEFAULT_MAX_HEADERS).
+    pub max_headers: Option<usize>,
+    /// A duration. Default: [`DEFAULT_SHUTDOWN_GRACE`](marquee_origin::config::DEFAULT_SHUTDOWN_GRACE).
+    pub shutdown_grace: Option<HumanDuration>,
     /// Default: [`DEFAULT_WORKERS`] (one per CPU).
     pub workers: Option<usize>,
     /// A duration. Default: [`DEFAULT_TTL`].
@@ -230,6 +250,21 @@ pub struct EdgeSection {
     pub default_stale_while_revalidate: Option<HumanDuration>,
     /// A duration. Default: [`DEFAULT_STALE_IF_ERROR`].
     pub default_stale_if_error: Option<HumanDuration>,
+}
+
+impl EdgeSection {
+    fn connection_keys(&self) -> ConnectionKeys {
+        ConnectionKeys {
+            header_read_timeout: self.header_read_timeout,
+            write_timeout: self.write_timeout,
+            http2_keep_alive: self.http2_keep_alive,
+            max_connections: self.max_connections,
+            http2_max_concurrent_streams: self.http2_max_concurrent_streams,
+            max_header_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
+            shutdown_grace: self.shutdown_grace,
+        }
+    }
 }
 
 /// A list of upstream URLs, with a message that shows the list syntax when a single string is given.
@@ -254,7 +289,12 @@ fn upstream_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
 /// The `edge` subcommand's arguments as clap defines them: for [`run`]'s precedence, `config check` (which
 /// reads the environment through it) and `config example` (which is written from its help and defaults).
 pub fn command() -> clap::Command {
-    <EdgeArgs as clap::Args>::augment_args(clap::Command::new("edge"))
+    with_variables(<EdgeArgs as clap::Args>::augment_args(clap::Command::new("edge")))
+}
+
+/// Names the variables of the shared connection arguments (`MARQUEE_EDGE_WRITE_TIMEOUT`, …).
+pub fn with_variables(command: clap::Command) -> clap::Command {
+    connections::with_env(command, "MARQUEE_EDGE")
 }
 
 /// Placeholders for the settings that have no default, shown commented out in `marquee config example`.
@@ -386,6 +426,7 @@ fn merge(args: &EdgeArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<&L
     let command = command();
     let mut p = Precedence::new("edge", &command, given, file);
     let duration = |d: Option<HumanDuration>| d.map(|d| d.0);
+    let connection_keys = section.connection_keys();
     let bytes = |b: Option<HumanBytes>| b.map(|b| b.0);
     let config = EdgeConfig {
         upstreams: p.pick("upstreams", args.upstreams.clone(), section.upstreams),
@@ -416,6 +457,7 @@ fn merge(args: &EdgeArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<&L
         max_object_bytes: p.pick("max_object_bytes", args.max_object_bytes.0, bytes(section.max_object_bytes)),
         prefetch_segments: p.pick("prefetch", args.prefetch, section.prefetch),
         cache_query_params: p.pick("cache_query_params", args.cache_query_params.clone(), section.cache_query_params),
+        connections: connections::merge(&mut p, &args.connections, connection_keys),
         workers: p.pick("workers", args.workers, section.workers),
         freshness: FreshnessPolicy {
             default_ttl: p.pick("default_ttl", args.default_ttl.0, duration(section.default_ttl)),
@@ -432,7 +474,6 @@ fn merge(args: &EdgeArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<&L
                 duration(section.default_stale_if_error),
             ),
         },
-        ..EdgeConfig::default()
     };
     MergedEdge {
         key_file: p.pick("key_file", args.key_file.clone(), in_dir(section.key_file)),
@@ -622,6 +663,28 @@ mod tests {
         let merged = merge_argv(&[], Some(&f));
         assert_eq!(merged.config.upstreams, ["http://a:1", "http://b:2"]);
         assert_eq!(merged.places.place("upstreams"), "edge.upstreams (line 2)");
+    }
+
+    #[test]
+    fn client_connection_settings_come_from_the_file_and_flags_and_are_checked() {
+        let f = file(
+            "marquee.toml",
+            "[edge]\nunsigned = true\nupstreams = [\"http://a:1\"]\nmax_connections = 7\nshutdown_grace = \"2s\"\n\
+             write_timeout = \"0s\"\n",
+        );
+        let merged = merge_argv(&["--max-headers", "12"], Some(&f));
+        let connections = &merged.config.connections;
+        assert_eq!((connections.max_connections, connections.max_headers), (7, 12));
+        assert_eq!(connections.shutdown_grace, Duration::from_secs(2));
+        assert_eq!(connections.header_read_timeout, marquee_origin::config::DEFAULT_HEADER_READ_TIMEOUT);
+        assert_eq!(merged.places.place("max_connections"), "edge.max_connections (line 4)");
+        let mut problems = Vec::new();
+        assert!(plan(&merged, &mut problems).is_none());
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["edge.write_timeout (line 6): must be more than zero"]);
+        let command = command();
+        let variable = command.get_arguments().find(|arg| arg.get_id() == "shutdown_grace").unwrap().get_env();
+        assert_eq!(variable.and_then(|name| name.to_str()), Some("MARQUEE_EDGE_SHUTDOWN_GRACE"));
     }
 
     #[test]

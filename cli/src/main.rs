@@ -74,7 +74,7 @@ enum Command {
     /// Example: marquee edge --upstream http://origin:8080 --key-file keys.toml --disk-dir /var/cache/marquee
     ///
     /// Example: marquee edge --config /etc/marquee/marquee.toml   (the [edge] section; see `marquee config example`)
-    Edge(edge::EdgeArgs),
+    Edge(Box<edge::EdgeArgs>),
     /// Print a signed playback URL for one asset.
     ///
     /// The token authorises every path under the asset's prefix until it expires, so the relative
@@ -137,7 +137,9 @@ fn parse_encoder(s: &str) -> Result<EncoderPreference, String> {
 
 fn main() -> ExitCode {
     // Parsed in two steps so that `marquee origin` can tell a flag or variable from a default.
-    let matches = Cli::command().get_matches();
+    let command =
+        Cli::command().mut_subcommand("origin", origin::with_variables).mut_subcommand("edge", edge::with_variables);
+    let matches = command.get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Err(e) = init_logging(&cli) {
         eprintln!("error: {e:#}");
@@ -150,7 +152,7 @@ fn main() -> ExitCode {
         Command::Origin(args) => {
             origin::run(args, matches.subcommand_matches("origin").expect("clap matched the origin subcommand"))
         }
-        Command::Edge(args) => edge::run(args, matches.subcommand_matches("edge").expect("clap matched edge")),
+        Command::Edge(args) => edge::run(*args, matches.subcommand_matches("edge").expect("clap matched edge")),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
         Command::Config(args) => config::run(args),

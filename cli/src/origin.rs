@@ -14,15 +14,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{ArgMatches, FromArgMatches};
 use marquee_origin::config::{
-    DEFAULT_BODY_CHUNK_BYTES, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HOT_CACHE_BYTES, DEFAULT_HOT_OBJECT_MAX_BYTES,
-    DEFAULT_HOT_OBJECT_TTL, DEFAULT_HTTP2_KEEP_ALIVE, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS, DEFAULT_LISTEN,
-    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_SHUTDOWN_GRACE, DEFAULT_WORKERS, DEFAULT_WRITE_TIMEOUT,
+    DEFAULT_BODY_CHUNK_BYTES, DEFAULT_HOT_CACHE_BYTES, DEFAULT_HOT_OBJECT_MAX_BYTES, DEFAULT_HOT_OBJECT_TTL,
+    DEFAULT_LISTEN, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_WORKERS,
 };
 use marquee_origin::{Origin, OriginConfig, RequestAuthorizer, SignedUrls, Unsigned};
 use marquee_signing::KeyRing;
 use serde::Deserialize;
 
+use crate::config::connections::{self, ConnectionArgs, ConnectionKeys, CONNECTIONS};
 use crate::config::files::{read_key_ring, tls_pair};
 use crate::config::precedence::{environment_problem, given_in, Given, Places, Precedence};
 use crate::config::units::{socket_address, HumanBytes, HumanDuration};
@@ -30,7 +29,6 @@ use crate::config::{LoadedFile, Problem};
 
 const ACCESS: &str = "Access";
 const LISTENING: &str = "Listening";
-const CONNECTIONS: &str = "Connections and timeouts";
 const MEMORY: &str = "Memory";
 
 /// Serve HLS and DASH presentations to players and edge caches.
@@ -65,42 +63,8 @@ pub struct OriginArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "MARQUEE_TLS_KEY", value_name = "FILE", help_heading = LISTENING)]
     tls_key: Option<PathBuf>,
-    /// How long an HTTP/1 client may take to send a request's headers; also how long an idle keep-alive
-    /// connection is kept open.
-    #[arg(long, env = "MARQUEE_ORIGIN_HEADER_READ_TIMEOUT", value_name = "DURATION",
-          default_value_t = HumanDuration(DEFAULT_HEADER_READ_TIMEOUT), help_heading = CONNECTIONS)]
-    header_read_timeout: HumanDuration,
-    /// How long a response write may make no progress (a client that stopped reading) before the connection
-    /// is dropped.
-    #[arg(long, env = "MARQUEE_ORIGIN_WRITE_TIMEOUT", value_name = "DURATION",
-          default_value_t = HumanDuration(DEFAULT_WRITE_TIMEOUT), help_heading = CONNECTIONS)]
-    write_timeout: HumanDuration,
-    /// HTTP/2: how often an idle connection is pinged; a ping unanswered for as long closes it.
-    #[arg(long, env = "MARQUEE_ORIGIN_HTTP2_KEEP_ALIVE", value_name = "DURATION",
-          default_value_t = HumanDuration(DEFAULT_HTTP2_KEEP_ALIVE), help_heading = CONNECTIONS)]
-    http2_keep_alive: HumanDuration,
-    /// Connections served at once; further clients wait in the kernel's accept queue.
-    #[arg(long, env = "MARQUEE_ORIGIN_MAX_CONNECTIONS", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
-          help_heading = CONNECTIONS)]
-    max_connections: usize,
-    /// HTTP/2 streams one connection may have open at once.
-    #[arg(long, env = "MARQUEE_ORIGIN_HTTP2_MAX_CONCURRENT_STREAMS", value_name = "N",
-          default_value_t = DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS, help_heading = CONNECTIONS)]
-    http2_max_concurrent_streams: u32,
-    /// HTTP/1 read buffer, which bounds the request line plus headers (answered 431 above it). Values under
-    /// 8KiB are raised to 8KiB.
-    #[arg(long, env = "MARQUEE_ORIGIN_MAX_HEADER_BYTES", value_name = "SIZE",
-          default_value_t = HumanBytes(DEFAULT_MAX_HEADER_BYTES as u64), help_heading = CONNECTIONS)]
-    max_header_bytes: HumanBytes,
-    /// Most headers in one HTTP/1 request (answered 431 above it).
-    #[arg(long, env = "MARQUEE_ORIGIN_MAX_HEADERS", value_name = "N", default_value_t = DEFAULT_MAX_HEADERS,
-          help_heading = CONNECTIONS)]
-    max_headers: usize,
-    /// How long shutdown (Ctrl-C, SIGTERM) waits for in-flight responses before dropping the connections
-    /// that are left.
-    #[arg(long, env = "MARQUEE_ORIGIN_SHUTDOWN_GRACE", value_name = "DURATION",
-          default_value_t = HumanDuration(DEFAULT_SHUTDOWN_GRACE), help_heading = CONNECTIONS)]
-    shutdown_grace: HumanDuration,
+    #[command(flatten)]
+    connections: ConnectionArgs,
     /// Worker threads, each with its own single-threaded runtime accepting on the shared socket (connections
     /// stay on the thread that accepted them, as with nginx's worker processes); 0: one per CPU.
     #[arg(long, env = "MARQUEE_ORIGIN_WORKERS", value_name = "N", default_value_t = DEFAULT_WORKERS,
@@ -153,21 +117,23 @@ pub struct OriginSection {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`; relative to the config file's directory.
     pub tls_key: Option<PathBuf>,
-    /// A duration such as `"10s"`. Default: [`DEFAULT_HEADER_READ_TIMEOUT`].
+    /// A duration such as `"10s"`. Default:
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`](marquee_origin::config::DEFAULT_HEADER_READ_TIMEOUT).
     pub header_read_timeout: Option<HumanDuration>,
-    /// A duration. Default: [`DEFAULT_WRITE_TIMEOUT`].
+    /// A duration. Default: [`DEFAULT_WRITE_TIMEOUT`](marquee_origin::config::DEFAULT_WRITE_TIMEOUT).
     pub write_timeout: Option<HumanDuration>,
-    /// A duration. Default: [`DEFAULT_HTTP2_KEEP_ALIVE`].
+    /// A duration. Default: [`DEFAULT_HTTP2_KEEP_ALIVE`](marquee_origin::config::DEFAULT_HTTP2_KEEP_ALIVE).
     pub http2_keep_alive: Option<HumanDuration>,
-    /// Default: [`DEFAULT_MAX_CONNECTIONS`].
+    /// Default: [`DEFAULT_MAX_CONNECTIONS`](marquee_origin::config::DEFAULT_MAX_CONNECTIONS).
     pub max_connections: Option<usize>,
-    /// Default: [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`].
+    /// Default: [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`](marquee_origin::config::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS).
     pub http2_max_concurrent_streams: Option<u32>,
-    /// A size such as `"16KiB"` or a number of bytes. Default: [`DEFAULT_MAX_HEADER_BYTES`].
+    /// A size such as `"16KiB"` or a number of bytes. Default:
+    /// [`DEFAULT_MAX_HEADER_BYTES`](marquee_origin::config::DEFAULT_MAX_HEADER_BYTES).
     pub max_header_bytes: Option<HumanBytes>,
-    /// Default: [`DEFAULT_MAX_HEADERS`].
+    /// Default: [`DEFAULT_MAX_HEADERS`](marquee_origin::config::DEFAULT_MAX_HEADERS).
     pub max_headers: Option<usize>,
-    /// A duration. Default: [`DEFAULT_SHUTDOWN_GRACE`].
+    /// A duration. Default: [`DEFAULT_SHUTDOWN_GRACE`](marquee_origin::config::DEFAULT_SHUTDOWN_GRACE).
     pub shutdown_grace: Option<HumanDuration>,
     /// Default: [`DEFAULT_WORKERS`] (one per CPU).
     pub workers: Option<usize>,
@@ -183,10 +149,30 @@ pub struct OriginSection {
     pub hot_object_ttl: Option<HumanDuration>,
 }
 
+impl OriginSection {
+    fn connection_keys(&self) -> ConnectionKeys {
+        ConnectionKeys {
+            header_read_timeout: self.header_read_timeout,
+            write_timeout: self.write_timeout,
+            http2_keep_alive: self.http2_keep_alive,
+            max_connections: self.max_connections,
+            http2_max_concurrent_streams: self.http2_max_concurrent_streams,
+            max_header_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
+            shutdown_grace: self.shutdown_grace,
+        }
+    }
+}
+
 /// The `origin` subcommand's arguments as clap defines them: for [`run`]'s precedence, `config check` (which
 /// reads the environment through it) and `config example` (which is written from its help and defaults).
 pub fn command() -> clap::Command {
-    <OriginArgs as clap::Args>::augment_args(clap::Command::new("origin"))
+    with_variables(<OriginArgs as clap::Args>::augment_args(clap::Command::new("origin")))
+}
+
+/// Names the variables of the shared connection arguments (`MARQUEE_ORIGIN_WRITE_TIMEOUT`, …).
+pub fn with_variables(command: clap::Command) -> clap::Command {
+    connections::with_env(command, "MARQUEE_ORIGIN")
 }
 
 /// Placeholders for the settings that have no default, shown commented out in `marquee config example`.
@@ -293,6 +279,7 @@ fn merge(args: &OriginArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<
     let duration = |d: Option<HumanDuration>| d.map(|d| d.0);
     let bytes = |b: Option<HumanBytes>| b.map(|b| b.0);
     let usize_bytes = |b: Option<HumanBytes>| b.map(HumanBytes::as_usize);
+    let connection_keys = section.connection_keys();
     let storage = section.storage.map(|s| storage_in_dir(dir, s));
     MergedOrigin {
         storage: p.pick("storage", args.storage.clone(), storage.map(Some)),
@@ -302,25 +289,7 @@ fn merge(args: &OriginArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<
         tls_key: p.pick("tls_key", args.tls_key.clone(), in_dir(section.tls_key).map(Some)),
         config: OriginConfig {
             listen: p.pick("listen", args.listen, section.listen),
-            header_read_timeout: p.pick(
-                "header_read_timeout",
-                args.header_read_timeout.0,
-                duration(section.header_read_timeout),
-            ),
-            write_timeout: p.pick("write_timeout", args.write_timeout.0, duration(section.write_timeout)),
-            http2_keep_alive: p.pick("http2_keep_alive", args.http2_keep_alive.0, duration(section.http2_keep_alive)),
-            max_header_bytes: p.pick(
-                "max_header_bytes",
-                args.max_header_bytes.as_usize(),
-                usize_bytes(section.max_header_bytes),
-            ),
-            max_headers: p.pick("max_headers", args.max_headers, section.max_headers),
-            http2_max_concurrent_streams: p.pick(
-                "http2_max_concurrent_streams",
-                args.http2_max_concurrent_streams,
-                section.http2_max_concurrent_streams,
-            ),
-            max_connections: p.pick("max_connections", args.max_connections, section.max_connections),
+            connections: connections::merge(&mut p, &args.connections, connection_keys),
             max_buffered_bytes: p.pick(
                 "max_buffered_bytes",
                 args.max_buffered_bytes.0,
@@ -331,7 +300,6 @@ fn merge(args: &OriginArgs, given: &dyn Fn(&str) -> Option<Given>, file: Option<
                 args.body_chunk_bytes.as_usize(),
                 usize_bytes(section.body_chunk_bytes),
             ),
-            shutdown_grace: p.pick("shutdown_grace", args.shutdown_grace.0, duration(section.shutdown_grace)),
             workers: p.pick("workers", args.workers, section.workers),
             hot_cache_bytes: p.pick("hot_cache_bytes", args.hot_cache_bytes.0, bytes(section.hot_cache_bytes)),
             hot_object_max_bytes: p.pick(
@@ -483,9 +451,9 @@ mod tests {
         let merged = merge_argv(&["--listen", "127.0.0.2:2", "--hot-cache-bytes", "0"], Some(&f));
         assert_eq!(merged.config.listen, "127.0.0.2:2".parse().unwrap());
         assert_eq!(merged.config.hot_cache_bytes, 0);
-        assert_eq!(merged.config.write_timeout, Duration::from_secs(5));
-        assert_eq!(merged.config.max_connections, 7);
-        assert_eq!(merged.config.max_headers, DEFAULT_MAX_HEADERS);
+        assert_eq!(merged.config.connections.write_timeout, Duration::from_secs(5));
+        assert_eq!(merged.config.connections.max_connections, 7);
+        assert_eq!(merged.config.connections.max_headers, marquee_origin::config::DEFAULT_MAX_HEADERS);
         assert_eq!(merged.places.place("listen"), "--listen");
         assert_eq!(merged.places.place("max_connections"), "origin.max_connections (line 4)");
         assert_eq!(merged.places.place("max_headers"), "origin.max_headers");
@@ -499,7 +467,7 @@ mod tests {
         let from_clap = given_in(&command(), &matches);
         let given = |id: &str| from_clap(id).map(|_| Given::Env("MARQUEE_ORIGIN_MAX_HEADERS".to_owned()));
         let merged = merge(&args, &given, Some(&f));
-        assert_eq!((merged.config.max_headers, merged.config.max_connections), (30, 20));
+        assert_eq!((merged.config.connections.max_headers, merged.config.connections.max_connections), (30, 20));
         assert_eq!(merged.places.place("max_headers"), "MARQUEE_ORIGIN_MAX_HEADERS");
         assert_eq!(merged.places.from_env, ["MARQUEE_ORIGIN_MAX_HEADERS"]);
     }

@@ -103,7 +103,20 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     assert_eq!(duration("default_stale_while_revalidate"), freshness_defaults::DEFAULT_STALE_WHILE_REVALIDATE);
     assert_eq!(duration("default_stale_if_error"), freshness_defaults::DEFAULT_STALE_IF_ERROR);
     assert_eq!(edge["workers"].as_integer().unwrap() as usize, edge_defaults::DEFAULT_WORKERS);
-    assert_eq!(edge.len(), 18, "every setting with a default, and only those, is set: {edge:?}");
+    // The client-connection settings are the origin's, with the same defaults.
+    for key in [
+        "header_read_timeout",
+        "write_timeout",
+        "http2_keep_alive",
+        "max_connections",
+        "http2_max_concurrent_streams",
+        "max_header_bytes",
+        "max_headers",
+        "shutdown_grace",
+    ] {
+        assert_eq!(edge[key], origin[key], "{key}");
+    }
+    assert_eq!(edge.len(), 26, "every setting with a default, and only those, is set: {edge:?}");
     let edge_text = &text[text.find("\n[edge]\n").unwrap()..];
     for key in ["upstreams", "key_file", "purge_token", "tls_cert", "tls_key", "disk_dir"] {
         assert!(edge_text.contains(&format!("\n# {key} = ")), "{key} is shown commented out");

@@ -5,9 +5,10 @@
 //! first such block is freed it raises its mmap threshold to that size (its "dynamic threshold"), and from
 //! then on segments come from its arenas, where freed bodies fragment the heap and stay resident. Measured
 //! with `benches/edge-rss.sh --memory 256`: 280 and 322 MB peak RSS in two runs with heap bodies, 256 and
-//! 257 MB with mapped ones (BENCHMARKS.md). Forcing the threshold process-wide (`MALLOC_MMAP_THRESHOLD_`) or another allocator with eager purging
-//! returns the memory too, but makes every allocation in the process pay for it; here only bodies of at least
-//! [`MAPPED_BODY_MIN_BYTES`] are mapped, once per fill or disk read, which already costs a copy of the body.
+//! 257 MB with mapped ones (BENCHMARKS.md). Forcing the threshold process-wide (`MALLOC_MMAP_THRESHOLD_`) or
+//! another allocator with eager purging returns the memory too, but makes every allocation in the process pay
+//! for it; here only bodies of at least [`MAPPED_BODY_MIN_BYTES`] are mapped, once per fill or disk read, which
+//! already costs a copy of the body.
 //!
 //! [`mapped_bytes`] counts the mapped bodies alive in the process, cached or only held by responses in
 //! progress (`marquee_edge_body_mapped_bytes`).

@@ -171,6 +171,7 @@ impl EdgeConfig {
         if let Err(error) = crate::key::QueryAllowList::new(self.cache_query_params.iter().cloned()) {
             problems.push(format!("cache_query_params: {error}"));
         }
+        problems.extend(self.connections.problems());
         if self.purge_token.as_deref().is_some_and(|token| token.len() < 16) {
             problems.push("purge_token must be at least 16 characters".into());
         }

@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
+pub use crate::listener::ConnectionSettings;
 pub use crate::tls::TlsFiles;
 
 /// Where the origin listens unless told otherwise: all IPv4 interfaces, port 8080.
@@ -51,26 +52,13 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct OriginConfig {
     /// Address to listen on; port 0 picks a free port ([`crate::Origin::local_addr`] tells which).
     pub listen: SocketAddr,
-    /// See [`DEFAULT_HEADER_READ_TIMEOUT`].
-    pub header_read_timeout: Duration,
-    /// See [`DEFAULT_WRITE_TIMEOUT`].
-    pub write_timeout: Duration,
-    /// See [`DEFAULT_HTTP2_KEEP_ALIVE`].
-    pub http2_keep_alive: Duration,
-    /// See [`DEFAULT_MAX_HEADER_BYTES`]; values under 8192 are raised to 8192.
-    pub max_header_bytes: usize,
-    /// See [`DEFAULT_MAX_HEADERS`].
-    pub max_headers: usize,
-    /// See [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`].
-    pub http2_max_concurrent_streams: u32,
-    /// See [`DEFAULT_MAX_CONNECTIONS`].
-    pub max_connections: usize,
+    /// Client connections: timeouts, limits, shutdown grace ([`ConnectionSettings`]; its defaults are this
+    /// module's `DEFAULT_*` consts).
+    pub connections: ConnectionSettings,
     /// See [`DEFAULT_MAX_BUFFERED_BYTES`].
     pub max_buffered_bytes: u64,
     /// See [`DEFAULT_BODY_CHUNK_BYTES`].
     pub body_chunk_bytes: usize,
-    /// See [`DEFAULT_SHUTDOWN_GRACE`].
-    pub shutdown_grace: Duration,
     /// See [`DEFAULT_WORKERS`].
     pub workers: usize,
     /// See [`DEFAULT_HOT_CACHE_BYTES`].
@@ -88,16 +76,9 @@ impl Default for OriginConfig {
     fn default() -> Self {
         Self {
             listen: DEFAULT_LISTEN,
-            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
-            write_timeout: DEFAULT_WRITE_TIMEOUT,
-            http2_keep_alive: DEFAULT_HTTP2_KEEP_ALIVE,
-            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
-            max_headers: DEFAULT_MAX_HEADERS,
-            http2_max_concurrent_streams: DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
+            connections: ConnectionSettings::default(),
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             body_chunk_bytes: DEFAULT_BODY_CHUNK_BYTES,
-            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             workers: DEFAULT_WORKERS,
             hot_cache_bytes: DEFAULT_HOT_CACHE_BYTES,
             hot_object_max_bytes: DEFAULT_HOT_OBJECT_MAX_BYTES,
@@ -110,26 +91,7 @@ impl Default for OriginConfig {
 impl OriginConfig {
     /// Every problem with the settings, so that `marquee config check` can report them all at once.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        let zero = |d: Duration| d.is_zero();
-        if zero(self.header_read_timeout) {
-            problems.push("header_read_timeout must be more than zero".to_owned());
-        }
-        if zero(self.write_timeout) {
-            problems.push("write_timeout must be more than zero".to_owned());
-        }
-        if zero(self.http2_keep_alive) {
-            problems.push("http2_keep_alive must be more than zero".to_owned());
-        }
-        if self.max_headers == 0 {
-            problems.push("max_headers must be more than zero".to_owned());
-        }
-        if self.http2_max_concurrent_streams == 0 {
-            problems.push("http2_max_concurrent_streams must be more than zero".to_owned());
-        }
-        if self.max_connections == 0 {
-            problems.push("max_connections must be more than zero".to_owned());
-        }
+        let mut problems = self.connections.problems();
         if self.body_chunk_bytes == 0 || self.body_chunk_bytes > u32::MAX as usize {
             problems.push("body_chunk_bytes must be between 1 byte and 4 GiB".to_owned());
         }
@@ -143,7 +105,7 @@ impl OriginConfig {
             if self.hot_object_max_bytes > u64::from(u32::MAX) {
                 problems.push("hot_object_max_bytes must be at most 4 GiB".to_owned());
             }
-            if zero(self.hot_object_ttl) {
+            if self.hot_object_ttl.is_zero() {
                 problems.push(
                     "hot_object_ttl must be more than zero (set hot_cache_bytes = 0 to turn the cache off)".to_owned(),
                 );
@@ -164,12 +126,9 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let config = OriginConfig {
-            header_read_timeout: Duration::ZERO,
-            max_connections: 0,
-            body_chunk_bytes: 0,
-            ..OriginConfig::default()
-        };
+        let connections =
+            ConnectionSettings { header_read_timeout: Duration::ZERO, max_connections: 0, ..Default::default() };
+        let config = OriginConfig { connections, body_chunk_bytes: 0, ..OriginConfig::default() };
         assert_eq!(config.problems().len(), 3, "{:?}", config.problems());
     }
 }

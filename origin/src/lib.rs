@@ -70,7 +70,8 @@ pub use error::{OriginError, Refusal};
 pub use server::{Origin, READINESS_PROBE_KEY};
 
 /// Binds `config.listen` and serves until `shutdown` completes; in-flight responses are then given up to
-/// `config.shutdown_grace` to finish. Use [`Origin::bind`] and [`Origin::run`] to learn the bound address first.
+/// `config.connections.shutdown_grace` to finish. Use [`Origin::bind`] and [`Origin::run`] to learn the bound
+/// address first.
 pub async fn serve(
     config: OriginConfig,
     store: Arc<dyn ObjectStore>,

@@ -21,40 +21,73 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use crate::config::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_KEEP_ALIVE, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_WRITE_TIMEOUT,
+};
 use crate::io::ClientTimeouts;
-use crate::OriginConfig;
 
-/// How connections are served; the fields mean what the same-named [`OriginConfig`] fields mean.
+/// How client connections are served, by the origin and the edge alike. `Default` uses the `DEFAULT_*`
+/// consts of [`crate::config`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionSettings {
+    /// See [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
+    /// See [`DEFAULT_WRITE_TIMEOUT`].
     pub write_timeout: Duration,
+    /// See [`DEFAULT_HTTP2_KEEP_ALIVE`].
     pub http2_keep_alive: Duration,
+    /// See [`DEFAULT_MAX_HEADER_BYTES`]; values under 8192 are raised to 8192.
     pub max_header_bytes: usize,
+    /// See [`DEFAULT_MAX_HEADERS`].
     pub max_headers: usize,
+    /// See [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`].
     pub http2_max_concurrent_streams: u32,
+    /// See [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
+    /// See [`DEFAULT_SHUTDOWN_GRACE`].
     pub shutdown_grace: Duration,
 }
 
-impl From<&OriginConfig> for ConnectionSettings {
-    fn from(config: &OriginConfig) -> Self {
-        Self {
-            header_read_timeout: config.header_read_timeout,
-            write_timeout: config.write_timeout,
-            http2_keep_alive: config.http2_keep_alive,
-            max_header_bytes: config.max_header_bytes,
-            max_headers: config.max_headers,
-            http2_max_concurrent_streams: config.http2_max_concurrent_streams,
-            max_connections: config.max_connections,
-            shutdown_grace: config.shutdown_grace,
+impl ConnectionSettings {
+    /// Every problem with these settings (named as the fields are).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, value) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("write_timeout", self.write_timeout),
+            ("http2_keep_alive", self.http2_keep_alive),
+        ] {
+            if value.is_zero() {
+                problems.push(format!("{name} must be more than zero"));
+            }
         }
+        for (name, value) in [
+            ("max_headers", self.max_headers),
+            ("http2_max_concurrent_streams", self.http2_max_concurrent_streams as usize),
+            ("max_connections", self.max_connections),
+        ] {
+            if value == 0 {
+                problems.push(format!("{name} must be more than zero"));
+            }
+        }
+        problems
     }
 }
 
 impl Default for ConnectionSettings {
     fn default() -> Self {
-        Self::from(&OriginConfig::default())
+        Self {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            http2_keep_alive: DEFAULT_HTTP2_KEEP_ALIVE,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            http2_max_concurrent_streams: DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
     }
 }
 

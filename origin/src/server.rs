@@ -25,7 +25,7 @@ use crate::http::conditional::{self, Outcome, Preconditions, Validators};
 use crate::http::content::{MediaKind, NOT_FOUND_CACHE_CONTROL};
 use crate::http::path::decode_request_path;
 use crate::http::range::{self, RangeDecision};
-use crate::listener::{serve_connections, serve_on_worker_threads, ConnectionSettings};
+use crate::listener::{serve_connections, serve_on_worker_threads};
 use crate::metrics::{HotLookup, Metrics, Route, StorageOp};
 
 /// The key `/readyz` asks storage about. It need not exist: "not found" proves storage answers.
@@ -121,7 +121,7 @@ impl Origin {
         );
         let serve = move |listener, shutdown| {
             let state = state.clone();
-            let settings = ConnectionSettings::from(&state.config);
+            let settings = state.config.connections.clone();
             let tls = state.tls.clone();
             let handler = move |request, remote: SocketAddr| {
                 let state = state.clone();
@@ -139,7 +139,7 @@ impl Origin {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), OriginError> {
         let Origin { listener, local_addr, state } = self;
         info!(addr = %local_addr, tls = state.tls.is_some(), store = %state.store.location(), "Origin listening.");
-        let settings = ConnectionSettings::from(&state.config);
+        let settings = state.config.connections.clone();
         let tls = state.tls.clone();
         let handler = move |request, remote: SocketAddr| {
             let state = state.clone();

@@ -630,7 +630,11 @@ async fn https_with_a_configured_certificate() -> Result<()> {
 // Blocking socket reads below: the server needs a worker thread of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_idle_clients_are_disconnected() -> Result<()> {
-    let config = OriginConfig { header_read_timeout: Duration::from_millis(500), ..OriginConfig::default() };
+    let connections = marquee_origin::config::ConnectionSettings {
+        header_read_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let config = OriginConfig { connections, ..OriginConfig::default() };
     let origin = TestOrigin::start_with(config).await?;
     for opening in [&b""[..], b"GET /film/master.m3u8 HTTP/1.1\r\nHost: x\r\n"] {
         let started = std::time::Instant::now();
