@@ -24,7 +24,7 @@ use marquee_edge_cache::freshness::{
 };
 use marquee_edge_cache::memory::MemoryConfig;
 use marquee_edge_cache::{EdgeConfig, EdgeServer};
-use marquee_origin::{RequestAuthorizer, SignedUrls, TlsFiles, Unsigned};
+use marquee_http::{RequestAuthorizer, SignedUrls, TlsFiles, Unsigned};
 use marquee_signing::KeyRing;
 use serde::Deserialize;
 
@@ -222,21 +222,21 @@ pub struct EdgeSection {
     /// Default: [`DEFAULT_PREFETCH_SEGMENTS`].
     pub prefetch: Option<usize>,
     /// A duration such as `"10s"`. Default:
-    /// [`DEFAULT_HEADER_READ_TIMEOUT`](marquee_origin::config::DEFAULT_HEADER_READ_TIMEOUT).
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`](marquee_http::connections::DEFAULT_HEADER_READ_TIMEOUT).
     pub header_read_timeout: Option<HumanDuration>,
-    /// A duration. Default: [`DEFAULT_WRITE_TIMEOUT`](marquee_origin::config::DEFAULT_WRITE_TIMEOUT).
+    /// A duration. Default: [`DEFAULT_WRITE_TIMEOUT`](marquee_http::connections::DEFAULT_WRITE_TIMEOUT).
     pub write_timeout: Option<HumanDuration>,
-    /// A duration. Default: [`DEFAULT_HTTP2_KEEP_ALIVE`](marquee_origin::config::DEFAULT_HTTP2_KEEP_ALIVE).
+    /// A duration. Default: [`DEFAULT_HTTP2_KEEP_ALIVE`](marquee_http::connections::DEFAULT_HTTP2_KEEP_ALIVE).
     pub http2_keep_alive: Option<HumanDuration>,
-    /// Default: [`DEFAULT_MAX_CONNECTIONS`](marquee_origin::config::DEFAULT_MAX_CONNECTIONS).
+    /// Default: [`DEFAULT_MAX_CONNECTIONS`](marquee_http::connections::DEFAULT_MAX_CONNECTIONS).
     pub max_connections: Option<usize>,
-    /// Default: [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`](marquee_origin::config::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS).
+    /// Default: [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`](marquee_http::connections::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS).
     pub http2_max_concurrent_streams: Option<u32>,
-    /// A size. Default: [`DEFAULT_MAX_HEADER_BYTES`](marquee_origin::config::DEFAULT_MAX_HEADER_BYTES).
+    /// A size. Default: [`DEFAULT_MAX_HEADER_BYTES`](marquee_http::connections::DEFAULT_MAX_HEADER_BYTES).
     pub max_header_bytes: Option<HumanBytes>,
-    /// Default: [`DEFAULT_MAX_HEADERS`](marquee_origin::config::DEFAULT_MAX_HEADERS).
+    /// Default: [`DEFAULT_MAX_HEADERS`](marquee_http::connections::DEFAULT_MAX_HEADERS).
     pub max_headers: Option<usize>,
-    /// A duration. Default: [`DEFAULT_SHUTDOWN_GRACE`](marquee_origin::config::DEFAULT_SHUTDOWN_GRACE).
+    /// A duration. Default: [`DEFAULT_SHUTDOWN_GRACE`](marquee_http::connections::DEFAULT_SHUTDOWN_GRACE).
     pub shutdown_grace: Option<HumanDuration>,
     /// Default: [`DEFAULT_WORKERS`] (one per CPU).
     pub workers: Option<usize>,
@@ -333,10 +333,10 @@ pub fn run(args: EdgeArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         Some(keys) => Arc::new(SignedUrls::new(keys.clone())),
         None => Arc::new(Unsigned),
     };
-    let tls = plan.tls.as_ref().map(marquee_origin::tls::acceptor).transpose()?;
+    let tls = plan.tls.as_ref().map(marquee_http::tls::acceptor).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let workers = match plan.config.workers {
-        0 => marquee_origin::listener::default_worker_threads(),
+        0 => marquee_http::default_worker_threads(),
         n => n,
     };
     // This runtime binds, watches for signals and probes the upstreams; the worker threads serve.
@@ -676,7 +676,7 @@ mod tests {
         let connections = &merged.config.connections;
         assert_eq!((connections.max_connections, connections.max_headers), (7, 12));
         assert_eq!(connections.shutdown_grace, Duration::from_secs(2));
-        assert_eq!(connections.header_read_timeout, marquee_origin::config::DEFAULT_HEADER_READ_TIMEOUT);
+        assert_eq!(connections.header_read_timeout, marquee_http::connections::DEFAULT_HEADER_READ_TIMEOUT);
         assert_eq!(merged.places.place("max_connections"), "edge.max_connections (line 4)");
         let mut problems = Vec::new();
         assert!(plan(&merged, &mut problems).is_none());

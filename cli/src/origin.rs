@@ -13,11 +13,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{ArgMatches, FromArgMatches};
+use marquee_http::{RequestAuthorizer, SignedUrls, Unsigned};
 use marquee_origin::config::{
     DEFAULT_BODY_CHUNK_BYTES, DEFAULT_HOT_CACHE_BYTES, DEFAULT_HOT_OBJECT_MAX_BYTES, DEFAULT_HOT_OBJECT_TTL,
     DEFAULT_LISTEN, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_WORKERS,
 };
-use marquee_origin::{Origin, OriginConfig, RequestAuthorizer, SignedUrls, Unsigned};
+use marquee_origin::{Origin, OriginConfig};
 use marquee_signing::KeyRing;
 use serde::Deserialize;
 
@@ -118,22 +119,22 @@ pub struct OriginSection {
     /// PEM private key for `tls_cert`; relative to the config file's directory.
     pub tls_key: Option<PathBuf>,
     /// A duration such as `"10s"`. Default:
-    /// [`DEFAULT_HEADER_READ_TIMEOUT`](marquee_origin::config::DEFAULT_HEADER_READ_TIMEOUT).
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`](marquee_http::connections::DEFAULT_HEADER_READ_TIMEOUT).
     pub header_read_timeout: Option<HumanDuration>,
-    /// A duration. Default: [`DEFAULT_WRITE_TIMEOUT`](marquee_origin::config::DEFAULT_WRITE_TIMEOUT).
+    /// A duration. Default: [`DEFAULT_WRITE_TIMEOUT`](marquee_http::connections::DEFAULT_WRITE_TIMEOUT).
     pub write_timeout: Option<HumanDuration>,
-    /// A duration. Default: [`DEFAULT_HTTP2_KEEP_ALIVE`](marquee_origin::config::DEFAULT_HTTP2_KEEP_ALIVE).
+    /// A duration. Default: [`DEFAULT_HTTP2_KEEP_ALIVE`](marquee_http::connections::DEFAULT_HTTP2_KEEP_ALIVE).
     pub http2_keep_alive: Option<HumanDuration>,
-    /// Default: [`DEFAULT_MAX_CONNECTIONS`](marquee_origin::config::DEFAULT_MAX_CONNECTIONS).
+    /// Default: [`DEFAULT_MAX_CONNECTIONS`](marquee_http::connections::DEFAULT_MAX_CONNECTIONS).
     pub max_connections: Option<usize>,
-    /// Default: [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`](marquee_origin::config::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS).
+    /// Default: [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`](marquee_http::connections::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS).
     pub http2_max_concurrent_streams: Option<u32>,
     /// A size such as `"16KiB"` or a number of bytes. Default:
-    /// [`DEFAULT_MAX_HEADER_BYTES`](marquee_origin::config::DEFAULT_MAX_HEADER_BYTES).
+    /// [`DEFAULT_MAX_HEADER_BYTES`](marquee_http::connections::DEFAULT_MAX_HEADER_BYTES).
     pub max_header_bytes: Option<HumanBytes>,
-    /// Default: [`DEFAULT_MAX_HEADERS`](marquee_origin::config::DEFAULT_MAX_HEADERS).
+    /// Default: [`DEFAULT_MAX_HEADERS`](marquee_http::connections::DEFAULT_MAX_HEADERS).
     pub max_headers: Option<usize>,
-    /// A duration. Default: [`DEFAULT_SHUTDOWN_GRACE`](marquee_origin::config::DEFAULT_SHUTDOWN_GRACE).
+    /// A duration. Default: [`DEFAULT_SHUTDOWN_GRACE`](marquee_http::connections::DEFAULT_SHUTDOWN_GRACE).
     pub shutdown_grace: Option<HumanDuration>,
     /// Default: [`DEFAULT_WORKERS`] (one per CPU).
     pub workers: Option<usize>,
@@ -207,7 +208,7 @@ pub fn run(args: OriginArgs, matches: &ArgMatches) -> anyhow::Result<()> {
     let config = plan.config;
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let workers = match config.workers {
-        0 => marquee_origin::listener::default_worker_threads(),
+        0 => marquee_http::default_worker_threads(),
         n => n,
     };
     // This runtime binds and watches for signals; the worker threads serve.
@@ -453,7 +454,7 @@ mod tests {
         assert_eq!(merged.config.hot_cache_bytes, 0);
         assert_eq!(merged.config.connections.write_timeout, Duration::from_secs(5));
         assert_eq!(merged.config.connections.max_connections, 7);
-        assert_eq!(merged.config.connections.max_headers, marquee_origin::config::DEFAULT_MAX_HEADERS);
+        assert_eq!(merged.config.connections.max_headers, marquee_http::connections::DEFAULT_MAX_HEADERS);
         assert_eq!(merged.places.place("listen"), "--listen");
         assert_eq!(merged.places.place("max_connections"), "origin.max_connections (line 4)");
         assert_eq!(merged.places.place("max_headers"), "origin.max_headers");

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use marquee_edge_cache::{config as edge_defaults, freshness as freshness_defaults};
+use marquee_http::connections as connection_defaults;
 use marquee_origin::config as defaults;
 
 /// `marquee` with no MARQUEE_* variable from the test's environment, so only what a test sets counts.
@@ -63,16 +64,19 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     let int = |key: &str| origin[key].as_integer().unwrap() as u64;
     assert_eq!(origin["listen"].as_str().unwrap().parse(), Ok(defaults::DEFAULT_LISTEN));
     assert_eq!(origin["unsigned"].as_bool(), Some(false));
-    assert_eq!(duration("header_read_timeout"), defaults::DEFAULT_HEADER_READ_TIMEOUT);
-    assert_eq!(duration("write_timeout"), defaults::DEFAULT_WRITE_TIMEOUT);
-    assert_eq!(duration("http2_keep_alive"), defaults::DEFAULT_HTTP2_KEEP_ALIVE);
-    assert_eq!(duration("shutdown_grace"), defaults::DEFAULT_SHUTDOWN_GRACE);
+    assert_eq!(duration("header_read_timeout"), connection_defaults::DEFAULT_HEADER_READ_TIMEOUT);
+    assert_eq!(duration("write_timeout"), connection_defaults::DEFAULT_WRITE_TIMEOUT);
+    assert_eq!(duration("http2_keep_alive"), connection_defaults::DEFAULT_HTTP2_KEEP_ALIVE);
+    assert_eq!(duration("shutdown_grace"), connection_defaults::DEFAULT_SHUTDOWN_GRACE);
     assert_eq!(duration("hot_object_ttl"), defaults::DEFAULT_HOT_OBJECT_TTL);
-    assert_eq!(int("max_connections"), defaults::DEFAULT_MAX_CONNECTIONS as u64);
-    assert_eq!(int("max_headers"), defaults::DEFAULT_MAX_HEADERS as u64);
+    assert_eq!(int("max_connections"), connection_defaults::DEFAULT_MAX_CONNECTIONS as u64);
+    assert_eq!(int("max_headers"), connection_defaults::DEFAULT_MAX_HEADERS as u64);
     assert_eq!(int("workers"), defaults::DEFAULT_WORKERS as u64);
-    assert_eq!(int("http2_max_concurrent_streams"), u64::from(defaults::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS));
-    assert_eq!(size("max_header_bytes"), defaults::DEFAULT_MAX_HEADER_BYTES as u64);
+    assert_eq!(
+        int("http2_max_concurrent_streams"),
+        u64::from(connection_defaults::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS)
+    );
+    assert_eq!(size("max_header_bytes"), connection_defaults::DEFAULT_MAX_HEADER_BYTES as u64);
     assert_eq!(size("max_buffered_bytes"), defaults::DEFAULT_MAX_BUFFERED_BYTES);
     assert_eq!(size("body_chunk_bytes"), defaults::DEFAULT_BODY_CHUNK_BYTES as u64);
     assert_eq!(size("hot_cache_bytes"), defaults::DEFAULT_HOT_CACHE_BYTES);

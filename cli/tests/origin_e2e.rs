@@ -1,11 +1,9 @@
 //! Transcode into a real S3 server (Garage, started here), serve it with `marquee origin` behind signed
 //! URLs, and play it with ffmpeg through the origin; bad tokens get 403 and no media bytes.
 
-#[allow(dead_code)] // the storage tests use more of the harness than these do
-#[path = "../../storage/tests/support/garage.rs"]
-mod garage;
 mod support;
 
+use marquee_test_support::garage;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 

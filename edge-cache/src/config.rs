@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use marquee_origin::listener::ConnectionSettings;
+use marquee_http::ConnectionSettings;
 
 use crate::freshness::FreshnessPolicy;
 

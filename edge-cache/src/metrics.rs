@@ -282,13 +282,23 @@ impl Metrics {
             .sum()
     }
 
-    /// The Prometheus text exposition of every metric.
-    pub fn render(&self) -> Vec<u8> {
+    /// Sets the hit-ratio gauge from the request counters (before a scrape).
+    pub fn update_hit_ratio(&self) {
         let served = self.requests_with(CacheStatus::Hit) + self.requests_with(CacheStatus::Stale);
         let fetched = self.requests_with(CacheStatus::Miss) + self.requests_with(CacheStatus::Coalesced);
         let lookups = served + fetched + self.requests_with(CacheStatus::Error);
         self.hit_ratio.set(if lookups == 0 { 0.0 } else { served as f64 / lookups as f64 });
-        marquee_origin::metrics::render_registry(&self.registry)
+    }
+
+    /// The registry every metric is in, for `/metrics`.
+    pub fn registry(&self) -> Registry {
+        self.registry.clone()
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        self.update_hit_ratio();
+        marquee_http::admin::render_registry(&self.registry)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
-use marquee_origin::http::conditional::Validators;
+use marquee_http::conditional::Validators;
 
 use crate::freshness::{CacheState, Freshness, FreshnessPolicy, SURROGATE_CONTROL};
 use crate::memory::Weighted;

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use marquee_origin::{OriginConfig, Unsigned};
+use marquee_http::Unsigned;
+use marquee_origin::OriginConfig;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -98,6 +98,12 @@ impl OriginBody {
     }
 }
 
+impl From<Bytes> for OriginBody {
+    fn from(bytes: Bytes) -> Self {
+        Self::text(bytes)
+    }
+}
+
 impl Drop for OriginBody {
     fn drop(&mut self) {
         if let Some(source) = &self.source {

@@ -3,27 +3,10 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-pub use crate::listener::ConnectionSettings;
-pub use crate::tls::TlsFiles;
+pub use marquee_http::{ConnectionSettings, TlsFiles};
 
 /// Where the origin listens unless told otherwise: all IPv4 interfaces, port 8080.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8080));
-/// How long an HTTP/1 client may take to send a request's headers. The same timer runs while a keep-alive
-/// connection waits for its next request, so it is also the HTTP/1 idle timeout.
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a response write may make no progress (a client that stopped reading) before the connection is
-/// dropped.
-pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// HTTP/2: how often an idle connection is pinged; a ping unanswered for the same time closes it.
-pub const DEFAULT_HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
-/// HTTP/1 read buffer, which bounds the request line plus headers (over it: 431). hyper's minimum is 8 KiB.
-pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Most headers in one HTTP/1 request (hyper answers 431 above it).
-pub const DEFAULT_MAX_HEADERS: usize = 64;
-/// HTTP/2 streams one connection may have open at once.
-pub const DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS: u32 = 128;
-/// Connections served at once; further clients wait in the kernel's accept queue.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Object bytes held in memory by all responses together; a GET that would go over it gets 503. Bodies are
 /// streamed from storage, so each GET reserves [`DEFAULT_BODY_CHUNK_BYTES`] (`body_chunk_bytes`) of it for
 /// the chunk in hand, whatever its object's size: the default allows 16 384 bodies in flight at once.
@@ -44,16 +27,13 @@ pub const DEFAULT_HOT_OBJECT_TTL: Duration = Duration::from_secs(1);
 /// CPU. Only `marquee origin` uses it ([`crate::Origin::run_on_worker_threads`]); [`crate::Origin::run`] runs
 /// on the caller's runtime.
 pub const DEFAULT_WORKERS: usize = 0;
-/// How long shutdown waits for in-flight responses before dropping the connections that are left.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
 /// Everything `marquee origin` can be told. `Default` uses the `DEFAULT_*` consts of this module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginConfig {
     /// Address to listen on; port 0 picks a free port ([`crate::Origin::local_addr`] tells which).
     pub listen: SocketAddr,
-    /// Client connections: timeouts, limits, shutdown grace ([`ConnectionSettings`]; its defaults are this
-    /// module's `DEFAULT_*` consts).
+    /// Client connections: timeouts, limits, shutdown grace ([`ConnectionSettings`], with the defaults of
+    /// [`marquee_http::connections`]).
     pub connections: ConnectionSettings,
     /// See [`DEFAULT_MAX_BUFFERED_BYTES`].
     pub max_buffered_bytes: u64,

@@ -3,11 +3,14 @@
 
 use std::net::SocketAddr;
 
+use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
+use marquee_http::authorizer::Denial;
+use marquee_http::content::NOT_FOUND_CACHE_CONTROL;
+use marquee_http::path::PathRejection;
+use marquee_http::response::ErrorResponse;
+use marquee_http::TlsError;
 use marquee_storage::StorageError;
-
-use crate::authorizer::Denial;
-use crate::http::path::PathRejection;
 
 /// What stopped the origin from starting or serving.
 #[derive(Debug, thiserror::Error)]
@@ -23,8 +26,8 @@ pub enum OriginError {
         source: std::io::Error,
     },
     /// The TLS certificate or key could not be loaded, or they do not belong together.
-    #[error("could not set up TLS with {}: {reason}", path.display())]
-    Tls { path: std::path::PathBuf, reason: String },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The bound socket could not report its address.
     #[error("could not read the address of the listening socket")]
     LocalAddr(#[source] std::io::Error),
@@ -73,6 +76,23 @@ impl Refusal {
     }
 }
 
+impl ErrorResponse for Refusal {
+    fn status(&self) -> StatusCode {
+        Refusal::status(self)
+    }
+
+    /// A 416's `Content-Range`, and a 404's short cache lifetime (edges absorb repeated misses).
+    fn add_headers(&self, headers: &mut HeaderMap) {
+        if let Refusal::Storage(StorageError::RangeNotSatisfiable { size, .. }) = self {
+            let content_range = marquee_http::range::unsatisfied_content_range(*size);
+            headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&content_range).expect("digits only"));
+        }
+        if Refusal::status(self) == StatusCode::NOT_FOUND {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(NOT_FOUND_CACHE_CONTROL));
+        }
+    }
+}
+
 fn storage_status(error: &StorageError) -> StatusCode {
     match error {
         StorageError::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -92,6 +112,11 @@ mod tests {
     use marquee_storage::ObjectKey;
 
     use super::*;
+
+    #[test]
+    fn the_longest_object_path_served_is_the_longest_storage_key() {
+        assert_eq!(marquee_http::path::MAX_OBJECT_PATH_LEN, marquee_storage::MAX_KEY_LEN);
+    }
 
     #[test]
     fn statuses() {

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use http::HeaderValue;
 use marquee_storage::{ObjectKey, ObjectMeta, ObjectRead, ObjectStore, StorageError};
 
-use crate::http::conditional::Validators;
+use marquee_http::conditional::Validators;
 
 /// One object held whole, with its header values computed once.
 #[derive(Debug)]

@@ -1,15 +1,16 @@
 //! The origin server: serves what the packager publishes (HLS and DASH manifests, CMAF init and media
-//! segments, subtitles, thumbnails) from any [`ObjectStore`], behind a [`RequestAuthorizer`].
+//! segments, subtitles, thumbnails) from any [`ObjectStore`], behind a [`RequestAuthorizer`]. It is one service
+//! on `marquee-http`, which serves its connections and holds the header logic it answers with.
 //!
 //! ```text
-//! request ─► decode path (http::path) ─► authorize (/t/{token}/ stripped) ─► ObjectKey ─► MediaKind
-//!         ─► storage get_range ─► validators + preconditions (http::conditional) ─► Range (http::range)
-//!         ─► streamed body (body.rs) with Content-Type and Cache-Control (http::content)
+//! request ─► decode path (marquee_http::path) ─► authorize (/t/{token}/ stripped) ─► ObjectKey ─► MediaKind
+//!         ─► storage get_range ─► validators, preconditions and Range (marquee_http::selection)
+//!         ─► streamed body (body.rs) with Content-Type and Cache-Control (marquee_http::content)
 //! ```
 //!
 //! HTTP/1.1 with keep-alive and cleartext HTTP/2 (prior knowledge) on one port; `/healthz`, `/readyz` and
-//! `/metrics` beside the media. Everything that decides an answer is a pure function in [`http`]; the
-//! hyper shell is `server.rs`.
+//! `/metrics` beside the media. Everything that decides an answer is a pure function in `marquee_http`;
+//! the shell is `server.rs`.
 //!
 //! # Hot objects
 //!
@@ -38,7 +39,8 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use marquee_origin::{OriginConfig, Unsigned};
+//! use marquee_http::Unsigned;
+//! use marquee_origin::OriginConfig;
 //!
 //! let store = marquee_storage::open("/srv/marquee/media")?;
 //! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
@@ -47,25 +49,20 @@
 //! # }
 //! ```
 
-pub mod authorizer;
 mod body;
 pub mod config;
 mod error;
 mod hot;
-pub mod http;
-pub mod io;
-pub mod listener;
 pub mod metrics;
 mod server;
-pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use marquee_http::RequestAuthorizer;
 use marquee_storage::ObjectStore;
 
-pub use authorizer::{AuthorizedPath, Denial, RequestAuthorizer, SignedUrls, Unsigned};
-pub use config::{OriginConfig, TlsFiles};
+pub use config::OriginConfig;
 pub use error::{OriginError, Refusal};
 pub use server::{Origin, READINESS_PROBE_KEY};
 

@@ -2,11 +2,9 @@
 
 use std::time::Duration;
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-};
-
-use crate::http::content::MediaKind;
+use marquee_http::admin::AdminRoute;
+use marquee_http::content::MediaKind;
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// What a request was for: the `route` label of the request metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,9 +16,8 @@ pub enum Route {
     Rejected,
     /// CORS preflight.
     Preflight,
-    Health,
-    Ready,
-    Metrics,
+    /// `/healthz`, `/readyz`, `/metrics`.
+    Admin(AdminRoute),
     /// A method the origin does not serve (405).
     MethodNotAllowed,
 }
@@ -32,9 +29,7 @@ impl Route {
             Route::UnknownObject => "unknown_object",
             Route::Rejected => "rejected",
             Route::Preflight => "preflight",
-            Route::Health => "healthz",
-            Route::Ready => "readyz",
-            Route::Metrics => "metrics",
+            Route::Admin(admin) => admin.as_str(),
             Route::MethodNotAllowed => "method_not_allowed",
         }
     }
@@ -213,20 +208,15 @@ impl Metrics {
         crate::body::BodyMeters { sent: self.response_bytes.clone(), held: self.buffered_bytes.clone() }
     }
 
+    /// The registry every metric is in, for `/metrics`.
+    pub fn registry(&self) -> Registry {
+        self.registry.clone()
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> Vec<u8> {
-        render_registry(&self.registry)
+        marquee_http::admin::render_registry(&self.registry)
     }
-}
-
-/// The Prometheus text exposition of a registry (shared by every Marquee server's `/metrics`).
-pub fn render_registry(registry: &Registry) -> Vec<u8> {
-    let mut out = Vec::new();
-    // Encoding into a Vec only fails on metric families that cannot exist in a registry built in code.
-    if let Err(error) = TextEncoder::new().encode(&registry.gather(), &mut out) {
-        tracing::warn!(%error, "Could not encode metrics.");
-    }
-    out
 }
 
 impl Default for Metrics {

@@ -4,41 +4,37 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
+use marquee_http::admin::{Admin, AdminRoute};
+use marquee_http::conditional::Validators;
+use marquee_http::content::MediaKind;
+use marquee_http::path::decode_request_path;
+use marquee_http::range;
+use marquee_http::response::{build, error_response, method_not_allowed, plain};
+use marquee_http::selection::{self, header_str, Selection};
+use marquee_http::{serve_connections, serve_on_worker_threads, RequestAuthorizer, RequestBody};
 use marquee_storage::{ObjectKey, ObjectStore, StorageError};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
-use crate::authorizer::RequestAuthorizer;
 use crate::body::OriginBody;
 use crate::config::OriginConfig;
 use crate::error::{OriginError, Refusal};
 use crate::hot::{Cold, HotObject, HotObjects};
-use crate::http::conditional::{self, Outcome, Preconditions, Validators};
-use crate::http::content::{MediaKind, NOT_FOUND_CACHE_CONTROL};
-use crate::http::path::decode_request_path;
-use crate::http::range::{self, RangeDecision};
-use crate::listener::{serve_connections, serve_on_worker_threads};
 use crate::metrics::{HotLookup, Metrics, Route, StorageOp};
 
 /// The key `/readyz` asks storage about. It need not exist: "not found" proves storage answers.
 pub const READINESS_PROBE_KEY: &str = "marquee-origin-readiness-probe";
-/// How long `/readyz` waits for storage before reporting not ready.
-pub const READINESS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Sent with every 503 so that players back off briefly.
-const RETRY_AFTER_SECONDS: &str = "1";
 const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
 const CORS_ALLOWED_HEADERS: &str = "Range, If-Range, If-None-Match, If-Modified-Since";
 const CORS_EXPOSED_HEADERS: &str = "Content-Length, Content-Range, ETag, Accept-Ranges, Last-Modified";
 const CORS_MAX_AGE_SECONDS: &str = "86400";
-const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Shared by every connection.
 struct State {
@@ -46,6 +42,7 @@ struct State {
     store: Arc<dyn ObjectStore>,
     authorizer: Arc<dyn RequestAuthorizer>,
     metrics: Metrics,
+    admin: Admin,
     config: OriginConfig,
     /// Permits are bytes of object bodies held in memory: each GET reserves `body_chunk_bytes` of them.
     body_budget: Arc<Semaphore>,
@@ -77,17 +74,23 @@ impl Origin {
         if !problems.is_empty() {
             return Err(OriginError::InvalidConfig { problems });
         }
-        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+        let tls = config.tls.as_ref().map(marquee_http::tls::acceptor).transpose()?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| OriginError::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr().map_err(OriginError::LocalAddr)?;
         let budget = usize::try_from(config.max_buffered_bytes).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
+        let metrics = Metrics::new();
+        let admin = Admin::new(metrics.registry()).with_check("storage", {
+            let (store, metrics) = (store.clone(), metrics.clone());
+            move || storage_answers(store.clone(), metrics.clone()).boxed()
+        });
         let state = State {
             tls,
             store,
             authorizer,
-            metrics: Metrics::new(),
+            metrics,
+            admin,
             body_budget: Arc::new(Semaphore::new(budget)),
             hot: (config.hot_cache_bytes > 0)
                 .then(|| HotObjects::new(config.hot_cache_bytes, config.hot_object_max_bytes, config.hot_object_ttl)),
@@ -151,7 +154,7 @@ impl Origin {
     }
 }
 
-async fn handle(state: &State, request: Request<Incoming>, client_ip: IpAddr) -> Response<OriginBody> {
+async fn handle(state: &State, request: Request<RequestBody>, client_ip: IpAddr) -> Response<OriginBody> {
     let started = Instant::now();
     let (route, mut response) = route(state, &request, client_ip).await;
     let headers = response.headers_mut();
@@ -162,38 +165,30 @@ async fn handle(state: &State, request: Request<Incoming>, client_ip: IpAddr) ->
     response
 }
 
-async fn route(state: &State, request: &Request<Incoming>, client_ip: IpAddr) -> (Route, Response<OriginBody>) {
+async fn route(state: &State, request: &Request<RequestBody>, client_ip: IpAddr) -> (Route, Response<OriginBody>) {
     let method = request.method();
     if method == Method::OPTIONS {
         return (Route::Preflight, preflight());
     }
     if method != Method::GET && method != Method::HEAD {
-        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED);
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
-        return (Route::MethodNotAllowed, response);
+        return (Route::MethodNotAllowed, method_not_allowed(ALLOWED_METHODS));
     }
-    match request.uri().path() {
-        "/healthz" => (Route::Health, text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n")),
-        "/readyz" => (Route::Ready, readiness(state).await),
-        "/metrics" => {
-            if let Some(hot) = &state.hot {
-                state.metrics.set_hot_bytes(hot.weighted_bytes().await);
-            }
-            (Route::Metrics, text(StatusCode::OK, METRICS_CONTENT_TYPE, state.metrics.render()))
+    if let Some(admin) = AdminRoute::of_path(request.uri().path()) {
+        if let (AdminRoute::Metrics, Some(hot)) = (admin, &state.hot) {
+            state.metrics.set_hot_bytes(hot.weighted_bytes().await);
         }
-        _ => {
-            let mut route = Route::Rejected;
-            match serve_object(state, request, client_ip, &mut route).await {
-                Ok(response) => (route, response),
-                Err(refusal) => (route, refusal_response(&refusal)),
-            }
-        }
+        return (Route::Admin(admin), state.admin.answer(admin).await);
+    }
+    let mut route = Route::Rejected;
+    match serve_object(state, request, client_ip, &mut route).await {
+        Ok(response) => (route, response),
+        Err(refusal) => (route, error_response(&refusal)),
     }
 }
 
 async fn serve_object(
     state: &State,
-    request: &Request<Incoming>,
+    request: &Request<RequestBody>,
     client_ip: IpAddr,
     route: &mut Route,
 ) -> Result<Response<OriginBody>, Refusal> {
@@ -244,20 +239,12 @@ async fn serve_object(
 
     // A plain GET (no precondition, no If-Range, no suffix range) is one storage request, whose metadata gives
     // the validators and the size. Everything else asks `head` first and reads once the answer is decided.
-    let conditional = [
-        &header::IF_MATCH,
-        &header::IF_NONE_MATCH,
-        &header::IF_MODIFIED_SINCE,
-        &header::IF_UNMODIFIED_SINCE,
-        &header::IF_RANGE,
-    ]
-    .into_iter()
-    .any(|name| headers.contains_key(name));
+    let conditional = selection::has_preconditions(headers);
     // The hot-object lookup may already have opened the whole object.
     let mut read = opened.map(|object| (None, object));
     if read.is_none() {
         if let Some(asked) = range::storage_range(range_header).filter(|_| is_get && !conditional) {
-            match timed(state, StorageOp::Get, state.store.get_range(&key, asked.clone())).await {
+            match timed(&state.metrics, StorageOp::Get, state.store.get_range(&key, asked.clone())).await {
                 Ok(object) => read = Some((asked, object)),
                 // A range past the end: `head` gives the validators of the 416, on this rare path only.
                 Err(StorageError::RangeNotSatisfiable { .. }) => {}
@@ -267,13 +254,14 @@ async fn serve_object(
     }
     let meta = match &read {
         Some((_, object)) => object.meta,
-        None => timed(state, StorageOp::Head, state.store.head(&key)).await.map_err(Refusal::Storage)?,
+        None => timed(&state.metrics, StorageOp::Head, state.store.head(&key)).await.map_err(Refusal::Storage)?,
     };
 
     let validators = Validators::new(meta.size, meta.modified);
     let etag = HeaderValue::from_str(&validators.etag).expect("quotes and hex digits");
     let last_modified = HeaderValue::from_str(&validators.last_modified_header()).expect("an IMF-fixdate");
-    let (response, slice) = match decide(headers, is_get, kind, &key, &validators, etag, last_modified, meta.size) {
+    let version = Version { kind, key: &key, validators: &validators, etag, last_modified, size: meta.size };
+    let (response, slice) = match decide(headers, is_get, version) {
         Answer::Complete(response) => return Ok(response),
         Answer::Body(response, slice) => (response, slice),
     };
@@ -292,7 +280,7 @@ async fn serve_object(
         _ => {
             let whole = slice == (0..meta.size);
             let asked = (!whole).then(|| slice.clone());
-            let object = match timed(state, StorageOp::Get, state.store.get_range(&key, asked)).await {
+            let object = match timed(&state.metrics, StorageOp::Get, state.store.get_range(&key, asked)).await {
                 Ok(object) => object,
                 Err(StorageError::RangeNotSatisfiable { .. }) => return Err(Refusal::ChangedWhileRead),
                 Err(error) => return Err(Refusal::Storage(error)),
@@ -325,7 +313,8 @@ fn from_hot(
     object: &HotObject,
 ) -> Response<OriginBody> {
     let (etag, last_modified) = (object.etag.clone(), object.last_modified.clone());
-    match decide(headers, is_get, kind, key, &object.validators, etag, last_modified, object.meta.size) {
+    let version = Version { kind, key, validators: &object.validators, etag, last_modified, size: object.meta.size };
+    match decide(headers, is_get, version) {
         Answer::Complete(response) => response,
         Answer::Body(response, _) if !is_get => build(response, OriginBody::empty()),
         Answer::Body(response, slice) => {
@@ -336,6 +325,16 @@ fn from_hot(
     }
 }
 
+/// One version of an object, as the answer's headers describe it.
+struct Version<'a> {
+    kind: MediaKind,
+    key: &'a ObjectKey,
+    validators: &'a Validators,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+    size: u64,
+}
+
 /// What the request's conditional and range headers make of an object version.
 enum Answer {
     /// A response with nothing more to send (304, 412, 416).
@@ -344,65 +343,33 @@ enum Answer {
     Body(http::response::Builder, std::ops::Range<u64>),
 }
 
-#[allow(clippy::too_many_arguments)]
-fn decide(
-    headers: &HeaderMap,
-    is_get: bool,
-    kind: MediaKind,
-    key: &ObjectKey,
-    validators: &Validators,
-    etag: HeaderValue,
-    last_modified: HeaderValue,
-    size: u64,
-) -> Answer {
+fn decide(headers: &HeaderMap, is_get: bool, version: Version<'_>) -> Answer {
+    let selection = selection::select(headers, is_get, version.validators, version.size);
     let mut response = Response::builder()
-        .header(header::ETAG, etag)
-        .header(header::LAST_MODIFIED, last_modified)
-        .header(header::CACHE_CONTROL, kind.cache_control())
+        .header(header::ETAG, version.etag)
+        .header(header::LAST_MODIFIED, version.last_modified)
+        .header(header::CACHE_CONTROL, version.kind.cache_control())
         .header(header::ACCEPT_RANGES, "bytes");
-    let (if_match, if_none_match) =
-        (header_list(headers, &header::IF_MATCH), header_list(headers, &header::IF_NONE_MATCH));
-    let preconditions = Preconditions {
-        if_match: if_match.as_deref(),
-        if_none_match: if_none_match.as_deref(),
-        if_modified_since: header_str(headers, &header::IF_MODIFIED_SINCE),
-        if_unmodified_since: header_str(headers, &header::IF_UNMODIFIED_SINCE),
-    };
-    match conditional::evaluate(&preconditions, validators) {
-        Outcome::Serve => {}
-        Outcome::NotModified => {
+    match selection {
+        Selection::NotModified => {
             return Answer::Complete(build(response.status(StatusCode::NOT_MODIFIED), OriginBody::empty()))
         }
-        Outcome::PreconditionFailed => return Answer::Complete(plain(StatusCode::PRECONDITION_FAILED)),
+        Selection::PreconditionFailed => return Answer::Complete(plain(StatusCode::PRECONDITION_FAILED)),
+        _ => {}
     }
-
-    // Range handling is defined for GET only (RFC 9110 §14.2); a HEAD gets the whole object's headers.
-    let range_header = header_str(headers, &header::RANGE);
-    let decision = if is_get && conditional::range_allowed(header_str(headers, &header::IF_RANGE), validators) {
-        range::decide(range_header, size)
-    } else {
-        RangeDecision::Full
+    response = response.header(header::CONTENT_TYPE, version.kind.content_type(version.key.as_str()));
+    if let Some(content_range) = selection.content_range() {
+        response = response.header(header::CONTENT_RANGE, content_range);
+    }
+    let Some(slice) = selection.body_range() else {
+        let response = response.status(selection.status()).header(header::CONTENT_LENGTH, 0);
+        return Answer::Complete(build(response, OriginBody::empty()));
     };
-    response = response.header(header::CONTENT_TYPE, kind.content_type(key.as_str()));
-    let (status, slice) = match decision {
-        RangeDecision::Unsatisfiable => {
-            let response = response
-                .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, range::unsatisfied_content_range(size))
-                .header(header::CONTENT_LENGTH, 0);
-            return Answer::Complete(build(response, OriginBody::empty()));
-        }
-        RangeDecision::Full => (StatusCode::OK, 0..size),
-        RangeDecision::Partial(range) => {
-            response = response.header(header::CONTENT_RANGE, range.content_range(size));
-            (StatusCode::PARTIAL_CONTENT, range.first..range.last + 1)
-        }
-    };
-    Answer::Body(response.status(status).header(header::CONTENT_LENGTH, slice.end - slice.start), slice)
+    Answer::Body(response.status(selection.status()).header(header::CONTENT_LENGTH, slice.end - slice.start), slice)
 }
 
 async fn timed<T>(
-    state: &State,
+    metrics: &Metrics,
     op: StorageOp,
     work: impl Future<Output = Result<T, StorageError>>,
 ) -> Result<T, StorageError> {
@@ -415,20 +382,16 @@ async fn timed<T>(
             true
         }
     };
-    state.metrics.observe_storage(op, started.elapsed(), failed);
+    metrics.observe_storage(op, started.elapsed(), failed);
     result
 }
 
-async fn readiness(state: &State) -> Response<OriginBody> {
+/// The readiness check: storage answers a `head` (for a key that need not exist) in time.
+async fn storage_answers(store: Arc<dyn ObjectStore>, metrics: Metrics) -> Result<(), String> {
     let key = ObjectKey::parse(READINESS_PROBE_KEY).expect("the probe key is valid");
-    let probe = timed(state, StorageOp::Probe, state.store.head(&key));
-    match tokio::time::timeout(READINESS_PROBE_TIMEOUT, probe).await {
-        Ok(Ok(_) | Err(StorageError::NotFound { .. })) => text(StatusCode::OK, "text/plain; charset=utf-8", "ready\n"),
-        Ok(Err(_)) => plain(StatusCode::SERVICE_UNAVAILABLE),
-        Err(_) => {
-            warn!(timeout_s = READINESS_PROBE_TIMEOUT.as_secs_f64(), "Readiness probe timed out.");
-            plain(StatusCode::SERVICE_UNAVAILABLE)
-        }
+    match timed(&metrics, StorageOp::Probe, store.head(&key)).await {
+        Ok(_) | Err(StorageError::NotFound { .. }) => Ok(()),
+        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -439,50 +402,4 @@ fn preflight() -> Response<OriginBody> {
         .header(header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_ALLOWED_HEADERS)
         .header(header::ACCESS_CONTROL_MAX_AGE, CORS_MAX_AGE_SECONDS);
     build(response, OriginBody::empty())
-}
-
-fn refusal_response(refusal: &Refusal) -> Response<OriginBody> {
-    debug!(reason = %refusal, "Request refused.");
-    let mut response = plain(refusal.status());
-    if let Refusal::Storage(StorageError::RangeNotSatisfiable { size, .. }) = refusal {
-        let content_range = HeaderValue::from_str(&range::unsatisfied_content_range(*size)).expect("digits only");
-        response.headers_mut().insert(header::CONTENT_RANGE, content_range);
-    }
-    if refusal.status() == StatusCode::NOT_FOUND {
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(NOT_FOUND_CACHE_CONTROL));
-    }
-    if refusal.is_transient() {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
-    }
-    response
-}
-
-/// A short plain-text answer naming the status, never anything from storage.
-fn plain(status: StatusCode) -> Response<OriginBody> {
-    let reason = status.canonical_reason().unwrap_or("error");
-    text(status, "text/plain; charset=utf-8", format!("{} {reason}\n", status.as_u16()))
-}
-
-fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<OriginBody> {
-    let body = body.into();
-    let response = Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::CONTENT_LENGTH, body.len())
-        .header(header::CACHE_CONTROL, "no-store");
-    build(response, OriginBody::text(body))
-}
-
-fn build(builder: http::response::Builder, body: OriginBody) -> Response<OriginBody> {
-    builder.body(body).expect("every header set here is valid")
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
-    headers.get(name).and_then(|value| value.to_str().ok())
-}
-
-/// A list header (`If-Match`, `If-None-Match`) that may arrive as several fields, joined as one list.
-fn header_list(headers: &HeaderMap, name: &header::HeaderName) -> Option<String> {
-    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|value| value.to_str().ok()).collect();
-    (!values.is_empty()).then(|| values.join(", "))
 }

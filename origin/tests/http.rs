@@ -15,10 +15,9 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use marquee_origin::authorizer::split_token_path;
-use marquee_origin::{
-    AuthorizedPath, Denial, Origin, OriginConfig, OriginError, RequestAuthorizer, TlsFiles, Unsigned,
-};
+use marquee_http::authorizer::split_token_path;
+use marquee_http::{AuthorizedPath, Denial, RequestAuthorizer, TlsFiles, Unsigned};
+use marquee_origin::{Origin, OriginConfig, OriginError};
 use marquee_storage::{LocalDir, ObjectKey, ObjectMeta, ObjectRead, ObjectStore, StorageError};
 use tempfile::TempDir;
 use tokio::sync::oneshot;

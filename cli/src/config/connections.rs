@@ -6,7 +6,7 @@
 //! The `[origin]` and `[edge]` sections list the same keys themselves (serde cannot flatten a struct into one
 //! that denies unknown keys) and hand them over as a [`ConnectionKeys`].
 
-use marquee_origin::config::{
+use marquee_http::connections::{
     ConnectionSettings, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_KEEP_ALIVE, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_WRITE_TIMEOUT,

@@ -4,7 +4,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use marquee_origin::TlsFiles;
+use marquee_http::TlsFiles;
 use marquee_signing::KeyRing;
 
 use super::precedence::Places;

@@ -1,12 +1,11 @@
-//! Servers for the edge's tests: a counting upstream (where counting requests is the point), the real origin
-//! over a temporary directory, and the edge itself, all on loopback ports chosen at run time.
+//! Servers for the edge's tests: a counting upstream (where counting requests is the point) and the edge
+//! itself, on loopback ports chosen at run time.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use marquee_edge_cache::{EdgeConfig, EdgeServer};
-use marquee_origin::RequestAuthorizer;
+use marquee_http::RequestAuthorizer;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -154,47 +153,6 @@ fn answer(
         .header(header::CONTENT_LENGTH, body.len())
         .body(BodyExt::boxed(StreamBody::new(stream)))
         .unwrap()
-}
-
-/// The real origin, in this process, over a directory.
-pub struct TestOrigin {
-    pub addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-}
-
-impl TestOrigin {
-    pub async fn start(root: &Path, authorizer: Arc<dyn RequestAuthorizer>) -> Result<Self> {
-        let store = Arc::new(marquee_storage::LocalDir::new(root)?);
-        let config = marquee_origin::OriginConfig { listen: "127.0.0.1:0".parse()?, ..Default::default() };
-        let origin = marquee_origin::Origin::bind(config, store, authorizer).await?;
-        let addr = origin.local_addr();
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = origin
-                .run(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Ok(Self { addr, shutdown: Some(tx), task })
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Kills it at once (no graceful shutdown): what an operator sees when an origin dies.
-    pub fn kill(&mut self) {
-        self.shutdown.take();
-        self.task.abort();
-    }
-}
-
-impl Drop for TestOrigin {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// An edge in this process.

@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod conformance;
-pub mod garage;
+#[allow(unused_imports)] // the S3 tests use it, the local-directory tests do not
+pub use marquee_test_support::garage;

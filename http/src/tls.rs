@@ -1,4 +1,5 @@
-//! TLS for the origin: loads a PEM certificate chain and key into a rustls acceptor offering h2 and http/1.1.
+//! TLS for every service: loads a PEM certificate chain and key into a rustls acceptor offering h2 and
+//! http/1.1.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,9 +8,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use crate::OriginError;
-
-/// Where the origin's certificate and key live. Both are PEM; the chain starts with the leaf.
+/// Where a service's certificate and key live. Both are PEM; the chain starts with the leaf.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     pub cert_chain: PathBuf,
@@ -17,7 +16,7 @@ pub struct TlsFiles {
 }
 
 /// Reads the files once, at startup. ALPN offers `h2` first, so TLS clients get HTTP/2 when they can.
-pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, OriginError> {
+pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert_chain)
         .and_then(|certs| certs.collect::<Result<_, _>>())
         .map_err(|e| tls_error(&files.cert_chain, e.to_string()))?;
@@ -37,6 +36,14 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, OriginError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-fn tls_error(path: &Path, reason: String) -> OriginError {
-    OriginError::Tls { path: path.to_owned(), reason }
+/// The TLS certificate or key could not be loaded, or they do not belong together.
+#[derive(Debug, thiserror::Error)]
+#[error("could not set up TLS with {}: {reason}", path.display())]
+pub struct TlsError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+fn tls_error(path: &Path, reason: String) -> TlsError {
+    TlsError { path: path.to_owned(), reason }
 }

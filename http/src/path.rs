@@ -1,9 +1,11 @@
 //! Decoding a request path into a canonical, `/`-separated path that cannot leave the asset namespace.
 
-use marquee_storage::MAX_KEY_LEN;
+/// The longest object path the servers look up: storage keys are at most this long
+/// (`marquee_storage::MAX_KEY_LEN`; the origin's tests check that the two agree).
+pub const MAX_OBJECT_PATH_LEN: usize = 1024;
 
-/// The longest raw request path considered: a maximal key fully percent-encoded, plus a token part.
-pub const MAX_RAW_PATH_LEN: usize = MAX_KEY_LEN * 3 + 1024;
+/// The longest raw request path considered: a maximal object path fully percent-encoded, plus a token part.
+pub const MAX_RAW_PATH_LEN: usize = MAX_OBJECT_PATH_LEN * 3 + 1024;
 
 /// Why a request path was refused (always a 400, with no object read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
