@@ -387,8 +387,6 @@ impl TrackPuller {
                 let track = track_from_caps(&self.id, sample.caps())?;
                 let segmenter = Segmenter::try_new(track.clone(), self.segment_target, self.options)
                     .map_err(|source| TranscodeError::Packaging { rendition: self.id.clone(), source })?;
-                self.publisher
-                    .put(&format!("{}/{}", self.id, presentation::INIT_SEGMENT_NAME), segmenter.init_segment())?;
                 packaging = Some((segmenter, track));
             }
             let (segmenter, track) = packaging.as_mut().expect("set above");
@@ -396,8 +394,14 @@ impl TrackPuller {
             self.stats.samples.fetch_add(1, Ordering::Relaxed);
             let position_us = (s.pts.max(0) as u128 * 1_000_000 / u128::from(track.timescale)) as u64;
             self.stats.position_us.fetch_max(position_us, Ordering::Relaxed);
+            let first = segmenter.init_segment().is_none();
             let pushed =
                 segmenter.push(s).map_err(|source| TranscodeError::Packaging { rendition: self.id.clone(), source })?;
+            // The header's edit list depends on the first sample, so it is written once that is in.
+            if first {
+                let header = segmenter.init_segment().expect("a segmenter that took a sample has a header");
+                self.publisher.put(&format!("{}/{}", self.id, presentation::INIT_SEGMENT_NAME), header)?;
+            }
             if let Some(segment) = pushed {
                 self.publisher
                     .put(&format!("{}/{}", self.id, presentation::segment_name(segment.entry.number)), segment.data)?;
