@@ -389,3 +389,107 @@ fn audio_keeps_its_offset_to_video_in_every_rung_manifest_and_file() {
         validate_mpd(&out.join("manifest.mpd")).unwrap();
     }
 }
+
+/// Every file the manifests of the presentation in `out` lead a player to, relative and sorted: both
+/// manifests, the playlists the multivariant playlist names, and the init and media segments those name.
+/// Checks that the DASH representations are the same rendition folders.
+fn files_the_manifests_reference(out: &Path) -> Vec<String> {
+    let mut files = vec!["master.m3u8".to_owned(), "manifest.mpd".to_owned()];
+    let text = std::fs::read(out.join("master.m3u8")).unwrap();
+    let Ok(m3u8_rs::Playlist::MasterPlaylist(master)) = m3u8_rs::parse_playlist_res(&text) else {
+        panic!("master.m3u8 is not a multivariant playlist")
+    };
+    let playlists: Vec<String> = master
+        .variants
+        .iter()
+        .map(|v| v.uri.clone())
+        .chain(master.alternatives.iter().filter_map(|a| a.uri.clone()))
+        .collect();
+    for playlist in &playlists {
+        files.push(playlist.clone());
+        let folder = Path::new(playlist).parent().unwrap();
+        let media = media_playlist(&out.join(playlist));
+        for segment in &media.segments {
+            files.push(folder.join(&segment.uri).to_str().unwrap().to_owned());
+            if let Some(map) = &segment.map {
+                files.push(folder.join(&map.uri).to_str().unwrap().to_owned());
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    let mut representations: Vec<&str> = mpd
+        .split("<Representation ")
+        .skip(1)
+        .map(|r| r.split("id=\"").nth(1).and_then(|id| id.split('"').next()).expect("Representation@id"))
+        .collect();
+    representations.sort();
+    let mut folders: Vec<&str> = playlists.iter().map(|p| p.split('/').next().unwrap()).collect();
+    folders.sort();
+    folders.dedup();
+    assert_eq!(representations, folders, "DASH and HLS describe the same renditions");
+    files
+}
+
+/// Every directory under `dir` (relative, sorted), so that empty ones show.
+fn list_dirs(dir: &Path) -> Vec<String> {
+    let mut dirs = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap().flatten() {
+            if entry.path().is_dir() {
+                dirs.push(entry.path().strip_prefix(dir).unwrap().to_str().unwrap().to_owned());
+                pending.push(entry.path());
+            }
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
+/// Transcodes three rungs in 1 s segments into `out`, then one of them in 2 s segments with `--force`: the
+/// second run has fewer rungs, and fewer segments in the rung both share.
+fn replace_a_larger_ladder_with_a_smaller_one(dir: &Path) -> std::path::PathBuf {
+    let src = make_sample(dir, "src.mp4", &["--duration", "4", "--size", "640x360"]);
+    let out = dir.join("out");
+    let rung = |name: &str, short_side: u32| {
+        format!("[[video]]\nname = \"{name}\"\nshort_side = {short_side}\nbitrate_kbps = 300\nprofile = \"main\"\n")
+    };
+    let large = dir.join("large.toml");
+    let ladder = [rung("360p", 360), rung("240p", 240), rung("144p", 144)].concat();
+    std::fs::write(&large, format!("name = 'large'\nsegment_duration_s = 1.0\nkeyframe_interval_s = 1.0\n{ladder}"))
+        .unwrap();
+    let small = dir.join("small.toml");
+    let ladder = rung("240p", 240);
+    std::fs::write(&small, format!("name = 'small'\nsegment_duration_s = 2.0\nkeyframe_interval_s = 2.0\n{ladder}"))
+        .unwrap();
+
+    transcode_ok(&src, &out, &["--preset", large.to_str().unwrap()]);
+    assert_eq!(video_renditions(&out), ["video_144p", "video_240p", "video_360p"]);
+    assert_eq!(list_files(&out), files_the_manifests_reference(&out), "the first run writes what it references");
+    assert!(out.join("video_240p/seg_00004.m4s").is_file());
+    transcode_ok(&src, &out, &["--preset", small.to_str().unwrap(), "--force"]);
+    out
+}
+
+#[test]
+fn force_with_a_smaller_ladder_leaves_only_the_files_of_the_new_presentation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = replace_a_larger_ladder_with_a_smaller_one(tmp.path());
+    assert_eq!(list_files(&out), files_the_manifests_reference(&out), "no file of the larger ladder is left");
+    assert!(!out.join("video_240p/seg_00003.m4s").exists() && !out.join("video_360p/init.mp4").exists());
+}
+
+/// The old rendition folders are left empty: `LocalDir::delete` removes files, never the directories a
+/// prefix emptied, and the `ObjectStore` trait the transcoder writes through has no directories. The fix
+/// belongs in marquee-storage (prune emptied parents up to the root on delete, minding a concurrent `put`
+/// into the same folder), which this branch does not touch.
+#[test]
+#[ignore = "LocalDir leaves emptied directories behind; needs a marquee-storage change"]
+fn force_with_a_smaller_ladder_leaves_no_stale_rendition_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = replace_a_larger_ladder_with_a_smaller_one(tmp.path());
+    assert_eq!(list_dirs(&out), ["audio_aac", "video_240p"], "no stale rendition folders, not even empty ones");
+}
