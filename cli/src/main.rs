@@ -115,7 +115,7 @@ struct TranscodeArgs {
     #[arg(long)]
     force: bool,
     /// Give up when no encoded data has arrived for this long (a stalled pipeline).
-    #[arg(long, value_name = "SECONDS", default_value_t = marquee_transcoder::job::DEFAULT_STALL_TIMEOUT.as_secs())]
+    #[arg(long, value_name = "SECONDS", default_value_t = marquee_transcoder::DEFAULT_STALL_TIMEOUT.as_secs())]
     stall_timeout: u64,
     /// Progress display: a bar on a terminal (`auto`), always a bar, JSON lines on stdout for
     /// machines, or nothing.

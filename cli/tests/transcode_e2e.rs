@@ -259,3 +259,237 @@ level = "3.1"
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A ladder with a B-frame rung (High, x264's default 3 B-frames) and a rung without (Baseline has none).
+const B_AND_NO_B_PRESET: &str = r#"
+name = "b-and-no-b"
+segment_duration_s = 2.0
+keyframe_interval_s = 2.0
+[[video]]
+name = "high"
+short_side = 240
+bitrate_kbps = 400
+profile = "high"
+[[video]]
+name = "baseline"
+short_side = 144
+bitrate_kbps = 150
+profile = "baseline"
+"#;
+
+/// One AAC frame at 48 kHz: how far audio may move against video.
+const AUDIO_FRAME_S: f64 = 1024.0 / 48_000.0;
+
+fn ffmpeg_ok(args: &[&str]) {
+    let o = Command::new("ffmpeg").args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]).args(args).output();
+    let o = o.expect("run ffmpeg");
+    assert!(o.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `(codec_type, start_time)` of every stream ffprobe finds in `target` (an HLS or DASH manifest lists
+/// each rendition once per variant or representation).
+fn stream_starts(target: &Path) -> Vec<(String, f64)> {
+    let v = ffprobe_json(target.to_str().unwrap(), &["-show_entries", "stream=codec_type,start_time"]);
+    v["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| {
+            let start = s["start_time"].as_str().and_then(|t| t.parse().ok());
+            (s["codec_type"].as_str().unwrap().to_owned(), start.unwrap_or_else(|| panic!("{target:?}: {s}")))
+        })
+        .collect()
+}
+
+/// Video start minus audio start, for every video stream of `target`; its audio streams must agree.
+fn video_minus_audio(target: &Path) -> Vec<f64> {
+    let starts = stream_starts(target);
+    let audio: Vec<f64> = starts.iter().filter(|(kind, _)| kind == "audio").map(|(_, t)| *t).collect();
+    assert!(!audio.is_empty() && audio.iter().all(|t| *t == audio[0]), "{target:?}: audio starts {audio:?}");
+    let offsets: Vec<f64> = starts.iter().filter(|(kind, _)| kind == "video").map(|(_, t)| t - audio[0]).collect();
+    assert!(!offsets.is_empty(), "{target:?} has video");
+    offsets
+}
+
+/// The media time of the first edit of `file`'s video track (0 without an edit list).
+fn video_edit_media_time(file: &Path) -> u64 {
+    let reader = mp4::read_mp4(std::fs::File::open(file).unwrap()).expect("an MP4 source");
+    let video = reader.moov.traks.iter().find(|t| t.mdia.hdlr.handler_type.to_string() == "vide").expect("video");
+    video.edts.as_ref().and_then(|e| e.elst.as_ref()).map_or(0, |elst| elst.entries[0].media_time)
+}
+
+#[test]
+fn audio_keeps_its_offset_to_video_in_every_rung_manifest_and_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let plain = make_sample(dir, "plain.mp4", &["--duration", "5", "--size", "426x240"]);
+    // The same streams with the audio half a second later, and cut at 1.3 s by stream copy: ffmpeg keeps
+    // the frames from the keyframe before the cut and hides them with an edit list.
+    let late = dir.join("late.mp4");
+    let p = plain.to_str().unwrap();
+    ffmpeg_ok(&[
+        "-i",
+        p,
+        "-itsoffset",
+        "0.5",
+        "-i",
+        p,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c",
+        "copy",
+        late.to_str().unwrap(),
+    ]);
+    let cut = dir.join("cut.mp4");
+    ffmpeg_ok(&["-ss", "1.3", "-i", p, "-c", "copy", cut.to_str().unwrap()]);
+    assert!(video_edit_media_time(&plain) > 0, "x264's B-frames: the source's video has an edit list");
+    assert!(video_edit_media_time(&cut) > video_edit_media_time(&plain), "the cut skips media by its edit list");
+
+    let preset = dir.join("b-and-no-b.toml");
+    std::fs::write(&preset, B_AND_NO_B_PRESET).unwrap();
+    for source in [&plain, &late, &cut] {
+        let name = source.file_stem().unwrap().to_str().unwrap();
+        let source_offset = video_minus_audio(source);
+        let out = dir.join(format!("out-{name}"));
+        transcode_ok(source, &out, &["--preset", preset.to_str().unwrap()]);
+
+        // Both kinds of rung are in the ladder: one with B-frames, one without.
+        let b_frames = |rendition: &str| {
+            let joined = dir.join(format!("{name}-{rendition}-probe.mp4"));
+            concat_rendition(&out, rendition, &joined);
+            let v = ffprobe_json(joined.to_str().unwrap(), &["-show_entries", "stream=has_b_frames"]);
+            v["streams"][0]["has_b_frames"].as_i64().unwrap()
+        };
+        assert!(b_frames("video_high") > 0 && b_frames("video_baseline") == 0, "{name}");
+
+        // ffprobe through both manifests and on each rendition's init + segments, as a player joins them.
+        let mut views = vec![
+            ("master.m3u8".to_owned(), video_minus_audio(&out.join("master.m3u8"))),
+            ("manifest.mpd".to_owned(), video_minus_audio(&out.join("manifest.mpd").canonicalize().unwrap())),
+        ];
+        let audio = dir.join(format!("{name}-audio.mp4"));
+        concat_rendition(&out, "audio_aac", &audio);
+        let audio_start = stream_starts(&audio)[0].1;
+        for rendition in ["video_high", "video_baseline"] {
+            let joined = dir.join(format!("{name}-{rendition}.mp4"));
+            concat_rendition(&out, rendition, &joined);
+            views.push((rendition.to_owned(), vec![stream_starts(&joined)[0].1 - audio_start]));
+        }
+        for (view, offsets) in views {
+            for offset in offsets {
+                assert!(
+                    (offset - source_offset[0]).abs() <= AUDIO_FRAME_S,
+                    "{name}, {view}: video starts {offset:.6} s after the audio, the source {:.6} s",
+                    source_offset[0]
+                );
+            }
+        }
+        validate_mpd(&out.join("manifest.mpd")).unwrap();
+    }
+}
+
+/// Every file the manifests of the presentation in `out` lead a player to, relative and sorted: both
+/// manifests, the playlists the multivariant playlist names, and the init and media segments those name.
+/// Checks that the DASH representations are the same rendition folders.
+fn files_the_manifests_reference(out: &Path) -> Vec<String> {
+    let mut files = vec!["master.m3u8".to_owned(), "manifest.mpd".to_owned()];
+    let text = std::fs::read(out.join("master.m3u8")).unwrap();
+    let Ok(m3u8_rs::Playlist::MasterPlaylist(master)) = m3u8_rs::parse_playlist_res(&text) else {
+        panic!("master.m3u8 is not a multivariant playlist")
+    };
+    let playlists: Vec<String> = master
+        .variants
+        .iter()
+        .map(|v| v.uri.clone())
+        .chain(master.alternatives.iter().filter_map(|a| a.uri.clone()))
+        .collect();
+    for playlist in &playlists {
+        files.push(playlist.clone());
+        let folder = Path::new(playlist).parent().unwrap();
+        let media = media_playlist(&out.join(playlist));
+        for segment in &media.segments {
+            files.push(folder.join(&segment.uri).to_str().unwrap().to_owned());
+            if let Some(map) = &segment.map {
+                files.push(folder.join(&map.uri).to_str().unwrap().to_owned());
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    let mut representations: Vec<&str> = mpd
+        .split("<Representation ")
+        .skip(1)
+        .map(|r| r.split("id=\"").nth(1).and_then(|id| id.split('"').next()).expect("Representation@id"))
+        .collect();
+    representations.sort();
+    let mut folders: Vec<&str> = playlists.iter().map(|p| p.split('/').next().unwrap()).collect();
+    folders.sort();
+    folders.dedup();
+    assert_eq!(representations, folders, "DASH and HLS describe the same renditions");
+    files
+}
+
+/// Every directory under `dir` (relative, sorted), so that empty ones show.
+fn list_dirs(dir: &Path) -> Vec<String> {
+    let mut dirs = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap().flatten() {
+            if entry.path().is_dir() {
+                dirs.push(entry.path().strip_prefix(dir).unwrap().to_str().unwrap().to_owned());
+                pending.push(entry.path());
+            }
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
+/// Transcodes three rungs in 1 s segments into `out`, then one of them in 2 s segments with `--force`: the
+/// second run has fewer rungs, and fewer segments in the rung both share.
+fn replace_a_larger_ladder_with_a_smaller_one(dir: &Path) -> std::path::PathBuf {
+    let src = make_sample(dir, "src.mp4", &["--duration", "4", "--size", "640x360"]);
+    let out = dir.join("out");
+    let rung = |name: &str, short_side: u32| {
+        format!("[[video]]\nname = \"{name}\"\nshort_side = {short_side}\nbitrate_kbps = 300\nprofile = \"main\"\n")
+    };
+    let large = dir.join("large.toml");
+    let ladder = [rung("360p", 360), rung("240p", 240), rung("144p", 144)].concat();
+    std::fs::write(&large, format!("name = 'large'\nsegment_duration_s = 1.0\nkeyframe_interval_s = 1.0\n{ladder}"))
+        .unwrap();
+    let small = dir.join("small.toml");
+    let ladder = rung("240p", 240);
+    std::fs::write(&small, format!("name = 'small'\nsegment_duration_s = 2.0\nkeyframe_interval_s = 2.0\n{ladder}"))
+        .unwrap();
+
+    transcode_ok(&src, &out, &["--preset", large.to_str().unwrap()]);
+    assert_eq!(video_renditions(&out), ["video_144p", "video_240p", "video_360p"]);
+    assert_eq!(list_files(&out), files_the_manifests_reference(&out), "the first run writes what it references");
+    assert!(out.join("video_240p/seg_00004.m4s").is_file());
+    transcode_ok(&src, &out, &["--preset", small.to_str().unwrap(), "--force"]);
+    out
+}
+
+#[test]
+fn force_with_a_smaller_ladder_leaves_only_the_files_of_the_new_presentation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = replace_a_larger_ladder_with_a_smaller_one(tmp.path());
+    assert_eq!(list_files(&out), files_the_manifests_reference(&out), "no file of the larger ladder is left");
+    assert!(!out.join("video_240p/seg_00003.m4s").exists() && !out.join("video_360p/init.mp4").exists());
+}
+
+/// The old rendition folders are left empty: `LocalDir::delete` removes files, never the directories a
+/// prefix emptied, and the `ObjectStore` trait the transcoder writes through has no directories. The fix
+/// belongs in marquee-storage (prune emptied parents up to the root on delete, minding a concurrent `put`
+/// into the same folder), which this branch does not touch.
+#[test]
+#[ignore = "LocalDir leaves emptied directories behind; needs a marquee-storage change"]
+fn force_with_a_smaller_ladder_leaves_no_stale_rendition_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = replace_a_larger_ladder_with_a_smaller_one(tmp.path());
+    assert_eq!(list_dirs(&out), ["audio_aac", "video_240p"], "no stale rendition folders, not even empty ones");
+}

@@ -1,12 +1,25 @@
 //! Cuts a track's samples into CMAF fragments and segments on keyframes at a target duration.
 //!
 //! # Timing
-//! CMAF without edit lists: for each track, `shift = pts - dts` of the first sample. The decode time written
-//! for a sample is `dts + shift`, so the first sample is decoded at the time it is presented (normally 0),
-//! `tfdt` is the written decode time of a fragment's first sample and the composition offset is
-//! `pts - (dts + shift)`, negative for B-frames presented before the decode time written for them (hence
-//! `trun` version 1). Presentation times in the file are therefore exactly the samples' `pts`. A sample's
-//! duration is the distance to the next sample's `dts`; the last sample of the track keeps its own.
+//! For each track, the composition delay `delay = pts - dts` of the first sample (0 if that is negative) is
+//! the reorder delay of video with B-frames and 0 otherwise. The decode time written for a sample is
+//! `dts + delay`, so the first sample is decoded at the time it is presented (normally 0) and `tfdt` is the
+//! written decode time of a fragment's first sample. The composition offset written is `pts - dts`, never
+//! negative for a decodable stream, so composition times are `pts + delay`; a track with a delay gets an
+//! edit list in its header ([`init_segment`](Segmenter::init_segment)) whose media time is `delay`, so
+//! presentation times are exactly the samples' `pts` and every track of a presentation keeps the offsets
+//! between them that the samples had.
+//!
+//! Why an edit list and not signed (`trun` version 1) offsets with the first composition time equal to the
+//! first decode time, which needs none: ISO/IEC 14496-12 8.6.6 recommends this edit to present the first
+//! sample at 0 when composition offsets are used, MSE requires browsers to honour it, and both are read
+//! alike by Chromium and GStreamer's qtdemux. ffmpeg's mov demuxer (5.1) however adds the largest negative
+//! offset to every presentation time of a track without an edit list, so B-frame video came out that many
+//! frames after its audio there (and in every player built on it). With the edit list, ffmpeg reports the
+//! samples' own `pts` and `dts`.
+//!
+//! A sample's duration is the distance to the next sample's `dts`; the last sample of the track keeps its
+//! own.
 //!
 //! # Cutting
 //! Deterministic, so that every rung of a ladder, whose keyframes the transcoder forces at the same
@@ -75,11 +88,13 @@ impl SegmenterPhase {
 pub struct Segmenter {
     track: Track,
     options: SegmenterOptions,
-    /// `None` when the track cannot be described; every push then reports why.
-    init: Option<Bytes>,
+    /// Whether the track can be written as a CMAF header; when not, every push reports why.
+    describable: bool,
+    /// The CMAF header, made when the first sample is taken in: its edit list depends on that sample.
+    header: Option<Bytes>,
     boundaries: Boundaries,
-    /// `pts - dts` of the first sample.
-    shift: i128,
+    /// `pts - dts` of the first sample, at least 0 (see the module's timing notes).
+    composition_delay: u64,
     /// The last sample pushed, waiting for the next one to know its duration.
     pending: Option<Pending>,
     /// The fragments of the segment being built.
@@ -101,25 +116,27 @@ struct Pending {
 
 /// A sample checked against the track so far, not yet taken in.
 struct Admitted {
-    shift: i128,
+    composition_delay: u64,
+    /// The CMAF header, when this is the first sample.
+    header: Option<Bytes>,
     /// Duration of the pending sample, from this one's `dts`.
     pending_duration: Option<u32>,
     pending: Pending,
 }
 
 impl Segmenter {
-    /// A segmenter for `track`. A track that cannot be written as a CMAF header gets an empty
-    /// [`init_segment`](Self::init_segment) and every [`push`](Self::push) returns the reason; use
-    /// [`try_new`](Self::try_new) to learn it up front.
+    /// A segmenter for `track`. For a track that cannot be written as a CMAF header every
+    /// [`push`](Self::push) returns the reason; use [`try_new`](Self::try_new) to learn it up front.
     pub fn new(track: Track, target_duration: Duration, options: SegmenterOptions) -> Self {
-        let init = cmaf::init_segment(&track).ok();
+        let describable = cmaf::init_segment(&track, 0).is_ok();
         let boundaries = Boundaries::new(target_duration, track.timescale);
         Self {
             track,
             options,
-            init,
+            describable,
+            header: None,
             boundaries,
-            shift: 0,
+            composition_delay: 0,
             pending: None,
             fragments: Vec::new(),
             next_boundary: 0,
@@ -131,7 +148,7 @@ impl Segmenter {
 
     /// Like [`new`](Self::new), but fails when the track cannot be written as a CMAF header.
     pub fn try_new(track: Track, target_duration: Duration, options: SegmenterOptions) -> Result<Self, PackagerError> {
-        cmaf::init_segment(&track)?;
+        cmaf::init_segment(&track, 0)?;
         Ok(Self::new(track, target_duration, options))
     }
 
@@ -149,9 +166,11 @@ impl Segmenter {
         }
     }
 
-    /// The CMAF header (`init.mp4`); empty when the track cannot be described.
-    pub fn init_segment(&self) -> Bytes {
-        self.init.clone().unwrap_or_default()
+    /// The CMAF header (`init.mp4`), known once the first sample is taken in: a track whose first sample is
+    /// presented after it is decoded (video with B-frames) gets an edit list for that delay. `None` before
+    /// the first sample, and for a track that cannot be described.
+    pub fn init_segment(&self) -> Option<Bytes> {
+        self.header.clone()
     }
 
     /// Takes the next sample in decode order. Returns the finished segment when this sample starts a new
@@ -188,7 +207,10 @@ impl Segmenter {
         if first || starts_segment {
             self.next_boundary = self.boundaries.after(sample.pts);
         }
-        self.shift = admitted.shift;
+        self.composition_delay = admitted.composition_delay;
+        if let Some(header) = admitted.header {
+            self.header = Some(header);
+        }
         self.pending = Some(admitted.pending);
         Ok(finished_segment)
     }
@@ -219,21 +241,24 @@ impl Segmenter {
     }
 
     fn check_track(&self) -> Result<(), PackagerError> {
-        match self.init {
-            Some(_) => Ok(()),
-            None => cmaf::init_segment(&self.track).map(drop),
+        if self.describable {
+            Ok(())
+        } else {
+            cmaf::init_segment(&self.track, 0).map(drop)
         }
     }
 
     /// Checks `sample` against the samples before it and works out how it will be written.
     fn admit(&self, sample: &Sample) -> Result<Admitted, PackagerError> {
         let track_id = self.track.track_id;
-        let (shift, pending_duration) = match &self.pending {
+        let (composition_delay, header, pending_duration) = match &self.pending {
             None => {
                 if self.track.is_video() && !sample.keyframe {
                     return Err(PackagerError::FirstSampleNotKeyframe { track_id });
                 }
-                (i128::from(sample.pts) - i128::from(sample.dts), None)
+                let delay =
+                    fit(track_id, "composition delay", (i128::from(sample.pts) - i128::from(sample.dts)).max(0))?;
+                (delay, Some(cmaf::init_segment(&self.track, delay)?), None)
             }
             Some(previous) => {
                 if sample.dts < previous.dts {
@@ -244,15 +269,15 @@ impl Segmenter {
                     });
                 }
                 let duration = fit(track_id, "sample duration", i128::from(sample.dts) - i128::from(previous.dts))?;
-                (self.shift, Some(duration))
+                (self.composition_delay, None, Some(duration))
             }
         };
-        let decode_time = i128::from(sample.dts) + shift;
-        let composition_offset = fit(track_id, "composition offset", i128::from(sample.pts) - decode_time)?;
-        let decode_time = fit(track_id, "decode time", decode_time)?;
+        let decode_time = fit(track_id, "decode time", i128::from(sample.dts) + i128::from(composition_delay))?;
+        let composition_offset = fit(track_id, "composition offset", i128::from(sample.pts) - i128::from(sample.dts))?;
         let _: u32 = fit(track_id, "sample size", sample.data.len() as u64)?;
         Ok(Admitted {
-            shift,
+            composition_delay,
+            header,
             pending_duration,
             pending: Pending {
                 dts: sample.dts,
@@ -311,14 +336,22 @@ impl Segmenter {
     fn encode_segment(&self) -> Result<Segment, PackagerError> {
         let track_id = self.track.track_id;
         let number = fit(track_id, "segment number", self.next_segment_number)?;
-        let media = cmaf::media_segment(track_id, self.track.timescale, &self.fragments, self.options.sidx)?;
+        let media = cmaf::media_segment(
+            track_id,
+            self.track.timescale,
+            &self.fragments,
+            self.options.sidx,
+            self.composition_delay,
+        )?;
         let keyframes = self
             .fragments
             .iter()
             .zip(&media.fragments)
             .map(|(fragment, location)| {
                 let first_len = fragment.samples.first().map_or(0, |s| s.data.len() as u64);
-                let pts = fragment.presentation_times().next().unwrap_or(i128::from(fragment.base_media_decode_time));
+                let composition =
+                    fragment.composition_times().next().unwrap_or(i128::from(fragment.base_media_decode_time));
+                let pts = composition - i128::from(self.composition_delay);
                 Ok(KeyframeRange {
                     offset: location.offset,
                     length: location.moof_len + location.mdat_header_len + first_len,
@@ -538,24 +571,48 @@ mod tests {
     }
 
     #[test]
-    fn b_frames_are_shifted_so_the_first_decode_time_is_its_presentation_time() {
+    fn b_frames_are_decoded_from_their_presentation_time_and_delayed_by_an_edit_list() {
         // I P B B in decode order, dts from -80, presentation 0 120 40 80.
         let samples = vec![sample(0, -80, true), sample(120, -40, false), sample(40, 0, false), sample(80, 40, false)];
         let mut segmenter = segmenter(video_track(), 10_000);
+        assert_eq!(segmenter.init_segment(), None, "the header waits for the first sample");
         let segments = run(&mut segmenter, samples);
         let entry = &segments[0].entry;
         assert_eq!((entry.start, entry.duration), (0, 160));
         assert_eq!(entry.keyframes[0].pts, 0);
-        // Decode times written: 0 40 80 120, so composition offsets 0 80 -40 -40.
+        // Decode times written: 0 40 80 120; composition offsets pts - dts: 80 160 40 40, so composition
+        // times 80 200 120 160, and the edit list takes the 80 off again.
         let data = &segments[0].data[entry.keyframes[0].offset as usize..];
         let moof_len = mp4::BoxHeader::read(&mut &data[..]).unwrap().size as usize;
         let moof = crate::cmaf::fixtures::read_with_mp4(&data[..moof_len], mp4::MoofBox::default());
         let traf = &moof.trafs[0];
         assert_eq!(traf.tfdt.as_ref().unwrap().base_media_decode_time, 0);
         let trun = traf.trun.as_ref().unwrap();
-        assert_eq!(trun.version, 1);
-        // The mp4 crate reads offsets as u32 whatever the version; reinterpret the bits as signed.
-        assert_eq!(trun.sample_cts.iter().map(|&c| c as i32).collect::<Vec<_>>(), [0, 80, -40, -40]);
+        assert_eq!(trun.sample_cts, [80, 160, 40, 40]);
+        let init = segmenter.init_segment().expect("a header after the first sample");
+        let reader = mp4::Mp4Reader::read_header(std::io::Cursor::new(&init[..]), init.len() as u64).unwrap();
+        let edit = &reader.moov.traks[0].edts.as_ref().expect("an edit list").elst.as_ref().unwrap().entries[0];
+        assert_eq!((edit.segment_duration, edit.media_time), (0, 80));
+    }
+
+    #[test]
+    fn samples_presented_as_decoded_need_no_edit_list() {
+        let mut segmenter = segmenter(video_track(), 10_000);
+        run(&mut segmenter, frames(&[0], 200));
+        let init = segmenter.init_segment().unwrap();
+        let reader = mp4::Mp4Reader::read_header(std::io::Cursor::new(&init[..]), init.len() as u64).unwrap();
+        assert!(reader.moov.traks[0].edts.is_none());
+    }
+
+    #[test]
+    fn a_first_sample_decoded_after_its_presentation_gets_no_negative_edit() {
+        // dts after pts is not what encoders make; it is written with a negative offset, not a negative edit.
+        let mut segmenter = segmenter(video_track(), 10_000);
+        let segments = run(&mut segmenter, [sample(0, 10, true), sample(50, 50, false)]);
+        let init = segmenter.init_segment().unwrap();
+        let reader = mp4::Mp4Reader::read_header(std::io::Cursor::new(&init[..]), init.len() as u64).unwrap();
+        assert!(reader.moov.traks[0].edts.is_none());
+        assert_eq!((segments[0].entry.start, segments[0].entry.keyframes[0].pts), (10, 0));
     }
 
     #[test]
@@ -637,17 +694,17 @@ mod tests {
         track.timescale = 0;
         assert!(Segmenter::try_new(track.clone(), Duration::from_secs(1), SegmenterOptions::default()).is_err());
         let mut segmenter = Segmenter::new(track, Duration::from_secs(1), SegmenterOptions::default());
-        assert!(segmenter.init_segment().is_empty());
         let error = segmenter.push(sample(0, 0, true)).unwrap_err();
         assert!(matches!(error, PackagerError::InvalidTrack { track_id: 2, .. }), "{error}");
         assert!(segmenter.finish().is_err());
+        assert!(segmenter.init_segment().is_none());
     }
 
     #[test]
     fn no_samples_no_segment() {
         let mut segmenter = segmenter(audio_track(), 1000);
         assert!(segmenter.finish().unwrap().is_none());
-        assert!(!segmenter.init_segment().is_empty());
+        assert!(segmenter.init_segment().is_none(), "no sample, no header");
     }
 
     #[test]

@@ -80,10 +80,12 @@ fn video_header_and_indexed_segment_match_the_golden_files() {
 
     let mp4 = reader::read_init(&init);
     assert_eq!(mp4.tracks()[&1].width(), 1280);
+    assert_eq!(reader::edit_media_time(&init), 3000, "the IDR is shown one frame after it is decoded");
     let read = reader::read_segment(&segments[0].data, &reader::trex_defaults(&init));
     assert_eq!(read.boxes, ["styp", "sidx", "moof", "mdat"]);
     let offsets: Vec<i32> = read.samples().map(|s| s.composition_offset).collect();
-    assert_eq!(offsets, [0, 3000, -3000]);
+    assert_eq!(offsets, [3000, 6000, 0]);
+    assert_eq!(read.sidx.unwrap().earliest_presentation_time, 0);
 }
 
 #[test]

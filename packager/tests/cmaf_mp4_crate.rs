@@ -104,7 +104,14 @@ fn video_init_segment_fields() {
     assert_eq!((trak.tkhd.track_id, trak.tkhd.duration, trak.tkhd.flags), (1, 0, 3));
     // 1440 × 4/3 = 1920 wide on screen.
     assert_eq!((trak.tkhd.width.value(), trak.tkhd.height.value()), (1920, 1080));
-    assert!(trak.edts.is_none(), "no edit list");
+    // Decoded two frames before it is shown: an edit list presents the first frame at 0 all the same.
+    let elst = trak.edts.as_ref().and_then(|edts| edts.elst.as_ref()).expect("an edit list");
+    assert_eq!(elst.entries.len(), 1);
+    assert_eq!(
+        (elst.entries[0].segment_duration, elst.entries[0].media_time, elst.entries[0].media_rate),
+        (0, 7200, 1)
+    );
+    assert_eq!(reader::edit_media_time(&init), 7200);
     assert_eq!((trak.mdia.mdhd.timescale, trak.mdia.mdhd.duration), (90_000, 0));
     assert_eq!(trak.mdia.hdlr.handler_type.to_string(), "vide");
     assert!(trak.mdia.minf.vmhd.is_some() && trak.mdia.minf.smhd.is_none());
@@ -187,13 +194,14 @@ fn video_segments_fields() {
             for sample in &fragment.samples {
                 let pushed = pushed.next().unwrap();
                 assert_eq!(sample.data, pushed.data);
-                assert_eq!(sample.presentation_time(), i128::from(pushed.pts));
+                assert_eq!(sample.presentation_time(7200), i128::from(pushed.pts));
                 assert_eq!(sample.decode_time as i64, pushed.dts + 7200);
+                assert_eq!(i64::from(sample.composition_offset), pushed.pts - pushed.dts);
                 assert_eq!(sample.duration, 3600);
                 assert_eq!(sample.flags, if pushed.keyframe { 0x0200_0000 } else { 0x0101_0000 });
                 next_decode_time += u64::from(sample.duration);
             }
-            assert!(fragment.samples.iter().any(|s| s.composition_offset < 0), "B-frames before their decode time");
+            assert!(fragment.samples.iter().all(|s| s.composition_offset >= 0), "offsets are pts - dts");
 
             let reference = &sidx.references[k];
             assert_eq!((reference.reference_type, u64::from(reference.referenced_size)), (0, fragment.len));
@@ -206,7 +214,7 @@ fn video_segments_fields() {
             let keyframe_end = (range.offset + range.length) as usize;
             assert!(segment.data[..keyframe_end].ends_with(&first.data), "the range ends with the keyframe");
             assert_eq!(&segment.data[range.offset as usize + 4..range.offset as usize + 8], b"moof");
-            assert_eq!((range.pts as i128, range.duration), (first.presentation_time(), 90_000));
+            assert_eq!((range.pts as i128, range.duration), (first.presentation_time(7200), 90_000));
         }
     }
     assert!(pushed.next().is_none());

@@ -156,7 +156,11 @@ fn check(scenario: &Scenario, init: &Bytes, segments: &[Segment]) -> Result<(), 
     let video = scenario.track.is_video();
     let trex = reader::trex_defaults(init);
     let read: Vec<ReadSegment> = segments.iter().map(|s| reader::read_segment(&s.data, &trex)).collect();
-    let shift = i128::from(samples[0].pts) - i128::from(samples[0].dts);
+    // The first sample's composition delay, never negative: decode times are shifted by it, composition
+    // offsets are pts - dts, and the header's edit list takes the delay off again.
+    let shift = (i128::from(samples[0].pts) - i128::from(samples[0].dts)).max(0);
+    let edit = reader::edit_media_time(init);
+    prop_assert_eq!(edit, shift, "the edit list's media time is the first sample's delay");
 
     // The same samples come out, with the CMAF timing.
     let out: Vec<&ReadSample> = read.iter().flat_map(ReadSegment::samples).collect();
@@ -165,7 +169,13 @@ fn check(scenario: &Scenario, init: &Bytes, segments: &[Segment]) -> Result<(), 
         prop_assert_eq!(&out.data[..], &sample.data[..], "sample {} data", i);
         prop_assert_eq!(out.keyframe(), sample.keyframe, "sample {} keyframe", i);
         prop_assert_eq!(i128::from(out.decode_time), i128::from(sample.dts) + shift, "sample {} decode time", i);
-        prop_assert_eq!(out.presentation_time(), i128::from(sample.pts), "sample {} presentation time", i);
+        prop_assert_eq!(
+            i128::from(out.composition_offset),
+            i128::from(sample.pts) - i128::from(sample.dts),
+            "sample {} composition offset",
+            i
+        );
+        prop_assert_eq!(out.presentation_time(edit), i128::from(sample.pts), "sample {} presentation time", i);
         let duration = samples.get(i + 1).map_or(i64::from(sample.duration), |next| next.dts - sample.dts);
         prop_assert_eq!(i64::from(out.duration), duration, "sample {} duration", i);
     }
@@ -219,7 +229,7 @@ fn check(scenario: &Scenario, init: &Bytes, segments: &[Segment]) -> Result<(), 
             prop_assert_eq!(&bytes[4..8], b"moof");
             prop_assert!(bytes.ends_with(&first.data));
             prop_assert!(range.length <= fragment.len);
-            prop_assert_eq!(i128::from(range.pts), first.presentation_time());
+            prop_assert_eq!(i128::from(range.pts), first.presentation_time(edit));
             prop_assert_eq!(range.duration, fragment.samples.iter().map(|s| u64::from(s.duration)).sum::<u64>());
         }
 
@@ -230,7 +240,7 @@ fn check(scenario: &Scenario, init: &Bytes, segments: &[Segment]) -> Result<(), 
                     (sidx.reference_id, sidx.timescale, sidx.first_offset),
                     (1, scenario.track.timescale, 0)
                 );
-                let earliest = read.fragments[0].samples.iter().map(ReadSample::presentation_time).min().unwrap();
+                let earliest = read.fragments[0].samples.iter().map(|s| s.presentation_time(edit)).min().unwrap();
                 prop_assert_eq!(i128::from(sidx.earliest_presentation_time), earliest);
                 prop_assert_eq!(sidx.references.len(), read.fragments.len());
                 for (reference, fragment) in sidx.references.iter().zip(&read.fragments) {
@@ -240,8 +250,8 @@ fn check(scenario: &Scenario, init: &Bytes, segments: &[Segment]) -> Result<(), 
                     prop_assert_eq!(reference.starts_with_sap, fragment.samples[0].keyframe());
                     // Type 1 when the keyframe is presented first; 3 (open GOP) when samples decoded after it
                     // are presented before it.
-                    let first_shown = fragment.samples[0].presentation_time();
-                    let shown_first = fragment.samples.iter().all(|s| s.presentation_time() >= first_shown);
+                    let first_shown = fragment.samples[0].presentation_time(edit);
+                    let shown_first = fragment.samples.iter().all(|s| s.presentation_time(edit) >= first_shown);
                     let sap_type = match (reference.starts_with_sap, shown_first) {
                         (false, _) => 0,
                         (true, true) => 1,
@@ -306,7 +316,9 @@ proptest! {
             segments.extend(last);
             if !accepted.is_empty() {
                 let scenario = Scenario { track, target_ms, sidx, samples: accepted };
-                check(&scenario, &segmenter.init_segment(), &segments)?;
+                let init = segmenter.init_segment();
+                prop_assert!(init.is_some(), "a header once a sample is in");
+                check(&scenario, &init.unwrap_or_default(), &segments)?;
             } else {
                 prop_assert!(segments.is_empty());
             }

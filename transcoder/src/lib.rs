@@ -5,19 +5,24 @@
 //! - [`encoder`]: choosing the H.264 encoder by probing the GStreamer registry (pure choice, testable).
 //! - [`probe`]: reading a source's facts, turning bad inputs into one clear sentence.
 //! - [`pipeline`]: the GStreamer graph.
-//! - [`job`]: one run from probe to published manifests, with cleanup on failure.
+//! - [`transcode`] (`run.rs`): one run from probe to published manifests, with cleanup on failure; its
+//!   packaging threads (`packaging.rs`) place each encoded sample on the presentation timeline
+//!   (`timeline.rs`, pure) and segment it, and `publish.rs` writes, publishes and cleans up the output.
 //! - [`progress`]: events for progress bars and workers.
 
 pub mod encoder;
 mod error;
-pub mod job;
 pub mod ladder;
+mod packaging;
 pub mod pipeline;
 pub mod probe;
 pub mod progress;
+mod publish;
+mod run;
+mod timeline;
 
 pub use error::TranscodeError;
-pub use job::{transcode, TranscodeRequest, TranscodeSummary};
+pub use run::{transcode, TranscodeRequest, TranscodeSummary, AUDIO_RENDITION_ID, DEFAULT_STALL_TIMEOUT};
 
 /// Initialises GStreamer once for this process; every entry point calls it, callers may too.
 pub fn init() -> Result<(), TranscodeError> {

@@ -33,7 +33,7 @@ pub fn sample_flags(keyframe: bool) -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FragmentSample {
     pub duration: u32,
-    /// Presentation time minus the decode time written for the sample.
+    /// Composition time minus the decode time written for the sample.
     pub composition_offset: i32,
     pub keyframe: bool,
     pub data: Bytes,
@@ -60,18 +60,19 @@ impl Fragment {
         self.samples.iter().map(|s| s.data.len() as u64).sum()
     }
 
-    /// Presentation times of the samples in decode order.
-    pub fn presentation_times(&self) -> impl Iterator<Item = i128> + '_ {
+    /// Composition times of the samples in decode order: decode time plus composition offset, before the
+    /// track's edit list (if any) maps them to presentation times.
+    pub fn composition_times(&self) -> impl Iterator<Item = i128> + '_ {
         self.samples.iter().scan(i128::from(self.base_media_decode_time), |decode_time, sample| {
-            let presentation = *decode_time + i128::from(sample.composition_offset);
+            let composition = *decode_time + i128::from(sample.composition_offset);
             *decode_time += i128::from(sample.duration);
-            Some(presentation)
+            Some(composition)
         })
     }
 
-    /// The smallest presentation time; the decode time for an empty fragment.
-    pub fn earliest_presentation_time(&self) -> i128 {
-        self.presentation_times().min().unwrap_or(i128::from(self.base_media_decode_time))
+    /// The smallest composition time; the decode time for an empty fragment.
+    pub fn earliest_composition_time(&self) -> i128 {
+        self.composition_times().min().unwrap_or(i128::from(self.base_media_decode_time))
     }
 }
 
@@ -92,11 +93,14 @@ pub struct MediaSegment {
 }
 
 /// Encodes `fragments` as one media segment of track `track_id`, with a `sidx` first when `index` is set.
+/// `composition_delay` is the media time of the track's edit list (0 without one): the `sidx` gives the
+/// earliest presentation time, which is the earliest composition time less that delay.
 pub fn media_segment(
     track_id: u32,
     timescale: u32,
     fragments: &[Fragment],
     index: bool,
+    composition_delay: u64,
 ) -> Result<MediaSegment, PackagerError> {
     let mut encoded = Vec::with_capacity(fragments.len());
     for fragment in fragments {
@@ -109,7 +113,11 @@ pub fn media_segment(
     }
 
     let styp = Styp::cmaf_segment(fragments.len(), index).to_bytes();
-    let sidx = if index { segment_index(track_id, timescale, fragments, &encoded)?.to_bytes() } else { Bytes::new() };
+    let sidx = if index {
+        segment_index(track_id, timescale, fragments, &encoded, composition_delay)?.to_bytes()
+    } else {
+        Bytes::new()
+    };
     let total = styp.len() as u64
         + sidx.len() as u64
         + encoded.iter().map(|(moof, mdat)| moof.len() as u64 + mdat.box_len()).sum::<u64>();
@@ -170,12 +178,15 @@ fn uniform(mut values: impl Iterator<Item = u32>) -> Option<u32> {
     values.all(|v| v == first).then_some(first)
 }
 
-/// One reference per fragment, each `moof` + `mdat`, starting right after the `sidx`.
+/// One reference per fragment, each `moof` + `mdat`, starting right after the `sidx`. The earliest
+/// presentation time is on the presentation timeline (after the edit list), like the DASH `SegmentTimeline`
+/// times that point at the same segments.
 fn segment_index(
     track_id: u32,
     timescale: u32,
     fragments: &[Fragment],
     encoded: &[(Bytes, MdatHeader)],
+    composition_delay: u64,
 ) -> Result<Sidx, PackagerError> {
     let mut references = Vec::with_capacity(fragments.len());
     for (fragment, (moof, mdat)) in fragments.iter().zip(encoded) {
@@ -185,9 +196,9 @@ fn segment_index(
         }
         let first = fragment.samples.first();
         let starts_with_sap = first.is_some_and(|s| s.keyframe);
-        let sap_type = match fragment.presentation_times().next() {
+        let sap_type = match fragment.composition_times().next() {
             Some(_) if !starts_with_sap => 0,
-            Some(first_presented) if first_presented == fragment.earliest_presentation_time() => 1,
+            Some(first_presented) if first_presented == fragment.earliest_composition_time() => 1,
             Some(_) => 3,
             None => 0,
         };
@@ -200,7 +211,8 @@ fn segment_index(
         });
     }
     let _: u16 = fit(track_id, "sidx reference count", references.len() as u64)?;
-    let earliest = fragments.first().map_or(0, Fragment::earliest_presentation_time);
+    let earliest =
+        fragments.first().map_or(0, |fragment| fragment.earliest_composition_time() - i128::from(composition_delay));
     Ok(Sidx {
         reference_id: track_id,
         timescale,
@@ -261,7 +273,7 @@ mod tests {
 
     #[test]
     fn fragments_become_moof_mdat_pairs_whose_data_offsets_point_at_the_samples() {
-        let segment = media_segment(1, 1000, &[gop(5, 100), gop(6, 130)], false).unwrap();
+        let segment = media_segment(1, 1000, &[gop(5, 100), gop(6, 130)], false, 0).unwrap();
         let data = &segment.data[..];
         assert_eq!(kinds(data), ["styp", "moof", "mdat", "moof", "mdat"]);
         assert_eq!(&data[8..12], b"cmfs");
@@ -297,7 +309,7 @@ mod tests {
             base_media_decode_time: 0,
             samples: vec![sample(1024, 0, true, b"aaa"), sample(1024, 0, true, b"bb")],
         };
-        let segment = media_segment(2, 48_000, &[fragment], false).unwrap();
+        let segment = media_segment(2, 48_000, &[fragment], false, 0).unwrap();
         assert_eq!(kinds(&segment.data), ["styp", "moof", "mdat"]);
         assert_eq!(&segment.data[16..24], b"cmfscmff", "a single fragment is a CMAF fragment");
         let moof = read_moof(&segment.data[segment.fragments[0].offset as usize..]);
@@ -316,7 +328,7 @@ mod tests {
     #[test]
     fn the_segment_index_references_each_fragment() {
         let fragments = [gop(1, 100), gop(2, 130)];
-        let segment = media_segment(3, 1000, &fragments, true).unwrap();
+        let segment = media_segment(3, 1000, &fragments, true, 0).unwrap();
         let data = &segment.data[..];
         let layout = boxes(data);
         let kinds: Vec<&str> = layout.iter().map(|(kind, ..)| kind.as_str()).collect();
@@ -350,13 +362,25 @@ mod tests {
             base_media_decode_time: 0,
             samples: vec![sample(10, 20, true, b"I"), sample(10, 0, false, b"B")],
         };
-        assert_eq!(fragment.presentation_times().collect::<Vec<_>>(), [20, 10]);
-        assert_eq!(fragment.earliest_presentation_time(), 10);
-        let segment = media_segment(1, 1000, &[fragment], true).unwrap();
+        assert_eq!(fragment.composition_times().collect::<Vec<_>>(), [20, 10]);
+        assert_eq!(fragment.earliest_composition_time(), 10);
+        let segment = media_segment(1, 1000, &[fragment], true, 0).unwrap();
         let (_, sidx_at, sidx_len) = boxes(&segment.data)[1];
         let sidx = &segment.data[sidx_at..sidx_at + sidx_len];
         assert_eq!(u64::from_be_bytes(sidx[20..28].try_into().unwrap()), 10);
         assert_eq!(be32(sidx, 48), 0xb000_0000);
+    }
+
+    #[test]
+    fn the_index_gives_presentation_times_after_the_edit_list() {
+        // The I P B GOP with composition times 110 140 120 and an edit list taking 10 off: presented at 100.
+        let segment = media_segment(3, 1000, &[gop(1, 100)], true, 10).unwrap();
+        let (_, sidx_at, sidx_len) = boxes(&segment.data)[1];
+        let sidx = &segment.data[sidx_at..sidx_at + sidx_len];
+        assert_eq!(u64::from_be_bytes(sidx[20..28].try_into().unwrap()), 100);
+        assert_eq!(be32(sidx, 48), 0x9000_0000, "still a type 1 SAP");
+        let moof = read_moof(&segment.data[segment.fragments[0].offset as usize..]);
+        assert_eq!(moof.trafs[0].trun.as_ref().unwrap().sample_cts, [10, 30, 0], "offsets as given");
     }
 
     #[test]
@@ -366,8 +390,8 @@ mod tests {
             base_media_decode_time: 0,
             samples: vec![sample(u32::MAX, 0, true, b"I"), sample(1, 0, false, b"P")],
         };
-        assert!(media_segment(1, 1000, std::slice::from_ref(&long), false).is_ok(), "only the sidx sums durations");
-        let error = media_segment(1, 1000, &[long], true).unwrap_err();
+        assert!(media_segment(1, 1000, std::slice::from_ref(&long), false, 0).is_ok(), "only the sidx sums durations");
+        let error = media_segment(1, 1000, &[long], true, 0).unwrap_err();
         assert!(
             matches!(error, PackagerError::FieldOverflow { what: "sidx subsegment duration", value, .. } if value == 1 << 32),
             "{error}"
@@ -375,7 +399,7 @@ mod tests {
 
         let before_zero =
             Fragment { sequence_number: 1, base_media_decode_time: 5, samples: vec![sample(10, -6, true, b"I")] };
-        let error = media_segment(1, 1000, &[before_zero], true).unwrap_err();
+        let error = media_segment(1, 1000, &[before_zero], true, 0).unwrap_err();
         assert!(
             matches!(error, PackagerError::FieldOverflow { what: "sidx earliest presentation time", value: -1, .. }),
             "{error}"
@@ -384,7 +408,7 @@ mod tests {
 
     #[test]
     fn no_fragments_is_a_bare_styp() {
-        let segment = media_segment(1, 1000, &[], true).unwrap();
+        let segment = media_segment(1, 1000, &[], true, 0).unwrap();
         assert_eq!(kinds(&segment.data), ["styp", "sidx"]);
         assert!(segment.fragments.is_empty());
     }

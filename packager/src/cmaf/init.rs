@@ -6,6 +6,7 @@ use super::fragment::{NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS};
 use super::ftyp::Ftyp;
 use super::moov::mvex::{trex::Trex, Mvex};
 use super::moov::mvhd::Mvhd;
+use super::moov::trak::edts::{elst::Elst, Edts};
 use super::moov::trak::mdia::hdlr::Hdlr;
 use super::moov::trak::mdia::mdhd::{Mdhd, PackedLanguage};
 use super::moov::trak::mdia::minf::dinf::Dinf;
@@ -29,17 +30,19 @@ const MIN_AVC_CONFIG_LEN: usize = 7;
 /// Sample data carries 4-byte NAL unit lengths, so the record must say `lengthSizeMinusOne` = 3.
 const NAL_LENGTH_SIZE_MINUS_ONE: u8 = 3;
 
-/// Encodes the CMAF header of `track`.
-pub fn init_segment(track: &Track) -> Result<Bytes, PackagerError> {
-    let moov = movie(track)?;
+/// Encodes the CMAF header of `track`. `composition_delay` is how many ticks the composition times written
+/// in the track's fragments run ahead of its presentation times (the reorder delay of video with B-frames,
+/// see [`crate::segmenter`]); when it is not 0 the header carries an edit list that takes it off again.
+pub fn init_segment(track: &Track, composition_delay: u64) -> Result<Bytes, PackagerError> {
+    let moov = movie(track, composition_delay)?;
     let mut buf = BytesMut::new();
     Ftyp::cmaf_header().encode(&mut buf);
     moov.encode(&mut buf);
     Ok(buf.freeze())
 }
 
-/// The `moov` of `track`, every field checked.
-pub fn movie(track: &Track) -> Result<Moov, PackagerError> {
+/// The `moov` of `track`, every field checked; see [`init_segment`] for `composition_delay`.
+pub fn movie(track: &Track, composition_delay: u64) -> Result<Moov, PackagerError> {
     let track_id = track.track_id;
     if track_id == 0 {
         return Err(invalid(track, "track id 0 is reserved"));
@@ -63,11 +66,15 @@ pub fn movie(track: &Track) -> Result<Moov, PackagerError> {
             (tkhd, Hdlr::SOUND, MediaHeader::Sound(Smhd), language, entry, SYNC_SAMPLE_FLAGS)
         }
     };
+    let edts = match composition_delay {
+        0 => None,
+        delay => Some(Edts { elst: Elst { media_time: fit(track_id, "edit list media time", delay)? } }),
+    };
     let minf = Minf { header, dinf: Dinf::default(), stbl: Stbl { stsd: Stsd { entry } } };
     let mdia = Mdia { mdhd: Mdhd { timescale: track.timescale, language }, hdlr, minf };
     Ok(Moov {
         mvhd: Mvhd { timescale: track.timescale, next_track_id: track_id.saturating_add(1) },
-        trak: Trak { tkhd, mdia },
+        trak: Trak { tkhd, edts, mdia },
         mvex: Mvex { trex: Trex { track_id, default_sample_flags } },
     })
 }
@@ -145,7 +152,7 @@ mod tests {
     #[test]
     fn video_header_reads_back_with_an_independent_parser() {
         let track = fixtures::video_track();
-        let init = init_segment(&track).unwrap();
+        let init = init_segment(&track, 0).unwrap();
         let reader = read(&init);
         assert_eq!(reader.major_brand().to_string(), "cmfc");
         let mp4_track = &reader.tracks()[&1];
@@ -156,14 +163,25 @@ mod tests {
         let trak = &reader.moov.traks[0];
         assert_eq!(trak.tkhd.width.raw_value(), 640 << 16);
         assert_eq!(trak.mdia.mdhd.language, "und");
-        assert!(trak.edts.is_none(), "CMAF timing needs no edit list");
+        assert!(trak.edts.is_none(), "no composition delay, no edit list");
         let mvex = reader.moov.mvex.as_ref().unwrap();
         assert_eq!((mvex.trex.track_id, mvex.trex.default_sample_flags), (1, NON_SYNC_SAMPLE_FLAGS));
     }
 
     #[test]
+    fn a_composition_delay_is_taken_off_by_an_edit_list() {
+        let init = init_segment(&fixtures::video_track(), 6006).unwrap();
+        let edts = read(&init).moov.traks[0].edts.clone().expect("an edit list");
+        let edit = &edts.elst.unwrap().entries[0];
+        assert_eq!((edit.segment_duration, edit.media_time, edit.media_rate), (0, 6006, 1));
+
+        let error = init_segment(&fixtures::video_track(), 1 << 63).unwrap_err();
+        assert!(matches!(error, PackagerError::FieldOverflow { what: "edit list media time", .. }), "{error}");
+    }
+
+    #[test]
     fn avcc_is_written_verbatim() {
-        let init = init_segment(&fixtures::video_track()).unwrap();
+        let init = init_segment(&fixtures::video_track(), 0).unwrap();
         let record = fixtures::avc_config();
         let mut needle = (8 + record.len() as u32).to_be_bytes().to_vec();
         needle.extend_from_slice(b"avcC");
@@ -177,7 +195,7 @@ mod tests {
         let TrackMedia::Video(video) = &mut track.media else { unreachable!() };
         // 720x576 with 64:45 pixels displays as 1024x576.
         (video.width, video.height, video.sample_aspect_ratio) = (720, 576, Rational::new(64, 45));
-        let moov = movie(&track).unwrap();
+        let moov = movie(&track, 0).unwrap();
         assert_eq!((moov.trak.tkhd.width, moov.trak.tkhd.height), (1024 << 16, 576 << 16));
         let SampleEntry::Avc1(avc1) = &moov.trak.mdia.minf.stbl.stsd.entry else { panic!("avc1") };
         assert_eq!((avc1.width, avc1.height), (720, 576));
@@ -186,18 +204,18 @@ mod tests {
         // A fractional display width keeps its fraction: 2 * 1/3 = 0.666… → 0xAAAA.
         let TrackMedia::Video(video) = &mut track.media else { unreachable!() };
         (video.width, video.sample_aspect_ratio) = (2, Rational::new(1, 3));
-        assert_eq!(movie(&track).unwrap().trak.tkhd.width, 0xAAAA);
+        assert_eq!(movie(&track, 0).unwrap().trak.tkhd.width, 0xAAAA);
 
         let TrackMedia::Video(video) = &mut track.media else { unreachable!() };
         video.sample_aspect_ratio = Rational::new(0, 0);
-        let moov = movie(&track).unwrap();
+        let moov = movie(&track, 0).unwrap();
         let SampleEntry::Avc1(avc1) = &moov.trak.mdia.minf.stbl.stsd.entry else { panic!("avc1") };
         assert_eq!(avc1.pasp, Pasp { h_spacing: 1, v_spacing: 1 });
     }
 
     #[test]
     fn audio_header_reads_back_with_an_independent_parser() {
-        let init = init_segment(&fixtures::audio_track()).unwrap();
+        let init = init_segment(&fixtures::audio_track(), 0).unwrap();
         let reader = read(&init);
         let mp4_track = &reader.tracks()[&2];
         assert_eq!(mp4_track.track_type().unwrap(), mp4::TrackType::Audio);
@@ -219,7 +237,7 @@ mod tests {
             let mut track = video.clone();
             let TrackMedia::Video(v) = &mut track.media else { unreachable!() };
             edit(v);
-            init_segment(&track).unwrap_err().to_string()
+            init_segment(&track, 0).unwrap_err().to_string()
         };
         assert_eq!(with_video(|v| v.width = 65_536), "track 1: coded width (65536) does not fit its box field");
         assert_eq!(
@@ -235,19 +253,19 @@ mod tests {
 
         let mut track = video.clone();
         track.track_id = 0;
-        assert_eq!(init_segment(&track).unwrap_err().to_string(), "track 0: invalid track: track id 0 is reserved");
+        assert_eq!(init_segment(&track, 0).unwrap_err().to_string(), "track 0: invalid track: track id 0 is reserved");
         let mut track = video;
         track.timescale = 0;
-        assert!(init_segment(&track).unwrap_err().to_string().contains("timescale is 0"));
+        assert!(init_segment(&track, 0).unwrap_err().to_string().contains("timescale is 0"));
 
         let mut track = fixtures::audio_track();
         let TrackMedia::Audio(audio) = &mut track.media else { unreachable!() };
         audio.language = "english".into();
-        assert!(init_segment(&track).unwrap_err().to_string().contains("\"english\""));
+        assert!(init_segment(&track, 0).unwrap_err().to_string().contains("\"english\""));
         let TrackMedia::Audio(audio) = &mut track.media else { unreachable!() };
         (audio.language, audio.audio_specific_config) = ("eng".into(), Bytes::from_static(&[0x11]));
         assert!(matches!(
-            init_segment(&track),
+            init_segment(&track, 0),
             Err(PackagerError::InvalidCodecConfig { codec: "AudioSpecificConfig", .. })
         ));
     }

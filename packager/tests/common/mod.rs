@@ -13,6 +13,7 @@ use marquee_packager::segmenter::{Segmenter, SegmenterOptions};
 use marquee_packager::{Sample, Segment, Track};
 
 /// Pushes every sample through a new segmenter and finishes it: the init segment and every media segment.
+/// Needs at least one sample: the header is made from the first.
 pub fn package(
     track: &Track,
     samples: &[Sample],
@@ -25,5 +26,5 @@ pub fn package(
         segments.extend(segmenter.push(sample.clone()).expect("valid sample"));
     }
     segments.extend(segmenter.finish().expect("segment fits"));
-    (segmenter.init_segment(), segments)
+    (segmenter.init_segment().expect("a header once a sample is in"), segments)
 }

@@ -24,8 +24,14 @@ impl ReadSample {
         self.flags & NON_SYNC == 0
     }
 
-    pub fn presentation_time(&self) -> i128 {
+    /// Decode time plus composition offset.
+    pub fn composition_time(&self) -> i128 {
         i128::from(self.decode_time) + i128::from(self.composition_offset)
+    }
+
+    /// The composition time mapped by the header's edit list, whose media time [`edit_media_time`] reads.
+    pub fn presentation_time(&self, edit_media_time: i128) -> i128 {
+        self.composition_time() - edit_media_time
     }
 }
 
@@ -239,6 +245,19 @@ fn read_sidx(body: &[u8], end: u64) -> ReadSidx {
         .collect();
     assert!(r.is_empty(), "sidx has {} trailing bytes", r.len());
     ReadSidx { version, reference_id, timescale, earliest_presentation_time, first_offset, references, end }
+}
+
+/// The media time of the single edit in an init segment's edit list, 0 without one: the composition time
+/// presented at 0. The reader accepts only what the packager writes, one zero-duration edit at normal rate.
+pub fn edit_media_time(init: &[u8]) -> i128 {
+    let header = read_init(init);
+    let Some(edts) = &header.moov.traks[0].edts else { return 0 };
+    let elst = edts.elst.as_ref().expect("edts holds an elst");
+    assert_eq!(elst.entries.len(), 1, "one edit");
+    let edit = &elst.entries[0];
+    assert_eq!((edit.segment_duration, edit.media_rate, edit.media_rate_fraction), (0, 1, 0));
+    // The mp4 crate reads the signed media time into a u64.
+    i128::from(edit.media_time as i64)
 }
 
 /// The sample defaults of a track's `trex`, the last resort when neither `trun` nor `tfhd` has a value.

@@ -40,7 +40,7 @@ mod tests {
 
     #[test]
     fn holds_the_header_the_track_and_mvex_and_reads_back() {
-        let bytes = movie(&fixtures::video_track()).unwrap().to_bytes();
+        let bytes = movie(&fixtures::video_track(), 0).unwrap().to_bytes();
         assert_eq!(child_types(&bytes, 0), ["mvhd", "trak", "mvex"]);
         let moov = read_with_mp4(&bytes, mp4::MoovBox::default());
         assert_eq!((moov.mvhd.timescale, moov.traks.len()), (90_000, 1));

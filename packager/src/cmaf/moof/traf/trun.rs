@@ -28,8 +28,9 @@ pub struct TrunFields {
     pub composition_offset: bool,
 }
 
-/// Track run box. Version 1 (signed composition offsets) whenever offsets are written, so that a B-frame
-/// presented before the decode time written for it needs no edit list.
+/// Track run box. Version 1 (signed composition offsets) whenever offsets are written. The segmenter's
+/// offsets are `pts - dts`, never negative for an encoder's output, but a sample presented before it is
+/// decoded can still be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trun {
     /// From the start of the enclosing `moof` to the first sample's data.

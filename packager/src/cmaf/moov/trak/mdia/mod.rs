@@ -37,7 +37,7 @@ mod tests {
 
     #[test]
     fn holds_mdhd_hdlr_minf_in_order() {
-        let bytes = movie(&fixtures::video_track()).unwrap().trak.mdia.to_bytes();
+        let bytes = movie(&fixtures::video_track(), 0).unwrap().trak.mdia.to_bytes();
         assert_eq!(child_types(&bytes, 0), ["mdhd", "hdlr", "minf"]);
         let mdia = read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia);
         assert_eq!(mdia.hdlr.handler_type.to_string(), "vide");

@@ -49,13 +49,13 @@ mod tests {
 
     #[test]
     fn opens_with_the_media_header_of_the_track_type() {
-        let video = movie(&fixtures::video_track()).unwrap().trak.mdia.minf.to_bytes();
+        let video = movie(&fixtures::video_track(), 0).unwrap().trak.mdia.minf.to_bytes();
         assert_eq!(child_types(&video, 0), ["vmhd", "dinf", "stbl"]);
         let minf =
             read_with_mp4(&video, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf);
         assert!(minf.vmhd.is_some() && minf.smhd.is_none());
 
-        let audio = movie(&fixtures::audio_track()).unwrap().trak.mdia.minf.to_bytes();
+        let audio = movie(&fixtures::audio_track(), 0).unwrap().trak.mdia.minf.to_bytes();
         assert_eq!(child_types(&audio, 0), ["smhd", "dinf", "stbl"]);
         let minf =
             read_with_mp4(&audio, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf);

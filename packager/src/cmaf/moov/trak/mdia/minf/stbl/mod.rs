@@ -42,7 +42,7 @@ mod tests {
 
     #[test]
     fn holds_the_description_and_empty_tables() {
-        let bytes = movie(&fixtures::video_track()).unwrap().trak.mdia.minf.stbl.to_bytes();
+        let bytes = movie(&fixtures::video_track(), 0).unwrap().trak.mdia.minf.stbl.to_bytes();
         assert_eq!(child_types(&bytes, 0), ["stsd", "stts", "stsc", "stsz", "stco"]);
         let stbl =
             read_with_mp4(&bytes, mp4::MoovBox::default().traks.into_iter().next().unwrap_or_default().mdia.minf.stbl);
