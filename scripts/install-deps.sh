@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Marquee needs on Debian 12 that is not there yet, and nothing else.
 #   scripts/install-deps.sh          build + run: Rust, GStreamer 1.22 (dev + plugins), ffmpeg
-#   scripts/install-deps.sh --test   also the test clients: xmllint, Chromium, Node.js + the npm players
+#   scripts/install-deps.sh --test   also the test clients: xmllint, Chromium, python3 (samples/set-rotation.py),
+#                                    Node.js + the npm players
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ packages=(
   gstreamer1.0-libav gstreamer1.0-tools ffmpeg
 )
 if (( want_test )); then
-  packages+=(libxml2-utils chromium)
+  packages+=(libxml2-utils chromium python3)
   command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
