@@ -1,12 +1,17 @@
 //! `marquee edge` in operation, as the shipped binary: HTTPS to clients that check its certificate (HTTP/2
-//! and HTTP/1.1 by ALPN).
+//! and HTTP/1.1 by ALPN); a SIGTERM with responses in flight (they finish, new connections are refused, exit
+//! 0).
 
 mod support;
 
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
-use support::servers::{curl, edge, get, keygen, origin, sign};
+use support::servers::{curl, edge, get, keygen, metric, origin, sign, wait_until, PATIENCE};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
@@ -16,6 +21,165 @@ fn write_object(root: &Path, path: &str, body: &[u8]) {
     let file = root.join(path.trim_start_matches('/'));
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(file, body).unwrap();
+}
+
+// ------------------------------------------------------------------------------------------------ upstream
+
+/// An upstream the test controls (HTTP/1.1 with keep-alive, on a plain `TcpListener`): serves the files of a
+/// directory and `/healthz`; given a slow path, it sends that object's headers and first [`SLOW_FIRST_BYTES`],
+/// then holds the rest until released. Told to, it closes the connection after each `/healthz` answer, so the edge's health
+/// probes leave no connection in its pool.
+struct ScriptedUpstream {
+    url: String,
+    state: Arc<UpstreamState>,
+}
+
+struct UpstreamState {
+    root: PathBuf,
+    slow_path: Option<String>,
+    close_after_healthz: AtomicBool,
+    released: (Mutex<bool>, Condvar),
+}
+
+const SLOW_FIRST_BYTES: usize = 64 * 1024;
+
+impl ScriptedUpstream {
+    fn start(root: &Path, slow_path: Option<&str>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(UpstreamState {
+            root: root.to_owned(),
+            slow_path: slow_path.map(str::to_owned),
+            close_after_healthz: AtomicBool::new(false),
+            released: (Mutex::new(false), Condvar::new()),
+        });
+        let shared = state.clone();
+        // Lives as long as the test process: connections end when the edge closes them.
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let state = shared.clone();
+                std::thread::spawn(move || serve_upstream_connection(stream, &state));
+            }
+        });
+        ScriptedUpstream { url, state }
+    }
+
+    fn close_after_healthz(&self) {
+        self.state.close_after_healthz.store(true, Ordering::SeqCst);
+    }
+
+    fn release(&self) {
+        let (released, wake) = &self.state.released;
+        *released.lock().unwrap() = true;
+        wake.notify_all();
+    }
+}
+
+fn serve_upstream_connection(stream: TcpStream, state: &UpstreamState) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header == "\r\n" {
+                break;
+            }
+        }
+        let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+        let path = target.split('?').next().unwrap_or("/");
+        if path == "/healthz" {
+            if state.close_after_healthz.load(Ordering::SeqCst) {
+                let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
+                return;
+            }
+            let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+            continue;
+        }
+        let Ok(body) = std::fs::read(state.root.join(path.trim_start_matches('/'))) else {
+            let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            continue;
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {}\r\nCache-Control: public, max-age=3600\r\n\r\n",
+            body.len()
+        );
+        if writer.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let sent = if state.slow_path.as_deref() == Some(path) {
+            let first = writer.write_all(&body[..SLOW_FIRST_BYTES]).and_then(|()| writer.flush());
+            let (released, wake) = &state.released;
+            drop(wake.wait_while(released.lock().unwrap(), |released| !*released).unwrap());
+            first.and_then(|()| writer.write_all(&body[SLOW_FIRST_BYTES..]))
+        } else {
+            writer.write_all(&body)
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------- raw clients
+
+/// Sends a GET with `Connection: close` over a new connection.
+fn send_get(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+}
+
+/// Reads until the response head and at least `body_bytes` after it have arrived; returns what was read.
+fn read_head_and(stream: &mut TcpStream, body_bytes: usize) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = head_end(&seen) {
+            if seen.len() - end >= body_bytes {
+                return seen;
+            }
+        }
+        let n = stream.read(&mut buf).expect("the response kept coming");
+        assert!(n > 0, "the connection closed after {} bytes", seen.len());
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn head_end(data: &[u8]) -> Option<usize> {
+    data.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// Reads the rest of a response whose start is `seen`; returns its head and its body (de-chunked).
+fn finish_response(mut stream: TcpStream, mut seen: Vec<u8>) -> (String, Vec<u8>) {
+    stream.read_to_end(&mut seen).expect("the rest of the response");
+    let end = head_end(&seen).expect("a response head");
+    let head = String::from_utf8_lossy(&seen[..end]).into_owned();
+    let mut body = seen[end..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (head, body)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").expect("a chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 2 + size + 2..];
+    }
 }
 
 // --------------------------------------------------------------------------------------------------- TLS
@@ -66,4 +230,72 @@ fn the_edge_serves_https_over_http2_and_http1_1_by_alpn_to_clients_that_check_it
     let (status, body) = get(&url.replacen("https://", "http://", 1));
     assert_ne!(status, "200");
     assert!(!body.windows(segment.len()).any(|w| w == segment));
+}
+
+// ------------------------------------------------------------------------------------------------ shutdown
+
+/// What the edge must do on SIGTERM with two responses in flight, one waiting on a slow upstream and one
+/// going to a slow client: finish both, refuse new connections meanwhile, then exit 0.
+fn sigterm_with_responses_in_flight(upstream_connections_of_probes_pooled: bool, edge_args: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    let (slow_path, big_path) = ("/film/video_720p/seg_00001.m4s", "/film/video_1080p/seg_00001.m4s");
+    let slow_body = pattern(2 * 1024 * 1024, 1);
+    // Far more than loopback socket buffers hold, so most of it is still in the edge when SIGTERM comes.
+    let big_body = pattern(48 * 1024 * 1024, 2);
+    write_object(&media, slow_path, &slow_body);
+    write_object(&media, big_path, &big_body);
+    let upstream = ScriptedUpstream::start(&media, Some(slow_path));
+    if !upstream_connections_of_probes_pooled {
+        upstream.close_after_healthz();
+    }
+    let mut args = vec!["--unsigned"];
+    args.extend_from_slice(edge_args);
+    let mut edge = edge(&[&upstream.url], &args);
+
+    // A slow client: it reads the head and a little of a large object, then stops reading. The edge has the
+    // whole object from upstream before the signal: the response is in flight between edge and client only.
+    let mut slow_reader = send_get(edge.addr, big_path);
+    let big_start = read_head_and(&mut slow_reader, 1);
+    assert!(big_start.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&big_start[..64]));
+    wait_until("the large object's fill ends", PATIENCE, || metric(&edge, "marquee_edge_fills_in_flight", &[]) == 0.0);
+    // A slow upstream: the client has the head and the first bytes; the rest is held upstream.
+    let mut waiting_on_upstream = send_get(edge.addr, slow_path);
+    let slow_start = read_head_and(&mut waiting_on_upstream, SLOW_FIRST_BYTES);
+    assert!(slow_start.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&slow_start[..64]));
+
+    edge.sigterm();
+    wait_until("the edge refuses new connections after SIGTERM", PATIENCE, || TcpStream::connect(edge.addr).is_err());
+    assert_eq!(edge.exited(), None, "the edge exited with two responses in flight:\n{}", edge.stderr());
+
+    upstream.release();
+    let (_, body) = finish_response(slow_reader, big_start);
+    assert!(body == big_body, "the slow client's response arrived whole ({} bytes)", body.len());
+    let (_, body) = finish_response(waiting_on_upstream, slow_start);
+    assert!(
+        body == slow_body,
+        "the response waiting on the upstream arrived whole ({} of {} bytes)",
+        body.len(),
+        slow_body.len()
+    );
+    let (exit, log) = edge.wait_for_exit();
+    assert!(exit.success(), "{exit}:\n{log}");
+    assert!(log.contains("Stopped"), "{log}");
+}
+
+/// One worker, and no upstream connection opened by a health probe: every upstream connection lives on the
+/// runtime of the worker that serves the responses, which keeps running until they are done.
+#[test]
+fn sigterm_lets_responses_in_flight_finish_refuses_new_connections_and_exits_0() {
+    sigterm_with_responses_in_flight(false, &["--workers", "1"]);
+}
+
+/// The edge as it starts by default, against a keep-alive upstream: the fill reuses the pooled connection that
+/// a health probe opened on the main thread's runtime, which nothing drives once the signal has come, so the
+/// body stalls until --upstream-timeout and the client gets a cut response (and the edge still exits 0 saying
+/// "in-flight responses finished"). Fills on a connection another worker opened break the same way.
+#[test]
+#[ignore = "edge bug: SIGTERM cuts a response whose fill uses an upstream connection another runtime opened"]
+fn sigterm_lets_a_fill_on_a_connection_opened_by_a_health_probe_finish() {
+    sigterm_with_responses_in_flight(true, &[]);
 }
