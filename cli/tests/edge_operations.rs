@@ -1,6 +1,7 @@
 //! `marquee edge` in operation, as the shipped binary: HTTPS to clients that check its certificate (HTTP/2
 //! and HTTP/1.1 by ALPN); a SIGTERM with responses in flight (they finish, new connections are refused, exit
-//! 0).
+//! 0); and upstream failover: an upstream that hangs or is stopped costs at most the configured timeout, and
+//! it is used again once it is back.
 
 mod support;
 
@@ -8,10 +9,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
-use support::servers::{curl, edge, get, keygen, metric, origin, sign, wait_until, PATIENCE};
+use support::servers::{curl, edge, get, keygen, marquee, metric, origin, sign, wait_until, Server, PATIENCE};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
@@ -26,8 +28,9 @@ fn write_object(root: &Path, path: &str, body: &[u8]) {
 // ------------------------------------------------------------------------------------------------ upstream
 
 /// An upstream the test controls (HTTP/1.1 with keep-alive, on a plain `TcpListener`): serves the files of a
-/// directory and `/healthz`; given a slow path, it sends that object's headers and first [`SLOW_FIRST_BYTES`],
-/// then holds the rest until released. Told to, it closes the connection after each `/healthz` answer, so the edge's health
+/// directory and `/healthz`; told to hang, it accepts connections and reads media requests but never answers
+/// them; given a slow path, it sends that object's headers and first [`SLOW_FIRST_BYTES`], then holds the
+/// rest until released. Told to, it closes the connection after each `/healthz` answer, so the edge's health
 /// probes leave no connection in its pool.
 struct ScriptedUpstream {
     url: String,
@@ -38,6 +41,8 @@ struct UpstreamState {
     root: PathBuf,
     slow_path: Option<String>,
     close_after_healthz: AtomicBool,
+    hang: AtomicBool,
+    hung_requests: AtomicUsize,
     released: (Mutex<bool>, Condvar),
 }
 
@@ -51,6 +56,8 @@ impl ScriptedUpstream {
             root: root.to_owned(),
             slow_path: slow_path.map(str::to_owned),
             close_after_healthz: AtomicBool::new(false),
+            hang: AtomicBool::new(false),
+            hung_requests: AtomicUsize::new(0),
             released: (Mutex::new(false), Condvar::new()),
         });
         let shared = state.clone();
@@ -66,6 +73,14 @@ impl ScriptedUpstream {
 
     fn close_after_healthz(&self) {
         self.state.close_after_healthz.store(true, Ordering::SeqCst);
+    }
+
+    fn hang(&self, hang: bool) {
+        self.state.hang.store(hang, Ordering::SeqCst);
+    }
+
+    fn hung_requests(&self) -> usize {
+        self.state.hung_requests.load(Ordering::SeqCst)
     }
 
     fn release(&self) {
@@ -101,6 +116,13 @@ fn serve_upstream_connection(stream: TcpStream, state: &UpstreamState) {
             }
             let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
             continue;
+        }
+        if state.hang.load(Ordering::SeqCst) {
+            state.hung_requests.fetch_add(1, Ordering::SeqCst);
+            // Never answer: wait until the edge gives up and closes the connection.
+            let mut sink = [0u8; 1024];
+            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+            return;
         }
         let Ok(body) = std::fs::read(state.root.join(path.trim_start_matches('/'))) else {
             let _ = writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
@@ -298,4 +320,124 @@ fn sigterm_lets_responses_in_flight_finish_refuses_new_connections_and_exits_0()
 #[ignore = "edge bug: SIGTERM cuts a response whose fill uses an upstream connection another runtime opened"]
 fn sigterm_lets_a_fill_on_a_connection_opened_by_a_health_probe_finish() {
     sigterm_with_responses_in_flight(true, &[]);
+}
+
+// ------------------------------------------------------------------------------------------------ failover
+
+/// The edge's --upstream-timeout in these tests.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(1);
+/// What a request may take beyond one upstream timeout on a loaded two-core machine.
+const SLACK: Duration = Duration::from_secs(4);
+/// Distinct objects: the first requests, and enough fresh ones to poll for a recovered upstream with.
+const OBJECTS: usize = 300;
+const FIRST_REQUESTS: usize = 20;
+
+fn segment_path(i: usize) -> String {
+    format!("/film/video_720p/seg_{i:05}.m4s")
+}
+
+fn segment_body(i: usize) -> Vec<u8> {
+    pattern(1000, (i % 256) as u8)
+}
+
+/// A directory of [`OBJECTS`] small segments with distinct bodies.
+fn segments(dir: &Path) -> PathBuf {
+    let media = dir.join("media");
+    for i in 1..=OBJECTS {
+        write_object(&media, &segment_path(i), &segment_body(i));
+    }
+    media
+}
+
+/// GETs segments `1..=FIRST_REQUESTS` at once, one thread each; every answer must be the right object
+/// within one upstream timeout (plus slack for a loaded machine).
+fn first_requests_are_answered_within_one_timeout(edge: &Server) {
+    let requests: Vec<_> = (1..=FIRST_REQUESTS)
+        .map(|i| {
+            let url = format!("{}{}", edge.url, segment_path(i));
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let (status, body) = get(&url);
+                (i, status, body, started.elapsed())
+            })
+        })
+        .collect();
+    for request in requests {
+        let (i, status, body, took) = request.join().unwrap();
+        assert_eq!(status, "200", "{}:\n{}", segment_path(i), edge.stderr());
+        assert!(body == segment_body(i), "{}", segment_path(i));
+        assert!(took < UPSTREAM_TIMEOUT + SLACK, "{} took {took:?}", segment_path(i));
+    }
+}
+
+/// Requests fresh segments, one every 100 ms, until `upstream` has answered one for the edge (about half
+/// the objects are its own by rendezvous hashing); fails after `limit`.
+fn wait_until_upstream_is_used(edge: &Server, upstream: &str, limit: Duration) {
+    let label = format!("upstream=\"{upstream}\"");
+    let deadline = Instant::now() + limit;
+    for i in FIRST_REQUESTS + 1..=OBJECTS {
+        let (status, body) = get(&format!("{}{}", edge.url, segment_path(i)));
+        assert_eq!(status, "200", "{}:\n{}", segment_path(i), edge.stderr());
+        assert!(body == segment_body(i), "{}", segment_path(i));
+        if metric(edge, "marquee_edge_upstream_requests_total", &[&label, "class=\"2xx\""]) >= 1.0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{upstream} was not used again within {limit:?}:\n{}", edge.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{upstream} was not used again for any of {OBJECTS} objects");
+}
+
+fn answers_from(edge: &Server, upstream: &str) -> f64 {
+    metric(edge, "marquee_edge_upstream_requests_total", &[&format!("upstream=\"{upstream}\"")])
+}
+
+#[test]
+fn an_upstream_that_never_answers_costs_one_timeout_and_is_used_again_once_its_down_time_has_passed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = segments(tmp.path());
+    let good = origin(&media, &["--unsigned"]);
+    // Answers /healthz, hangs on media: only a request's timeout marks it down.
+    let hanging = ScriptedUpstream::start(&media, None);
+    hanging.hang(true);
+    // Probed once, at start, so nothing but --upstream-down-for passing brings it back.
+    let edge = edge(
+        &[&good.url, &hanging.url],
+        &["--unsigned", "--upstream-timeout", "1s", "--upstream-down-for", "2s", "--health-interval", "1h"],
+    );
+
+    first_requests_are_answered_within_one_timeout(&edge);
+    assert!(hanging.hung_requests() >= 1, "no object went to the hanging upstream first");
+    assert_eq!(answers_from(&edge, &hanging.url), 0.0);
+    assert_eq!(answers_from(&edge, &good.url), FIRST_REQUESTS as f64);
+    let log = edge.stderr();
+    assert!(log.contains(&hanging.url) && log.contains("no response headers in time"), "{log}");
+
+    hanging.hang(false);
+    wait_until_upstream_is_used(&edge, &hanging.url, PATIENCE);
+}
+
+#[test]
+fn a_stopped_upstream_is_failed_over_at_once_and_used_again_once_its_healthz_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = segments(tmp.path());
+    let good = origin(&media, &["--unsigned"]);
+    // A port nobody listens on: connections are refused.
+    let stopped = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let stopped_url = format!("http://{stopped}");
+    // Marked down for an hour on failure: only a health probe that gets an answer brings it back.
+    let edge = edge(
+        &[&good.url, &stopped_url],
+        &["--unsigned", "--upstream-timeout", "1s", "--upstream-down-for", "1h", "--health-interval", "200ms"],
+    );
+
+    first_requests_are_answered_within_one_timeout(&edge);
+    assert_eq!(answers_from(&edge, &good.url), FIRST_REQUESTS as f64);
+
+    // It comes back: an origin on the same port, serving the same media.
+    let mut back = marquee();
+    back.args(["origin", "--unsigned", "--listen", &stopped.to_string(), "--storage"]).arg(&media);
+    let back = Server::start(back);
+    assert_eq!(back.url, stopped_url);
+    wait_until_upstream_is_used(&edge, &stopped_url, PATIENCE);
 }
