@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Marquee browser harness: proves real players (hls.js, dash.js) play a
-// transcoder output directory in headless Chromium.
+// transcoder output directory, or manifests a server serves, in headless Chromium.
 //
 //   node browser-tests/play.mjs DIR [--protocol hls|dash|both] [--seconds N]
 //        [--timeout-s N] [--allow-error REGEX]... [--no-switch]
 //        [--chromium PATH] [--verbose]
+//   node browser-tests/play.mjs [--hls-url URL] [--dash-url URL] [options as above]
 //
-// DIR must hold master.m3u8 (for hls) and/or manifest.mpd (for dash).
+// DIR must hold master.m3u8 (for hls) and/or manifest.mpd (for dash); it is
+// served by a media server started here. With --hls-url/--dash-url the players
+// load those manifests from wherever they point (marquee origin or edge).
 // Prints one JSON line per protocol on stdout; diagnostics go to stderr.
 // Exit: 0 every requested protocol played; 1 a protocol failed; 2 usage/setup
 // error; 3 the global watchdog fired.
@@ -22,6 +25,12 @@ const NM = path.join(HERE, 'node_modules');
 
 const USAGE = `usage: play.mjs DIR [--protocol hls|dash|both] [--seconds N] [--timeout-s N]
                 [--allow-error REGEX]... [--no-switch] [--chromium PATH] [--verbose]
+       play.mjs [--hls-url URL] [--dash-url URL] [the same options]
+
+  --hls-url      play this HLS multivariant playlist URL instead of DIR/master.m3u8
+  --dash-url     play this DASH MPD URL instead of DIR/manifest.mpd
+                 (with either, no media server is started: the URL's server is tested,
+                 and the protocols played are the ones given a URL)
 
   --protocol     which manifest(s) to play (default both: master.m3u8 and manifest.mpd)
   --seconds      playback that must happen (default min(4, duration - 0.5)); reaching the
@@ -41,6 +50,7 @@ function die(msg, code = 2) {
 function parseArgs(argv) {
   const o = {
     dir: null,
+    urls: {},
     protocols: ['hls', 'dash'],
     seconds: null,
     timeoutS: 90,
@@ -89,6 +99,19 @@ function parseArgs(argv) {
         }
         break;
       }
+      case '--hls-url':
+      case '--dash-url': {
+        const v = need(i++, a);
+        let u;
+        try {
+          u = new URL(v);
+        } catch {
+          die(`${a} must be an absolute URL, not ${JSON.stringify(v)}`);
+        }
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') die(`${a} must be an http(s) URL`);
+        o.urls[a === '--hls-url' ? 'hls' : 'dash'] = u.href;
+        break;
+      }
       case '--no-switch':
         o.doSwitch = false;
         break;
@@ -104,14 +127,21 @@ function parseArgs(argv) {
         o.dir = a;
     }
   }
-  if (!o.dir) die(`DIR is required\n${USAGE}`);
+  const urlProtocols = Object.keys(o.urls);
+  if (urlProtocols.length) {
+    if (o.dir) die(`give DIR or --hls-url/--dash-url, not both\n${USAGE}`);
+    o.protocols = ['hls', 'dash'].filter((p) => o.urls[p]);
+  } else if (!o.dir) {
+    die(`DIR (or --hls-url/--dash-url) is required\n${USAGE}`);
+  }
   return o;
 }
 
 const opts = parseArgs(process.argv.slice(2));
 const MANIFEST = { hls: 'master.m3u8', dash: 'manifest.mpd' };
 
-if (!fs.existsSync(opts.dir) || !fs.statSync(opts.dir).isDirectory()) die(`not a directory: ${opts.dir}`);
+const remote = !opts.dir;
+if (!remote && (!fs.existsSync(opts.dir) || !fs.statSync(opts.dir).isDirectory())) die(`not a directory: ${opts.dir}`);
 if (!fs.existsSync(opts.chromium)) {
   die(`chromium not found at ${opts.chromium} (apt-get install -y chromium, or pass --chromium / CHROMIUM_PATH)`);
 }
@@ -166,10 +196,11 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 // ------------------------------------------------------------------ servers
+// In DIR mode the media server logs every request; with URLs the page's own network events do (below).
 const mediaLog = [];
 const appLog = [];
-const media = await createMediaServer(opts.dir, { log: mediaLog });
-servers.push(media.server);
+const media = remote ? null : await createMediaServer(opts.dir, { log: mediaLog });
+if (media) servers.push(media.server);
 const app = await createAppServer(
   {
     '/': path.join(HERE, 'page/index.html'),
@@ -180,7 +211,8 @@ const app = await createAppServer(
   { log: appLog },
 );
 servers.push(app.server);
-process.stderr.write(`play.mjs: media ${media.origin}/media/ (dir ${path.resolve(opts.dir)}), page ${app.origin}/\n`);
+const mediaWhere = media ? `${media.origin}/media/ (dir ${path.resolve(opts.dir)})` : Object.values(opts.urls).map(shortUrl).join(' ');
+process.stderr.write(`play.mjs: media ${mediaWhere}, page ${app.origin}/\n`);
 
 // ------------------------------------------------------------------ browser
 userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'marquee-chromium-'));
@@ -214,15 +246,42 @@ function errorText(e) {
   return [e.source, e.type, e.details, e.message].filter((x) => x !== '' && x != null).join(' ');
 }
 
+// A URL for logs: a token path segment (/t/{token}/) shortened, so lines stay readable.
+function shortUrl(u) {
+  return u.replace(/\/t\/[^/]+\//, '/t/…/');
+}
+
 async function runProtocol(protocol) {
-  const manifest = path.join(opts.dir, MANIFEST[protocol]);
-  const base = { protocol, ok: false, manifest: MANIFEST[protocol] };
-  if (!fs.existsSync(manifest)) {
+  const src = remote ? opts.urls[protocol] : `${media.origin}/media/${MANIFEST[protocol]}`;
+  const base = { protocol, ok: false, manifest: remote ? shortUrl(src) : MANIFEST[protocol] };
+  if (!remote && !fs.existsSync(path.join(opts.dir, MANIFEST[protocol]))) {
     return { ...base, reason: `${MANIFEST[protocol]} not found in ${opts.dir}`, errors: [] };
   }
   const logStart = mediaLog.length;
   const extraErrors = [];
   const page = await context.newPage();
+  if (remote) {
+    // The browser's view of every request to the media's server: statuses, and requests that failed
+    // outright (a CORS refusal is one). Players abort requests they no longer need: not an error.
+    const mediaOrigin = new URL(src).origin;
+    const entry = (req, status) => {
+      const e = { method: req.method(), path: shortUrl(req.url().slice(mediaOrigin.length)), status };
+      const range = req.headers().range;
+      if (range) e.range = range;
+      return e;
+    };
+    page.on('response', (resp) => {
+      if (resp.url().startsWith(mediaOrigin + '/')) mediaLog.push(entry(resp.request(), resp.status()));
+    });
+    page.on('requestfailed', (req) => {
+      if (!req.url().startsWith(mediaOrigin + '/')) return;
+      const failure = req.failure()?.errorText || 'failed';
+      mediaLog.push({ ...entry(req, 0), failure });
+      if (failure !== 'net::ERR_ABORTED') {
+        extraErrors.push({ source: 'network', fatal: false, type: 'requestfailed', details: failure, message: shortUrl(req.url()) });
+      }
+    });
+  }
   page.on('console', (msg) => {
     if (msg.type() === 'error') {
       const loc = msg.location();
@@ -239,7 +298,7 @@ async function runProtocol(protocol) {
 
   const params = new URLSearchParams({
     protocol,
-    src: `${media.origin}/media/${MANIFEST[protocol]}`,
+    src,
     timeoutMs: String(opts.timeoutS * 1000),
     switch: opts.doSwitch ? '1' : '0',
   });
@@ -320,7 +379,7 @@ async function runProtocol(protocol) {
     }
     if (opts.verbose) {
       process.stderr.write('    media requests:\n');
-      for (const r of reqs) process.stderr.write(`      ${r.status} ${r.method} ${r.path}${r.range ? ` [${r.range}]` : ''}\n`);
+      for (const r of reqs) process.stderr.write(`      ${r.status} ${r.method} ${r.path}${r.range ? ` [${r.range}]` : ''}${r.failure ? ` ${r.failure}` : ''}\n`);
     }
   }
   return summary;

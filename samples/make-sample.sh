@@ -26,6 +26,10 @@ while (( $# )); do
 done
 [[ -n "$out" ]] || { echo "error: --out FILE is required" >&2; exit 2; }
 command -v ffmpeg >/dev/null || { echo "error: ffmpeg is missing; run scripts/install-deps.sh" >&2; exit 1; }
+if (( rotate )) && ! command -v python3 >/dev/null; then
+  echo "error: --rotate needs python3 (samples/set-rotation.py); run scripts/install-deps.sh --test" >&2
+  exit 1
+fi
 
 args=(-hide_banner -loglevel error -y)
 maps=()

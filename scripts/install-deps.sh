@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Marquee needs on Debian 12 that is not there yet, and nothing else.
 #   scripts/install-deps.sh          build + run: Rust, GStreamer 1.22 (dev + plugins), ffmpeg
-#   scripts/install-deps.sh --test   also the test clients: xmllint, Chromium, Node.js + the npm players
+#   scripts/install-deps.sh --test   also the test clients: xmllint, Chromium, python3 (samples/set-rotation.py),
+#                                    Node.js 20 or newer + the npm players
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,10 @@ packages=(
   gstreamer1.0-libav gstreamer1.0-tools ffmpeg
 )
 if (( want_test )); then
-  packages+=(libxml2-utils chromium)
-  command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+  packages+=(libxml2-utils chromium python3)
+  # Debian's nodejs is 18; its npm fetches a newer Node below (scripts/install-node.sh).
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
 missing=()
@@ -54,6 +57,9 @@ if (( want_test )); then
   for c in rustfmt clippy-driver; do
     command -v "$c" >/dev/null 2>&1 || rustup component add rustfmt clippy
   done
+  # Node 20 or newer for the browser tests (a no-op where `node` already is); first on PATH from here on.
+  scripts/install-node.sh
+  [[ -x "$HOME/.cache/marquee-tools/node/bin/node" ]] && export PATH="$HOME/.cache/marquee-tools/node/bin:$PATH"
   # The browser tests' players and driver, pinned in browser-tests/package-lock.json.
   if [[ -f browser-tests/package-lock.json && ! -d browser-tests/node_modules ]]; then
     echo "Installing the browser-test players (npm ci)…"

@@ -8,6 +8,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 scripts/install-deps.sh --test
 [[ -x "$HOME/.cargo/bin/cargo" ]] && export PATH="$HOME/.cargo/bin:$PATH"
+# The Node that scripts/install-node.sh installed where the machine's is older than 20 (Debian 12's is 18).
+[[ -x "$HOME/.cache/marquee-tools/node/bin/node" ]] && export PATH="$HOME/.cache/marquee-tools/node/bin:$PATH"
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

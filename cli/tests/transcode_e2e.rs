@@ -122,7 +122,7 @@ fn plays_in_hls_js_and_dash_js_in_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let out = standard_ladder(tmp.path());
     let harness = repo_root().join("browser-tests/play.mjs");
-    let o = Command::new("node")
+    let o = node()
         .arg(&harness)
         .arg(&out)
         .args(["--protocol", "both"])

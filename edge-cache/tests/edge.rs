@@ -157,9 +157,8 @@ async fn stale_copies_are_served_when_the_upstream_dies() -> Result<()> {
     let url = edge.url(&format!("/{SEGMENT}"));
     assert_eq!(get(&url, &[]).await?.status, StatusCode::OK);
     upstream.kill();
-    // Let the one-second lifetime run out: the copy is now stale, usable only on error.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let stale = get(&url, &[]).await?;
+    // Once the one-second lifetime has run out, the copy is stale, usable only on error.
+    let stale = first_answer_after_expiry(&url).await?;
     assert_eq!((stale.status, stale.header("x-cache")), (StatusCode::OK, "STALE"));
     assert!(stale.body == body);
     // Nothing cached: a quick 502, not a hang.
@@ -303,6 +302,20 @@ async fn purge_removes_from_memory_and_disk_and_needs_the_token() -> Result<()> 
     assert!(String::from_utf8(one.body.to_vec())?.contains("\"disk\":1"));
     assert_eq!(get(&edge.url(&format!("/{other}")), &[]).await?.header("x-cache"), "MISS");
     edge.stop().await
+}
+
+/// GETs `url` until the answer is not a fresh copy (its lifetime ran out), and returns that answer. The
+/// answers before it are fresh hits (or joined the fill that stored the copy), which change nothing.
+async fn first_answer_after_expiry(url: &str) -> Result<support::Reply> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = get(url, &[]).await?;
+        if !matches!(reply.header("x-cache"), "HIT" | "COALESCED") {
+            return Ok(reply);
+        }
+        ensure!(Instant::now() < deadline, "still fresh 10 s after a one-second lifetime");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Polls `/metrics` until no fill is in flight: every object fetched so far is in the tiers (or refused).
@@ -478,14 +491,21 @@ async fn stale_while_revalidate_serves_the_old_copy_and_refreshes_once() -> Resu
     let edge = TestEdge::start(edge_config(vec![upstream.url()]), Arc::new(Unsigned), None).await?;
     let url = edge.url(&format!("/{SEGMENT}"));
     assert_eq!(get(&url, &[]).await?.header("x-cache"), "MISS");
-    // Let the one-second lifetime run out.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    // Several requests at once while stale: the old copy is answered at once (or, once the background refresh
-    // has landed, the new one); never a wait on the upstream, and one refresh for all of them.
-    let replies = futures_util::future::join_all((0..10).map(|_| get(&url, &[]))).await;
+    // Several requests at once, repeated until the one-second lifetime has run out: while stale, the old copy
+    // is answered at once (or, once the background refresh has landed, the new one); never a wait on the
+    // upstream, and one refresh for all of them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let replies = loop {
+        let replies = futures_util::future::join_all((0..10).map(|_| get(&url, &[]))).await;
+        let replies = replies.into_iter().collect::<Result<Vec<_>>>()?;
+        if replies.iter().any(|reply| !matches!(reply.header("x-cache"), "HIT" | "COALESCED")) {
+            break replies;
+        }
+        ensure!(Instant::now() < deadline, "still fresh 10 s after a one-second lifetime");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let mut stale = 0;
     for reply in replies {
-        let reply = reply?;
         assert_eq!(reply.status, StatusCode::OK);
         assert!(matches!(reply.header("x-cache"), "STALE" | "HIT"), "{}", reply.header("x-cache"));
         stale += usize::from(reply.header("x-cache") == "STALE");
@@ -511,9 +531,8 @@ async fn an_expired_copy_is_revalidated_upstream_without_its_body() -> Result<()
     let url = edge.url(&format!("/{SEGMENT}"));
     assert_eq!(get(&url, &[]).await?.header("x-cache"), "MISS");
     wait_for_fills_to_end(&edge).await?;
-    // Let the one-second lifetime run out (no stale-while-revalidate: the next request waits for the answer).
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let renewed = get(&url, &[]).await?;
+    // Once the one-second lifetime has run out (no stale-while-revalidate: that request waits for the answer).
+    let renewed = first_answer_after_expiry(&url).await?;
     assert_eq!((renewed.status, renewed.header("x-cache")), (StatusCode::OK, "MISS"));
     assert_eq!(renewed.body, body, "the kept body, renewed by the 304");
     assert_eq!(renewed.header("cache-control"), "public, max-age=1");

@@ -539,10 +539,9 @@ async fn graceful_shutdown_finishes_the_response_in_flight() -> Result<()> {
 
     let TestOrigin { shutdown, task, _dir, .. } = origin;
     let _ = shutdown.context("no shutdown sender")?.send(());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No new connections once shutdown has started; the response in flight keeps the server running.
+    wait_until_refused(addr).await?;
     assert!(!task.is_finished(), "the server stopped before its response was read");
-    // No new connections once shutdown has started.
-    assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
 
     let rest = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
         let mut rest = Vec::new();
@@ -556,6 +555,16 @@ async fn graceful_shutdown_finishes_the_response_in_flight() -> Result<()> {
     assert_eq!(answer.len() - split, BIG_LEN, "the whole body arrived");
     assert!(answer[split..] == pattern(BIG_LEN)[..]);
     tokio::time::timeout(Duration::from_secs(10), task).await.context("shutdown hung")???;
+    Ok(())
+}
+
+/// Polls until connecting to `addr` is refused: the origin has closed its listener.
+async fn wait_until_refused(addr: SocketAddr) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        ensure!(std::time::Instant::now() < deadline, "still accepting connections 10 s after shutdown began");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     Ok(())
 }
 
@@ -716,10 +725,19 @@ async fn graceful_shutdown_finishes_an_http2_stream_in_flight() -> Result<()> {
         &url,
     ]);
     let download = tokio::spawn(download);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let TestOrigin { shutdown, task, _dir, .. } = origin;
+    // The origin counts a request once its response has started: from then on the body is on its way.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = String::from_utf8(fetch(&origin, Method::GET, "/metrics", &[]).await?.body.to_vec())?;
+        if metrics.contains(r#"marquee_origin_requests_total{route="media_segment",status="200"} 1"#) {
+            break;
+        }
+        ensure!(std::time::Instant::now() < deadline, "the download never started:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let TestOrigin { addr, shutdown, task, _dir } = origin;
     let _ = shutdown.context("no shutdown sender")?.send(());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_until_refused(addr).await?;
     assert!(!task.is_finished(), "the server stopped before its stream finished");
     assert_eq!(download.await??, format!("2 200 {BIG_LEN}"));
     tokio::time::timeout(Duration::from_secs(10), task).await.context("shutdown hung")???;
@@ -844,13 +862,14 @@ async fn a_64_mib_object_is_streamed_not_buffered() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_objects_are_read_once_shared_and_expire() -> Result<()> {
+    // A lifetime no loaded machine outlasts while the shared reads are counted; expiry has its own origin below.
     let config = OriginConfig {
         hot_cache_bytes: 1024 * 1024,
         hot_object_max_bytes: 64 * 1024,
-        hot_object_ttl: Duration::from_millis(300),
+        hot_object_ttl: Duration::from_secs(3600),
         ..OriginConfig::default()
     };
-    let origin = TestOrigin::start_with(config).await?;
+    let origin = TestOrigin::start_with(config.clone()).await?;
     let segment = "/film/video_720p/seg_00001.m4s";
     // Concurrent misses for one cold object: one storage read, every answer whole and identical.
     let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
@@ -888,8 +907,11 @@ async fn hot_objects_are_read_once_shared_and_expire() -> Result<()> {
     };
     // 32 GETs + range + 304 + HEAD; the 32 concurrent ones were one fill plus hits (or waits on that fill).
     assert_eq!(hits(&metrics, "hit") + hits(&metrics, "filled"), 35, "{metrics}");
+    origin.stop().await?;
 
     // A republished object is served in its new version once its time-to-live has passed.
+    let origin = TestOrigin::start_with(OriginConfig { hot_object_ttl: Duration::from_millis(300), ..config }).await?;
+    let etag = fetch(&origin, Method::GET, segment, &[]).await?.header("etag").to_owned();
     let replacement = vec![7u8; 500];
     let path = origin._dir.path().join("root/film/video_720p/seg_00001.m4s");
     let staging = path.with_extension("tmp");

@@ -10,8 +10,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+pub mod servers;
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("cli/ is inside the repo").to_path_buf()
+}
+
+/// `node`: the one `scripts/install-node.sh` installed, where it installed one (the machine's is older than
+/// the browser tests need), else the one on PATH.
+pub fn node() -> Command {
+    let installed = std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/marquee-tools/node/bin/node"));
+    match installed {
+        Some(path) if path.is_file() => Command::new(path),
+        _ => Command::new("node"),
+    }
 }
 
 /// Runs `samples/make-sample.sh --out DIR/NAME ARGS…` and returns the file.
