@@ -317,7 +317,6 @@ fn sigterm_lets_responses_in_flight_finish_refuses_new_connections_and_exits_0()
 /// body stalls until --upstream-timeout and the client gets a cut response (and the edge still exits 0 saying
 /// "in-flight responses finished"). Fills on a connection another worker opened break the same way.
 #[test]
-#[ignore = "edge bug: SIGTERM cuts a response whose fill uses an upstream connection another runtime opened"]
 fn sigterm_lets_a_fill_on_a_connection_opened_by_a_health_probe_finish() {
     sigterm_with_responses_in_flight(true, &[]);
 }

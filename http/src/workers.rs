@@ -30,16 +30,24 @@ where
     F: Future<Output = ()>,
 {
     let shared = runtime.block_on(async { listener.into_std() })?;
+    let workers = workers.max(1);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (ended, mut ends) = tokio::sync::mpsc::unbounded_channel::<()>();
+    // How many workers have finished serving. Every runtime, this thread's included, keeps running until all
+    // have: a connection one runtime opened (an edge's pooled upstream connection, opened by a health probe
+    // or another worker's fill) may be carrying a response that another worker is still finishing.
+    let (finished, all_finished) = tokio::sync::watch::channel(0usize);
     let serve = Arc::new(serve);
     let mut threads = Vec::new();
-    for index in 0..workers.max(1) {
+    for index in 0..workers {
         let socket = shared.try_clone()?;
         let (serve, mut stopped, ended) = (serve.clone(), stopped.clone(), ended.clone());
+        let (finished, mut all_finished) = (finished.clone(), all_finished.clone());
         let thread = std::thread::Builder::new().name(format!("marquee-worker-{index}")).spawn(move || {
             // Tells the calling thread when this one ends, however it ends.
             let _ended = EndSignal(ended);
+            // Counts this worker as finished when it is, however it ends (a panic included).
+            let done = Finished(finished);
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
                 let listener = TcpListener::from_std(socket)?;
@@ -47,12 +55,14 @@ where
                     let _ = stopped.wait_for(|stop| *stop).await;
                 });
                 serve(listener, shutdown).await;
+                drop(done);
+                let _ = all_finished.wait_for(|count| *count >= workers).await;
                 Ok(())
             })
         })?;
         threads.push(thread);
     }
-    drop((shared, ended));
+    drop((shared, ended, finished));
     runtime.block_on(async {
         // Also stop when a worker thread ends on its own (it could not start its runtime, or panicked).
         tokio::select! {
@@ -61,6 +71,10 @@ where
         }
     });
     let _ = stop.send(true);
+    let mut all_finished = all_finished;
+    runtime.block_on(async {
+        let _ = all_finished.wait_for(|count| *count >= workers).await;
+    });
     let mut result = Ok(());
     for thread in threads {
         match thread.join() {
@@ -70,6 +84,14 @@ where
         }
     }
     result
+}
+
+struct Finished(tokio::sync::watch::Sender<usize>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.send_modify(|count| *count += 1);
+    }
 }
 
 struct EndSignal(tokio::sync::mpsc::UnboundedSender<()>);
