@@ -12,7 +12,7 @@ use http::{Method, Request, Response, StatusCode};
 use marquee_http::admin::{Admin, AdminRoute};
 use marquee_http::path::decode_request_path;
 use marquee_http::response::{build, error_response, method_not_allowed};
-use marquee_http::{serve_connections, serve_on_worker_threads, RequestAuthorizer, RequestBody};
+use marquee_http::{serve_connections, serve_on_worker_threads, Client, RequestAuthorizer, RequestBody};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::info;
@@ -242,11 +242,10 @@ async fn route(
 /// The cache key a request names, once its path is decoded and its token accepted.
 fn cache_key(edge: &Edge, request: &Request<RequestBody>, peer: SocketAddr) -> Result<CacheKey, Refusal> {
     let decoded = decode_request_path(request.uri().path()).map_err(Refusal::BadPath)?;
-    // Client IPs are not bound here: behind a load balancer the peer address is not the viewer's.
-    let _ = peer;
-    let unspecified = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-    let authorized =
-        edge.authorizer.authorize(&decoded, request.uri().query(), unspecified).map_err(Refusal::Denied)?;
+    // The viewer's own address and session: tokens bound to either are checked here, at the edge that faces
+    // the viewer; the edge signs its upstream requests itself, unbound.
+    let client = Client::of(peer.ip(), request.headers());
+    let authorized = edge.authorizer.authorize(&decoded, request.uri().query(), &client).map_err(Refusal::Denied)?;
     CacheKey::from_object_path(authorized.as_str(), request.uri().query(), &edge.allow).map_err(Refusal::NoCacheKey)
 }
 

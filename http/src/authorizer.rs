@@ -1,6 +1,6 @@
-//! The boundary with URL signing: who may fetch which object. The token verifier plugs in here later.
+//! The boundary with URL signing: who may fetch which object.
 
-use std::net::IpAddr;
+use crate::client::Client;
 
 /// The path prefix that carries a signed-URL token: `/t/{token}/{asset}/{file}`.
 pub const TOKEN_PATH_PREFIX: &str = "/t/";
@@ -72,9 +72,10 @@ impl Denial {
 ///
 /// `path` is the decoded request path (it starts with `/`, has no `.`/`..`/empty segments, no encoded `/`,
 /// no backslash and no control character); `query` is the raw query string. The returned path is looked up
-/// in storage after validation as an `ObjectKey`, so an authorizer cannot widen what is reachable.
+/// in storage after validation as an `ObjectKey`, so an authorizer cannot widen what is reachable. `client`
+/// is who sent it (its address and session id), for tokens bound to either.
 pub trait RequestAuthorizer: Send + Sync {
-    fn authorize(&self, path: &str, query: Option<&str>, client_ip: IpAddr) -> Result<AuthorizedPath, Denial>;
+    fn authorize(&self, path: &str, query: Option<&str>, client: &Client<'_>) -> Result<AuthorizedPath, Denial>;
 }
 
 /// Serves every object to everyone: an explicit opt-in for public content and development. A `/t/{token}/`
@@ -83,7 +84,7 @@ pub trait RequestAuthorizer: Send + Sync {
 pub struct Unsigned;
 
 impl RequestAuthorizer for Unsigned {
-    fn authorize(&self, path: &str, _query: Option<&str>, _client_ip: IpAddr) -> Result<AuthorizedPath, Denial> {
+    fn authorize(&self, path: &str, _query: Option<&str>, _client: &Client<'_>) -> Result<AuthorizedPath, Denial> {
         Ok(AuthorizedPath::new(split_token_path(path).object_path))
     }
 }
@@ -118,11 +119,11 @@ fn unix_now() -> u64 {
 }
 
 impl RequestAuthorizer for SignedUrls {
-    fn authorize(&self, path: &str, query: Option<&str>, client_ip: IpAddr) -> Result<AuthorizedPath, Denial> {
+    fn authorize(&self, path: &str, query: Option<&str>, client: &Client<'_>) -> Result<AuthorizedPath, Denial> {
         let split = split_token_path(path);
         let token = split.token.or_else(|| query.and_then(marquee_signing::query_token)).ok_or(Denial::MissingToken)?;
         let object_path = format!("/{}", split.object_path);
-        let client = marquee_signing::ClientContext { ip: Some(client_ip), session: None };
+        let client = marquee_signing::ClientContext { ip: Some(client.ip), session: client.session };
         match self.verifier.verify(token, &object_path, (self.now)(), client) {
             Ok(_) => Ok(AuthorizedPath::new(split.object_path)),
             Err(e) => {
@@ -145,7 +146,7 @@ fn denial_for(e: &marquee_signing::TokenError) -> Denial {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
 
     use super::*;
 
@@ -158,7 +159,7 @@ mod tests {
         let keys = ring();
         let grant = marquee_signing::Grant::new("/film42/", 2_000_000_000).unwrap();
         let url = keys.signed_path(&grant, "master.m3u8").unwrap();
-        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let ip = &Client::at(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let auth = SignedUrls::with_clock(ring(), || 1_900_000_000);
         assert_eq!(auth.authorize(&url, None, ip).unwrap().as_str(), "film42/master.m3u8");
         let segment = url.replace("master.m3u8", "video_720p/seg_00001.m4s");
@@ -177,6 +178,24 @@ mod tests {
     }
 
     #[test]
+    fn tokens_bound_to_an_ip_or_a_session_pass_only_for_that_client() {
+        let keys = ring();
+        let auth = SignedUrls::with_clock(ring(), || 1_900_000_000);
+        let grant = marquee_signing::Grant::new("/film42/", 2_000_000_000).unwrap();
+        let here = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+        let by_ip = keys.signed_path(&grant.clone().bind_ip(here), "master.m3u8").unwrap();
+        assert!(auth.authorize(&by_ip, None, &Client::at(here)).is_ok());
+        let elsewhere = Client::at(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8)));
+        assert_eq!(auth.authorize(&by_ip, None, &elsewhere).unwrap_err(), Denial::ClientMismatch);
+        let by_session = keys.signed_path(&grant.bind_session("viewer-9").unwrap(), "master.m3u8").unwrap();
+        let with = Client { ip: here, session: Some("viewer-9") };
+        assert!(auth.authorize(&by_session, None, &with).is_ok());
+        let other = Client { ip: here, session: Some("viewer-10") };
+        assert_eq!(auth.authorize(&by_session, None, &other).unwrap_err(), Denial::ClientMismatch);
+        assert_eq!(auth.authorize(&by_session, None, &Client::at(here)).unwrap_err(), Denial::ClientMismatch);
+    }
+
+    #[test]
     fn token_part_is_split_off() {
         let split = split_token_path("/t/abc.DEF_-/film/video_720p/seg_00001.m4s");
         assert_eq!(split, TokenPath { token: Some("abc.DEF_-"), object_path: "film/video_720p/seg_00001.m4s" });
@@ -187,7 +206,7 @@ mod tests {
 
     #[test]
     fn unsigned_strips_the_token_and_allows_everything() {
-        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let ip = &Client::at(IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(Unsigned.authorize("/t/tok/film/init.mp4", None, ip).unwrap().as_str(), "film/init.mp4");
         assert_eq!(Unsigned.authorize("/film/init.mp4", Some("x=1"), ip).unwrap().as_str(), "film/init.mp4");
     }

@@ -7,12 +7,14 @@
 //! - Pure header logic, values in and values out: [`path`] (request-path decoding), [`range`], [`conditional`],
 //!   [`content`] (content types and cache lifetimes of packaged media), and [`selection`], which combines the
 //!   conditional and range headers into the answer for one object version.
-//! - Access: [`authorizer`] (signed-URL tokens in the path, checked with `marquee-signing`).
+//! - Access: [`authorizer`] (signed-URL tokens in the path, checked with `marquee-signing`) for the [`client`]
+//!   of a request (its address and session id).
 //! - Answers: [`admin`] (`/healthz`, `/readyz` with named checks, `/metrics`) and [`response`] (short texts,
 //!   and the one mapping from a service's refusal to its response).
 
 pub mod admin;
 pub mod authorizer;
+pub mod client;
 pub mod conditional;
 pub mod connections;
 pub mod content;
@@ -27,6 +29,7 @@ pub mod workers;
 
 pub use admin::{Admin, AdminRoute};
 pub use authorizer::{AuthorizedPath, Denial, RequestAuthorizer, SignedUrls, Unsigned};
+pub use client::Client;
 pub use connections::ConnectionSettings;
 pub use listener::{serve_connections, BoxError, RequestBody};
 pub use response::ErrorResponse;

@@ -126,7 +126,10 @@ mod tests {
         let validators = Validators::new(100, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
         let etag: &'static str = Box::leak(validators.etag.clone().into_boxed_str());
         let range = (header::RANGE, "bytes=10-19");
-        assert_eq!(select(&headers(std::slice::from_ref(&range)), false, &validators, 100), Selection::Whole { size: 100 });
+        assert_eq!(
+            select(&headers(std::slice::from_ref(&range)), false, &validators, 100),
+            Selection::Whole { size: 100 }
+        );
         let partial = select(&headers(std::slice::from_ref(&range)), true, &validators, 100);
         assert_eq!(partial.status(), StatusCode::PARTIAL_CONTENT);
         assert_eq!(partial.body_range(), Some(10..20));

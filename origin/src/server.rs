@@ -16,7 +16,7 @@ use marquee_http::path::decode_request_path;
 use marquee_http::range;
 use marquee_http::response::{build, error_response, method_not_allowed, plain};
 use marquee_http::selection::{self, header_str, Selection};
-use marquee_http::{serve_connections, serve_on_worker_threads, RequestAuthorizer, RequestBody};
+use marquee_http::{serve_connections, serve_on_worker_threads, Client, RequestAuthorizer, RequestBody};
 use marquee_storage::{ObjectKey, ObjectStore, StorageError};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -193,7 +193,8 @@ async fn serve_object(
     route: &mut Route,
 ) -> Result<Response<OriginBody>, Refusal> {
     let path = decode_request_path(request.uri().path()).map_err(Refusal::BadPath)?;
-    let authorized = state.authorizer.authorize(&path, request.uri().query(), client_ip).map_err(Refusal::Denied)?;
+    let client = Client::of(client_ip, request.headers());
+    let authorized = state.authorizer.authorize(&path, request.uri().query(), &client).map_err(Refusal::Denied)?;
     let key = ObjectKey::parse(authorized.as_str()).map_err(Refusal::InvalidKey)?;
     *route = Route::UnknownObject;
     let kind = MediaKind::of_key(key.as_str()).ok_or(Refusal::UnknownKind)?;
