@@ -482,12 +482,8 @@ fn force_with_a_smaller_ladder_leaves_only_the_files_of_the_new_presentation() {
     assert!(!out.join("video_240p/seg_00003.m4s").exists() && !out.join("video_360p/init.mp4").exists());
 }
 
-/// The old rendition folders are left empty: `LocalDir::delete` removes files, never the directories a
-/// prefix emptied, and the `ObjectStore` trait the transcoder writes through has no directories. The fix
-/// belongs in marquee-storage (prune emptied parents up to the root on delete, minding a concurrent `put`
-/// into the same folder), which this branch does not touch.
+/// Nor are the old rendition folders left behind empty: `LocalDir::delete` removes the directories it empties.
 #[test]
-#[ignore = "LocalDir leaves emptied directories behind; needs a marquee-storage change"]
 fn force_with_a_smaller_ladder_leaves_no_stale_rendition_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let out = replace_a_larger_ladder_with_a_smaller_one(tmp.path());

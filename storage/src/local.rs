@@ -122,8 +122,18 @@ impl ObjectStore for LocalDir {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
-        let path = self.path_of(key);
-        run_blocking("delete", &path.clone(), move || delete_object(&path)).await?;
+        let (path, root) = (self.path_of(key), self.root.clone());
+        run_blocking("delete", &path.clone(), move || {
+            delete_object(&path)?;
+            // A prefix exists only while objects do: drop the directories this delete emptied.
+            for dir in path.ancestors().skip(1).take_while(|dir| *dir != root) {
+                if fs::remove_dir(dir).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+        .await?;
         debug!(key = %key, "Object deleted.");
         Ok(())
     }
@@ -155,8 +165,19 @@ where
 
 fn write_atomically(root: &Path, key: &ObjectKey, body: &[u8]) -> Result<(), StorageError> {
     let target = root.join(key.to_relative_path());
-    let dir = create_parent_dirs(root, key)?;
-    let (mut file, temp) = create_temp_file(&dir)?;
+    // A delete that empties a directory removes it; if one does so between creating the directory and the
+    // temporary file in it, the file's creation finds no directory, and the directory is made again.
+    let mut attempts = 0;
+    let (dir, mut file, temp) = loop {
+        let dir = create_parent_dirs(root, key)?;
+        match create_temp_file(&dir) {
+            Ok((file, temp)) => break (dir, file, temp),
+            Err(StorageError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound && attempts < 3 => {
+                attempts += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    };
     file.write_all(body).map_err(|e| StorageError::io("write temporary file", &temp.path, e))?;
     // The data must be on disk before the rename makes it visible, or a crash could publish an empty file.
     file.sync_all().map_err(|e| StorageError::io("sync temporary file", &temp.path, e))?;

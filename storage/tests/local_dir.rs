@@ -583,3 +583,22 @@ async fn a_stream_keeps_reading_the_version_it_opened() {
     let (meta, new) = support::conformance::read_range(store.as_ref(), &segment, None).await.unwrap();
     assert_eq!((meta.size, new), (10, vec![b'b'; 10]));
 }
+
+#[tokio::test]
+async fn deleting_the_last_object_of_a_prefix_removes_its_directories_but_not_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    store.put(&key("film/video_360p/seg_00001.m4s"), Bytes::from_static(b"a")).await.unwrap();
+    store.put(&key("film/video_360p/seg_00002.m4s"), Bytes::from_static(b"b")).await.unwrap();
+    store.put(&key("film/master.m3u8"), Bytes::from_static(b"#EXTM3U\n")).await.unwrap();
+    store.delete(&key("film/video_360p/seg_00001.m4s")).await.unwrap();
+    assert!(dir.path().join("film/video_360p").is_dir(), "a directory that still holds an object stays");
+    store.delete(&key("film/video_360p/seg_00002.m4s")).await.unwrap();
+    assert!(!dir.path().join("film/video_360p").exists(), "the emptied rendition folder is gone");
+    assert!(dir.path().join("film").is_dir(), "its parent still holds the manifest");
+    store.delete(&key("film/master.m3u8")).await.unwrap();
+    assert!(!dir.path().join("film").exists());
+    assert!(dir.path().is_dir(), "the root stays");
+    store.put(&key("film/video_360p/seg_00001.m4s"), Bytes::from_static(b"c")).await.unwrap();
+    assert_eq!(fs::read(dir.path().join("film/video_360p/seg_00001.m4s")).unwrap(), b"c");
+}
