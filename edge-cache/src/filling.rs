@@ -13,7 +13,7 @@ use crate::fill::{Fill, FillFailure, FillGuard, FillHead, Joined};
 use crate::freshness::{CacheState, Freshness, FreshnessSource};
 use crate::key::CacheKey;
 use crate::object::{stored_headers, CachedObject};
-use crate::server::Edge;
+use crate::state::Edge;
 
 impl Edge {
     /// Starts a fill for `key` unless one is in flight (then joins it); with the `stale` copy, if any, to

@@ -23,6 +23,7 @@ pub mod object;
 mod purge;
 mod response;
 mod server;
+mod state;
 pub mod upstream;
 
 pub use config::EdgeConfig;

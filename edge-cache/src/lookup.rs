@@ -19,7 +19,7 @@ use crate::key::CacheKey;
 use crate::metrics::{CacheStatus, Tier};
 use crate::object::CachedObject;
 use crate::response::EdgeBody;
-use crate::server::Edge;
+use crate::state::Edge;
 
 /// The lookup order: memory, a fill in flight, disk, then a new fill.
 pub(crate) async fn serve_key(

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::key::PurgeTarget;
 use crate::metrics::Tier;
 use crate::response::EdgeBody;
-use crate::server::Edge;
+use crate::state::Edge;
 
 /// `POST /.marquee/purge?target=film/` (an asset or directory prefix) or `?target=film/master.m3u8` (one
 /// object), with `Authorization: Bearer <purge_token>`. Removes from memory and disk; answers JSON counts.

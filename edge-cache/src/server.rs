@@ -26,9 +26,9 @@ use crate::key::{CacheKey, QueryAllowList};
 use crate::lookup::serve_key;
 use crate::memory::{MemoryConfig, MemoryTier};
 use crate::metrics::{CacheStatus, Metrics, Tier};
-use crate::object::CachedObject;
 use crate::purge::purge;
 use crate::response::EdgeBody;
+use crate::state::Edge;
 use crate::upstream::Upstreams;
 
 const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
@@ -36,24 +36,6 @@ const CORS_ALLOWED_HEADERS: &str = "Range, If-Range, If-None-Match, If-Modified-
 const CORS_EXPOSED_HEADERS: &str = "Content-Length, Content-Range, ETag, Accept-Ranges, Last-Modified, Age";
 /// Where the purge API lives: `POST /.marquee/purge?target=film/` with `Authorization: Bearer TOKEN`.
 pub const PURGE_PATH: &str = "/.marquee/purge";
-
-/// Shared by every connection.
-pub(crate) struct Edge {
-    pub(crate) config: EdgeConfig,
-    authorizer: Arc<dyn RequestAuthorizer>,
-    pub(crate) allow: QueryAllowList,
-    pub(crate) memory: MemoryTier<Arc<CachedObject>>,
-    pub(crate) disk: Option<Arc<DiskTier>>,
-    pub(crate) fills: Fills,
-    /// Bytes the bodies of fills in flight may hold (carved out of `memory_bytes`).
-    pub(crate) fill_budget: FillBudget,
-    /// Bumped by every purge before it removes anything, so that a disk hit read before the purge is not
-    /// promoted into memory after it.
-    pub(crate) purges: AtomicU64,
-    pub(crate) upstreams: Arc<Upstreams>,
-    pub(crate) metrics: Metrics,
-    admin: Admin,
-}
 
 /// A bound, not yet running edge.
 pub struct EdgeServer {
@@ -247,20 +229,4 @@ fn cache_key(edge: &Edge, request: &Request<RequestBody>, peer: SocketAddr) -> R
     let client = Client::of(peer.ip(), request.headers());
     let authorized = edge.authorizer.authorize(&decoded, request.uri().query(), &client).map_err(Refusal::Denied)?;
     CacheKey::from_object_path(authorized.as_str(), request.uri().query(), &edge.allow).map_err(Refusal::NoCacheKey)
-}
-
-impl Edge {
-    pub(crate) fn refresh_tier_metrics(&self) {
-        self.metrics.update_hit_ratio();
-        self.memory.run_pending_tasks();
-        let stats = self.memory.stats();
-        let evicted = stats.evicted(crate::memory::EvictionCause::Capacity);
-        self.metrics.set_tier(Tier::Memory, self.memory.weighted_bytes(), self.memory.entry_count(), evicted);
-        if let Some(disk) = &self.disk {
-            let stats = disk.stats();
-            self.metrics.set_tier(Tier::Disk, stats.used_bytes, stats.entries, stats.evictions);
-        }
-        let budget = &self.fill_budget;
-        self.metrics.set_body_memory(budget.total_bytes(), budget.reserved_bytes(), crate::body::mapped_bytes());
-    }
 }
