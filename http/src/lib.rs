@@ -29,7 +29,7 @@ pub mod workers;
 
 pub use admin::{Admin, AdminRoute};
 pub use authorizer::{AuthorizedPath, Denial, RequestAuthorizer, SignedUrls, Unsigned};
-pub use client::Client;
+pub use client::{Client, ProxyRange, TrustedProxies};
 pub use connections::ConnectionSettings;
 pub use listener::{serve_connections, BoxError, RequestBody};
 pub use response::ErrorResponse;
