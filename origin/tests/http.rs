@@ -16,7 +16,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use marquee_http::authorizer::split_token_path;
-use marquee_http::{AuthorizedPath, Client, Denial, RequestAuthorizer, TlsFiles, Unsigned};
+use marquee_http::client::Client as RequestClient;
+use marquee_http::{AuthorizedPath, Denial, RequestAuthorizer, TlsFiles, Unsigned};
 use marquee_origin::{Origin, OriginConfig, OriginError};
 use marquee_storage::{LocalDir, ObjectKey, ObjectMeta, ObjectRead, ObjectStore, StorageError};
 use tempfile::TempDir;
@@ -671,7 +672,7 @@ async fn slow_and_idle_clients_are_disconnected() -> Result<()> {
 struct OnlyGoodToken;
 
 impl RequestAuthorizer for OnlyGoodToken {
-    fn authorize(&self, path: &str, query: Option<&str>, client: &Client<'_>) -> Result<AuthorizedPath, Denial> {
+    fn authorize(&self, path: &str, query: Option<&str>, client: &RequestClient<'_>) -> Result<AuthorizedPath, Denial> {
         let client_ip = client.ip;
         assert!(client_ip.is_loopback(), "the client address reaches the authorizer: {client_ip}");
         assert_eq!(query, Some("sig=1"));
