@@ -63,7 +63,7 @@ enum Command {
     /// Example: marquee edge --upstream http://origin:8080 --key-file keys.toml --disk-dir /var/cache/marquee
     ///
     /// Example: marquee edge --config /etc/marquee/marquee.toml   (the [edge] section; see `marquee config example`)
-    Edge(Box<edge::EdgeArgs>),
+    Edge(edge::EdgeArgs),
     /// Print a signed playback URL for one asset.
     ///
     /// The token authorises every path under the asset's prefix until it expires, so the relative
@@ -78,9 +78,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Parsed in two steps so that `marquee origin` can tell a flag or variable from a default.
-    let command =
-        Cli::command().mut_subcommand("origin", origin::with_variables).mut_subcommand("edge", edge::with_variables);
+    // The services' settings are arguments built from their libraries' declarations, read from the matches.
+    let command = Cli::command().mut_subcommand("origin", origin::args).mut_subcommand("edge", edge::args);
     let matches = command.get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Err(e) = init_logging(&cli) {
@@ -91,10 +90,8 @@ fn main() -> ExitCode {
         Command::Transcode(args) => transcode::run(args),
         Command::Presets => transcode::list_presets(),
         Command::Encoders => transcode::list_encoders(),
-        Command::Origin(args) => {
-            origin::run(args, matches.subcommand_matches("origin").expect("clap matched the origin subcommand"))
-        }
-        Command::Edge(args) => edge::run(*args, matches.subcommand_matches("edge").expect("clap matched edge")),
+        Command::Origin(_) => origin::run(matches.subcommand_matches("origin").expect("clap matched origin")),
+        Command::Edge(_) => edge::run(matches.subcommand_matches("edge").expect("clap matched edge")),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
         Command::Config(args) => config::run(args),
@@ -118,4 +115,3 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
