@@ -31,7 +31,8 @@ pub struct Service {
     pub check: fn(&LoadedFile, &mut Vec<Report>, &mut Vec<String>) -> Option<String>,
 }
 
-/// Every service's section, in the order of the file `marquee config example` prints.
+/// Every service's section, in the order of the file `marquee config example` prints. `main.rs` gives the
+/// subcommand of the same name the section's arguments ([`service_args`]).
 pub const SERVICES: &[Service] = &[
     Service { section: Section::of::<OriginSettings>(), check: crate::origin::check },
     Service { section: Section::of::<EdgeConfig>(), check: crate::edge::check },

@@ -78,8 +78,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // The services' settings are arguments built from their libraries' declarations, read from the matches.
-    let command = Cli::command().mut_subcommand("origin", origin::args).mut_subcommand("edge", edge::args);
+    // Each service's settings are arguments built from its library's declaration, and read from the matches.
+    let command = config::SERVICES.iter().fold(Cli::command(), |command, service| {
+        command.mut_subcommand(service.section.name, |sub| config::service_args(service.section, sub))
+    });
     let matches = command.get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Err(e) = init_logging(&cli) {
