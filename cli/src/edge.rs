@@ -322,6 +322,19 @@ mod tests {
     }
 
     #[test]
+    fn bad_flag_and_variable_values_are_each_reported_where_they_were_given() {
+        let variable = format!("MARQUEE_TEST_EDGE_PREFETCH_{}", std::process::id());
+        std::env::set_var(&variable, "many");
+        let matches = parse_with(command(), &["--memory", "lots", "--listen", "localhost"], &[("prefetch", &variable)]);
+        let (resolved, reports) = config::resolve::<EdgeConfig>(&matches, None);
+        let places: Vec<&str> = reports.iter().map(|r| r.place.as_str()).collect();
+        assert_eq!(places, ["--listen", "--memory", "MARQUEE_EDGE_PREFETCH"], "{reports:?}");
+        assert!(reports[0].message.contains("\"localhost\" is not an IP address and port"), "{reports:?}");
+        assert!(reports[1].message.contains("\"lots\" is not a size"), "{reports:?}");
+        assert!(same(&resolved.value, &EdgeConfig::default()), "bad values are left out");
+    }
+
+    #[test]
     fn a_missing_upstream_says_where_to_set_one() {
         let problems = problems_of(&["--unsigned"], None);
         assert_eq!(problems.len(), 1, "{problems:?}");

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use marquee_settings::{resolve, FileSection, Kind, Problem, Report, Section, Settings};
+use marquee_settings::{in_help_order, resolve, FileSection, Kind, Problem, Report, Section, Settings};
 use serde::{Deserialize, Serialize};
 
 /// A group flattened into the service, as `ConnectionSettings` is.
@@ -109,6 +109,16 @@ fn fields_are_declared_once_with_their_names_and_help() {
     assert_eq!(by_key("max_things").nest, ["limits"]);
     let memory = by_key("memory");
     assert_eq!((memory.help, memory.long_help), ("Memory budget", Some("Memory budget.\n\nThe second paragraph.")));
+}
+
+#[test]
+fn help_order_groups_each_heading_once_in_the_order_it_first_appears() {
+    let settings = TOY.settings();
+    let keys: Vec<&str> = in_help_order(&settings).iter().map(|s| s.key).collect();
+    assert_eq!(keys, ["upstreams", "memory", "unsigned", "key_file", "max_things", "timeout"]);
+    let help = TOY.args(clap::Command::new("toy")).render_help().to_string();
+    let at = |text: &str| help.find(text).unwrap_or_else(|| panic!("{text} in {help}"));
+    assert!(at("Access:") < at("Limits:") && at("Limits:") < at("Timeouts:"), "{help}");
 }
 
 #[test]
