@@ -3,7 +3,7 @@
 //! Every setting is declared once, on [`EdgeConfig`] in the edge-cache library, and is taken from, highest
 //! first: its flag, its `MARQUEE_*` environment variable, the `[edge]` section of the `--config` file, and the
 //! defaults (the `DEFAULT_*` consts of [`marquee_edge_cache::config`] and [`marquee_edge_cache::freshness`],
-//! which clap shows in `--help`). [`plan`] checks the result, reads the files it names and collects every
+//! which clap shows in `--help`). `plan` checks the result, reads the files it names and collects every
 //! problem. `marquee config check` runs the same, so it accepts exactly what `marquee edge --config` starts
 //! with.
 

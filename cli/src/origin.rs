@@ -2,7 +2,7 @@
 //!
 //! Every setting is declared once, on [`OriginSettings`] in the origin library, and is taken from, highest
 //! first: its flag, its `MARQUEE_*` environment variable, the `[origin]` section of the `--config` file, and
-//! the defaults (the `DEFAULT_*` consts of [`marquee_origin::config`], which clap shows in `--help`). [`plan`]
+//! the defaults (the `DEFAULT_*` consts of [`marquee_origin::config`], which clap shows in `--help`). `plan`
 //! checks the result, opens or looks at what it names and collects every problem. `marquee config check` runs
 //! the same, so it accepts exactly what `marquee origin --config` starts with.
 
