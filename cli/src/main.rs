@@ -1,25 +1,14 @@
 //! `marquee`: one binary with a subcommand per component.
 
-mod config;
-mod edge;
-mod origin;
-mod shutdown;
-mod sign;
+//!
+//! Only parsing and dispatch live here; every subcommand is a function of the `marquee` library
+//! (`cli/src/lib.rs`), which the integration tests call too.
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
-use marquee_transcoder::encoder::{select_encoder, EncoderPreference, GstRegistry};
-use marquee_transcoder::ladder::{LadderPreset, BUILTIN_PRESETS, DEFAULT_PRESET_NAME};
-use marquee_transcoder::progress::ProgressEvent;
-use marquee_transcoder::{transcode, TranscodeRequest};
+use marquee::{config, edge, origin, sign, transcode};
 
 /// Marquee: a self-hosted video platform engine. Transcodes films into adaptive-bitrate CMAF ladders with
 /// HLS and DASH manifests; later releases serve them from an origin and edge caches.
@@ -52,7 +41,7 @@ enum Command {
     /// removed again and the exit code is non-zero.
     ///
     /// Example: marquee transcode film.mp4 --out out/film
-    Transcode(TranscodeArgs),
+    Transcode(transcode::TranscodeArgs),
     /// List the built-in ladder presets and their rungs.
     Presets,
     /// Show which H.264 encoders GStreamer offers on this machine and which one `--encoder auto` picks.
@@ -74,7 +63,7 @@ enum Command {
     /// Example: marquee edge --upstream http://origin:8080 --key-file keys.toml --disk-dir /var/cache/marquee
     ///
     /// Example: marquee edge --config /etc/marquee/marquee.toml   (the [edge] section; see `marquee config example`)
-    Edge(Box<edge::EdgeArgs>),
+    Edge(edge::EdgeArgs),
     /// Print a signed playback URL for one asset.
     ///
     /// The token authorises every path under the asset's prefix until it expires, so the relative
@@ -88,57 +77,11 @@ enum Command {
     Config(config::ConfigArgs),
 }
 
-#[derive(Debug, clap::Args)]
-struct TranscodeArgs {
-    /// The source file (anything GStreamer can decode: MP4, MOV, MKV, WebM, MPEG-TS, …).
-    input: PathBuf,
-    /// Output directory; created if missing. Must not already hold a presentation unless --force.
-    #[arg(long, short)]
-    out: String,
-    /// Ladder preset: a built-in name (see `marquee presets`) or a path to a TOML file.
-    #[arg(long, env = "MARQUEE_PRESET", default_value = DEFAULT_PRESET_NAME)]
-    preset: String,
-    /// H.264 encoder. `auto` uses a hardware encoder when GStreamer has one (NVENC, VA-API, QSV),
-    /// otherwise x264. Naming one that is missing is an error that says what to install.
-    #[arg(long, env = "MARQUEE_ENCODER", default_value = "auto", value_parser = parse_encoder)]
-    encoder: EncoderPreference,
-    /// Target media segment duration in seconds (overrides the preset).
-    #[arg(long, value_name = "SECONDS")]
-    segment_duration: Option<f64>,
-    /// Forced keyframe interval in seconds (overrides the preset); must divide the segment duration.
-    #[arg(long, value_name = "SECONDS")]
-    keyframe_interval: Option<f64>,
-    /// Write a segment index (sidx) at the start of every media segment.
-    #[arg(long)]
-    sidx: bool,
-    /// Replace a presentation already published in the output directory.
-    #[arg(long)]
-    force: bool,
-    /// Give up when no encoded data has arrived for this long (a stalled pipeline).
-    #[arg(long, value_name = "SECONDS", default_value_t = marquee_transcoder::DEFAULT_STALL_TIMEOUT.as_secs())]
-    stall_timeout: u64,
-    /// Progress display: a bar on a terminal (`auto`), always a bar, JSON lines on stdout for
-    /// machines, or nothing.
-    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
-    progress: ProgressMode,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ProgressMode {
-    Auto,
-    Bar,
-    Json,
-    None,
-}
-
-fn parse_encoder(s: &str) -> Result<EncoderPreference, String> {
-    s.parse()
-}
-
 fn main() -> ExitCode {
-    // Parsed in two steps so that `marquee origin` can tell a flag or variable from a default.
-    let command =
-        Cli::command().mut_subcommand("origin", origin::with_variables).mut_subcommand("edge", edge::with_variables);
+    // Each service's settings are arguments built from its library's declaration, and read from the matches.
+    let command = config::SERVICES.iter().fold(Cli::command(), |command, service| {
+        command.mut_subcommand(service.section.name, |sub| config::service_args(service.section, sub))
+    });
     let matches = command.get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Err(e) = init_logging(&cli) {
@@ -146,13 +89,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let result = match cli.command {
-        Command::Transcode(args) => run_transcode(args),
-        Command::Presets => list_presets(),
-        Command::Encoders => list_encoders(),
-        Command::Origin(args) => {
-            origin::run(args, matches.subcommand_matches("origin").expect("clap matched the origin subcommand"))
-        }
-        Command::Edge(args) => edge::run(*args, matches.subcommand_matches("edge").expect("clap matched edge")),
+        Command::Transcode(args) => transcode::run(args),
+        Command::Presets => transcode::list_presets(),
+        Command::Encoders => transcode::list_encoders(),
+        Command::Origin(_) => origin::run(matches.subcommand_matches("origin").expect("clap matched origin")),
+        Command::Edge(_) => edge::run(matches.subcommand_matches("edge").expect("clap matched edge")),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
         Command::Config(args) => config::run(args),
@@ -173,196 +114,6 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
     match cli.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
-    }
-    Ok(())
-}
-
-fn load_preset(name_or_path: &str) -> anyhow::Result<LadderPreset> {
-    if BUILTIN_PRESETS.iter().any(|(n, _)| *n == name_or_path) {
-        return Ok(LadderPreset::builtin(name_or_path)?);
-    }
-    let path = PathBuf::from(name_or_path);
-    if path.extension().is_some_and(|e| e == "toml") || path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read preset {}", path.display()))?;
-        return Ok(LadderPreset::from_toml(&path.display().to_string(), &text)?);
-    }
-    Ok(LadderPreset::builtin(name_or_path)?)
-}
-
-fn run_transcode(args: TranscodeArgs) -> anyhow::Result<()> {
-    let mut preset = load_preset(&args.preset)?;
-    if let Some(s) = args.segment_duration {
-        preset.segment_duration_s = s;
-    }
-    if let Some(k) = args.keyframe_interval {
-        preset.keyframe_interval_s = k;
-    }
-    let problems = preset.problems();
-    if !problems.is_empty() {
-        anyhow::bail!("these settings do not work together:\n  - {}", problems.join("\n  - "));
-    }
-    let store = marquee_storage::open(&args.out)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        runtime.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nStopping: removing the partial output…");
-                cancel.store(true, Ordering::SeqCst);
-            }
-        });
-    }
-    let request = TranscodeRequest {
-        input: args.input.clone(),
-        preset,
-        encoder: args.encoder,
-        sidx: args.sidx,
-        force: args.force,
-        stall_timeout: Duration::from_secs(args.stall_timeout.max(1)),
-    };
-    let mode = match args.progress {
-        ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
-        ProgressMode::Auto => ProgressMode::None,
-        m => m,
-    };
-    let mut reporter = ProgressReporter::new(mode);
-    let summary = transcode(&request, store, runtime.handle().clone(), &mut |e| reporter.report(e), cancel)
-        .with_context(|| format!("transcoding {} failed", args.input.display()));
-    reporter.finish();
-    let summary = summary?;
-    if mode != ProgressMode::Json {
-        println!(
-            "Published {} renditions ({} segments, {:.1} s of media) to {} in {:.1} s with {}.",
-            summary.renditions.len(),
-            summary.segments,
-            summary.duration_s,
-            summary.output,
-            summary.wall_s,
-            summary.encoder
-        );
-        println!(
-            "  HLS:  {}/master.m3u8\n  DASH: {}/manifest.mpd",
-            args.out.trim_end_matches('/'),
-            args.out.trim_end_matches('/')
-        );
-    }
-    Ok(())
-}
-
-/// Renders progress events as a bar on a terminal or JSON lines on stdout.
-struct ProgressReporter {
-    mode: ProgressMode,
-    bar: Option<ProgressBar>,
-}
-
-impl ProgressReporter {
-    fn new(mode: ProgressMode) -> Self {
-        Self { mode, bar: None }
-    }
-
-    fn report(&mut self, event: &ProgressEvent) {
-        match self.mode {
-            ProgressMode::Json => {
-                if let Ok(line) = serde_json::to_string(event) {
-                    println!("{line}");
-                }
-            }
-            ProgressMode::Bar => self.draw(event),
-            ProgressMode::Auto | ProgressMode::None => {}
-        }
-    }
-
-    fn draw(&mut self, event: &ProgressEvent) {
-        match event {
-            ProgressEvent::Started { duration_s, encoder, renditions, .. } => {
-                let total_ms = duration_s.map(|d| (d * 1000.0) as u64).unwrap_or(0);
-                let bar = if total_ms > 0 { ProgressBar::new(total_ms) } else { ProgressBar::new_spinner() };
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg} (ETA {eta})")
-                        .expect("static template")
-                        .progress_chars("=> "),
-                );
-                bar.println(format!(
-                    "Encoding {} renditions with {encoder}: {}",
-                    renditions.len(),
-                    renditions.join(", ")
-                ));
-                self.bar = Some(bar);
-            }
-            ProgressEvent::Progress { position_s, duration_s, fps, speed } => {
-                if let Some(bar) = &self.bar {
-                    bar.set_position((position_s * 1000.0) as u64);
-                    let total = duration_s.map(|d| format!("{d:.1}")).unwrap_or_else(|| "?".into());
-                    bar.set_message(format!("{position_s:.1}/{total} s  {fps:.0} fps  {speed:.2}x"));
-                }
-            }
-            ProgressEvent::Publishing { segments } => {
-                if let Some(bar) = &self.bar {
-                    bar.set_message(format!("writing manifests for {segments} segments"));
-                }
-            }
-            ProgressEvent::Finished { .. } => {
-                if let Some(bar) = self.bar.take() {
-                    bar.finish_and_clear();
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.abandon();
-        }
-    }
-}
-
-fn list_presets() -> anyhow::Result<()> {
-    for (name, _) in BUILTIN_PRESETS {
-        let preset = LadderPreset::builtin(name)?;
-        println!("{name}: {}", preset.description);
-        println!(
-            "  segments {} s, keyframes every {} s, x264 {} with {} B-frames, audio AAC-LC {} kb/s {} Hz {} ch",
-            preset.segment_duration_s,
-            preset.keyframe_interval_s,
-            preset.encoder.speed_preset,
-            preset.encoder.b_frames,
-            preset.audio.bitrate_kbps,
-            preset.audio.sample_rate,
-            preset.audio.channels
-        );
-        for rung in &preset.video {
-            println!(
-                "  {:>6}: short side {:>4} px, {:>5} kb/s, VBV {} ms, {} profile, level {}",
-                rung.name,
-                rung.short_side,
-                rung.bitrate_kbps,
-                rung.vbv_buffer_ms,
-                rung.profile,
-                rung.level.as_deref().unwrap_or("auto")
-            );
-        }
-    }
-    println!("\nUse one with --preset NAME, or write your own TOML file (same fields) and pass its path.");
-    Ok(())
-}
-
-fn list_encoders() -> anyhow::Result<()> {
-    marquee_transcoder::init()?;
-    for preference in EncoderPreference::ALL {
-        match select_encoder(preference, &GstRegistry) {
-            Ok(family) => println!(
-                "{:>6}: {} ({})",
-                preference.as_str(),
-                family.factory(),
-                if family.is_hardware() { "hardware" } else { "software" }
-            ),
-            Err(e) => println!("{:>6}: unavailable: {e}", preference.as_str()),
-        }
     }
     Ok(())
 }

@@ -49,6 +49,8 @@ use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
+use marquee_settings::Settings;
+use serde::{Deserialize, Serialize};
 
 /// Freshness lifetime when the upstream gives none (no `max-age`, `s-maxage` or `Expires`) and the status
 /// may be cached heuristically; also the cap of the `Last-Modified` heuristic. Varnish's `default_ttl`.
@@ -223,18 +225,35 @@ impl Freshness {
     }
 }
 
-/// The edge's caching rules where upstream headers leave room: defaults, caps and the negative TTL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The edge's caching rules where upstream headers leave room: defaults, caps and the negative TTL. A group of
+/// settings flattened into `[edge]`; each field's doc is its `--help` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Settings)]
+#[serde(default, deny_unknown_fields)]
+#[settings(heading = "Freshness, where the upstream's headers leave room")]
 pub struct FreshnessPolicy {
-    /// Lifetime when the upstream gives none, for statuses that may be cached heuristically.
+    /// How long a response is served fresh when the upstream gives no lifetime (no max-age, s-maxage or
+    /// Expires) and its status may be cached heuristically; also the cap of the Last-Modified heuristic.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION")]
     pub default_ttl: Duration,
-    /// Cap on every lifetime and stale window.
+    /// Longest time a response is served fresh, whatever the upstream says; also the cap of every stale
+    /// window. A wrong header on a changing object costs at most this long.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION")]
     pub max_ttl: Duration,
-    /// Lifetime of a 404 or 410 when the upstream gives none, and the cap when it gives one.
+    /// How long a 404 or 410 is served when the upstream gives no lifetime, and the cap when it gives one:
+    /// an asset published after a miss appears within this long.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION")]
     pub negative_ttl: Duration,
-    /// Stale-while-revalidate window when the upstream gives none (never for 404/410 or `s-maxage`).
+    /// How long past expiry a response may be served while it is refreshed, when the upstream says nothing
+    /// (0s: never without the upstream's permission, as RFC 9111 asks of a connected cache).
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION")]
     pub default_stale_while_revalidate: Duration,
-    /// Stale-if-error window when the upstream gives none (never for 404/410 or `s-maxage`).
+    /// How long past expiry a response may stand in for a failing upstream, when the upstream says nothing.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION")]
     pub default_stale_if_error: Duration,
 }
 

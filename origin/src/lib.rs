@@ -62,7 +62,7 @@ use std::sync::Arc;
 use marquee_http::RequestAuthorizer;
 use marquee_storage::ObjectStore;
 
-pub use config::OriginConfig;
+pub use config::{OriginConfig, OriginSettings};
 pub use error::{OriginError, Refusal};
 pub use server::{Origin, READINESS_PROBE_KEY};
 

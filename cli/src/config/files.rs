@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use marquee_http::TlsFiles;
 use marquee_signing::KeyRing;
 
-use super::precedence::Places;
-use super::Problem;
+use marquee_settings::{Places, Problem, Report};
 
 /// Reads and parses a signing key file (`marquee keygen`).
 pub fn read_key_ring(path: &Path) -> Result<KeyRing, String> {
@@ -27,29 +26,61 @@ pub fn readable_file(path: &Path) -> Result<(), String> {
     }
 }
 
+/// The `key_file` and `unsigned` settings: exactly one of them. A key file is read (and its problems
+/// reported) even when both are set, so that a check says everything at once. `neither` is the message when
+/// neither is set. Returns the keys, or `None` for unsigned or after a problem.
+pub fn access(
+    key_file: Option<&PathBuf>,
+    unsigned: bool,
+    neither: &str,
+    places: &Places,
+    problems: &mut Vec<Report>,
+) -> Option<KeyRing> {
+    let mut report = |problem: Problem| problems.push(places.report(&problem));
+    match (key_file, unsigned) {
+        (Some(path), true) => {
+            report(
+                Problem::new("unsigned", "cannot be used together with a key file (")
+                    .setting("key_file")
+                    .text("): remove one of them"),
+            );
+            if let Err(e) = read_key_ring(path) {
+                report(Problem::new("key_file", e));
+            }
+            None
+        }
+        (None, false) => {
+            report(Problem::new("key_file", neither));
+            None
+        }
+        (Some(path), false) => read_key_ring(path).map_err(|e| report(Problem::new("key_file", e))).ok(),
+        (None, true) => None,
+    }
+}
+
 /// The `tls_cert` and `tls_key` settings: both or neither, and both readable. Adds the problems to `problems`
 /// and returns the pair when both are set.
 pub fn tls_pair(
     cert_chain: Option<&PathBuf>,
     private_key: Option<&PathBuf>,
     places: &Places,
-    problems: &mut Vec<Problem>,
+    problems: &mut Vec<Report>,
 ) -> Option<TlsFiles> {
     match (cert_chain, private_key) {
         (Some(cert_chain), Some(private_key)) => {
             for (key, path) in [("tls_cert", cert_chain), ("tls_key", private_key)] {
                 if let Err(e) = readable_file(path) {
-                    problems.push(Problem::new(places.place(key), e));
+                    problems.push(places.report(&Problem::new(key, e)));
                 }
             }
             Some(TlsFiles { cert_chain: cert_chain.clone(), private_key: private_key.clone() })
         }
         (Some(_), None) | (None, Some(_)) => {
             let (set, unset) = if cert_chain.is_some() { ("tls_cert", "tls_key") } else { ("tls_key", "tls_cert") };
-            problems.push(Problem::new(
-                places.place(set),
-                format!("needs {} as well: HTTPS takes a certificate chain and its private key", places.name(unset)),
-            ));
+            let problem = Problem::new(set, "needs ")
+                .setting(unset)
+                .text(" as well: HTTPS takes a certificate chain and its private key");
+            problems.push(places.report(&problem));
             None
         }
         (None, None) => None,

@@ -1,13 +1,11 @@
-//! `marquee sign` and `marquee keygen` (cli/src/sign.rs, compiled here so the signing crate tests its own CLI).
-
-#[path = "../../cli/src/sign.rs"]
-mod sign;
+//! `marquee sign` and `marquee keygen`, called through the `marquee` library: the URLs they print verify
+//! with the signing crate's own verifier.
 
 use std::time::Duration;
 
 use clap::Parser;
+use marquee::sign::{self, KeygenArgs, SignArgs};
 use marquee_signing::{split_token_path, ClientContext, KeyRing, TokenError, Verifier};
-use sign::{KeygenArgs, SignArgs};
 
 #[derive(Debug, Parser)]
 struct Cli {

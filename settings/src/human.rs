@@ -1,5 +1,7 @@
 //! Durations, byte sizes and addresses as people write them, in flags and in the config file: `10s`,
-//! `256MiB`, `0.0.0.0:8080`.
+//! `256MiB`, `0.0.0.0:8080`. Library settings structs keep plain `u64`, `Duration` and `SocketAddr` fields
+//! and read and write them in these forms with `#[serde(with = "marquee_settings::human::bytes")]` and its
+//! siblings.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -7,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A duration in humantime's syntax: `10s`, `500ms`, `1m 30s`, `2h`. A bare number is refused: `10` would be
 /// seconds to one reader and milliseconds to another.
@@ -122,15 +124,83 @@ impl<'de> Deserialize<'de> for HumanBytes {
     }
 }
 
-/// A socket address for a `listen` key (`#[serde(default, deserialize_with = "socket_address")]`), with a
-/// message that says what one looks like.
-pub fn socket_address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    text.parse().map(Some).map_err(|_| {
-        de::Error::custom(format!(
-            "{text:?} is not an IP address and port; write e.g. \"0.0.0.0:8080\", \"127.0.0.1:0\" or \"[::]:8080\""
-        ))
-    })
+/// `#[serde(with = "marquee_settings::human::socket_address")]`: an IP address and port, with a message that
+/// says what one looks like.
+pub mod socket_address {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(addr: &SocketAddr, serializer: S) -> Result<S::Ok, S::Error> {
+        addr.to_string().serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(|_| {
+            de::Error::custom(format!(
+                "{text:?} is not an IP address and port; write e.g. \"0.0.0.0:8080\", \"127.0.0.1:0\" or \"[::]:8080\""
+            ))
+        })
+    }
+}
+
+/// `#[serde(with = "marquee_settings::human::duration")]`: a [`Duration`] written as a [`HumanDuration`].
+pub mod duration {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        HumanDuration(*d).to_string().serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        HumanDuration::deserialize(deserializer).map(|d| d.0)
+    }
+}
+
+/// `#[serde(with = "marquee_settings::human::bytes")]`: a `u64` byte count written as a [`HumanBytes`]: a
+/// string with a unit when one divides it (`"256MiB"`), else a bare number.
+pub mod bytes {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(n: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        if *n != 0 && n.is_multiple_of(1024) {
+            HumanBytes(*n).to_string().serialize(serializer)
+        } else {
+            n.serialize(serializer)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        HumanBytes::deserialize(deserializer).map(|b| b.0)
+    }
+}
+
+/// [`bytes`] for a `usize`.
+pub mod bytes_usize {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(n: &usize, serializer: S) -> Result<S::Ok, S::Error> {
+        bytes::serialize(&(*n as u64), serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+        HumanBytes::deserialize(deserializer).map(HumanBytes::as_usize)
+    }
+}
+
+/// [`bytes`] for an `Option<u64>`; use with `default` and `skip_serializing_if = "Option::is_none"`.
+pub mod bytes_option {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(n: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+        match n {
+            Some(n) => bytes::serialize(n, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+        HumanBytes::deserialize(deserializer).map(|b| Some(b.0))
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,15 @@
+//! The `marquee` binary's subcommands as a library: `main.rs` parses the command line and calls one `run`
+//! here, and the integration tests in `cli/tests/` call the same functions.
+//!
+//! - [`transcode`]: `marquee transcode`, `presets` and `encoders`.
+//! - [`origin`] and [`edge`]: the two services, with their settings from flags, `MARQUEE_*` variables and
+//!   a section of the config file.
+//! - [`config`]: `marquee config check` and `marquee config example`, and the file both services read.
+//! - [`sign`]: `marquee sign` and `marquee keygen`.
+
+pub mod config;
+pub mod edge;
+pub mod origin;
+pub mod shutdown;
+pub mod sign;
+pub mod transcode;
