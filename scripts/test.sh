@@ -11,6 +11,8 @@ scripts/install-deps.sh --test
 # The Node that scripts/install-node.sh installed where the machine's is older than 20 (Debian 12's is 18).
 [[ -x "$HOME/.cache/marquee-tools/node/bin/node" ]] && export PATH="$HOME/.cache/marquee-tools/node/bin:$PATH"
 
+echo "== no import circles between the files of a crate"
+python3 scripts/import-cycles.py
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy --all-targets -- -D warnings"

@@ -7,7 +7,9 @@
 //! ([`marquee_settings::Section::check_key`]), so an unknown key or a bad value is reported with its
 //! `section.key` and line, and the keys that are fine are kept for the checks that follow.
 //!
-//! Adding a service: its library's settings struct with `#[derive(Settings)]`, and one line in [`SERVICES`].
+//! Adding a service: its library's settings struct with `#[derive(Settings)]`, and one line in [`SECTIONS`].
+//! (`marquee config check` also runs the service's own checks of the files its settings name: one line in
+//! `config_command::SERVICE_CHECKS`.)
 
 pub mod files;
 
@@ -22,21 +24,9 @@ use marquee_settings::{in_help_order, FileSection, Kind, Report, Resolved, Secti
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
-/// A service with a section in `marquee.toml`: its settings, and what `marquee config check` runs for it
-/// (the service's own check of the files and directories its settings name).
-#[derive(Debug, Clone, Copy)]
-pub struct Service {
-    pub section: Section,
-    /// Adds the section's problems and notes; returns a summary line when the service would start.
-    pub check: fn(&LoadedFile, &mut Vec<Report>, &mut Vec<String>) -> Option<String>,
-}
-
 /// Every service's section, in the order of the file `marquee config example` prints. `main.rs` gives the
 /// subcommand of the same name the section's arguments ([`service_args`]).
-pub const SERVICES: &[Service] = &[
-    Service { section: Section::of::<OriginSettings>(), check: crate::origin::check },
-    Service { section: Section::of::<EdgeConfig>(), check: crate::edge::check },
-];
+pub const SECTIONS: &[Section] = &[Section::of::<OriginSettings>(), Section::of::<EdgeConfig>()];
 
 /// A service subcommand's arguments: `--config FILE`, then every setting of `section` as a flag with its
 /// variable, named and explained by the settings' declaration.
@@ -145,7 +135,7 @@ pub fn load_text(path: &Path, text: &str, problems: &mut Vec<Report>) -> Option<
     };
     let mut sections = BTreeMap::new();
     for (name, value) in table {
-        let service = SERVICES.iter().find(|s| s.section.name == name);
+        let service = SECTIONS.iter().find(|s| s.name == name);
         let toml::Value::Table(keys) = value else {
             let message = if service.is_some() {
                 format!("must be a section, written [{name}], not a value ({})", value.type_str())
@@ -156,14 +146,14 @@ pub fn load_text(path: &Path, text: &str, problems: &mut Vec<Report>) -> Option<
             continue;
         };
         let Some(service) = service else {
-            let names: Vec<&str> = SERVICES.iter().map(|s| s.section.name).collect();
+            let names: Vec<&str> = SECTIONS.iter().map(|s| s.name).collect();
             let message = format!("unknown section `{name}`, {}", marquee_settings::expected(&names));
             report(name.clone(), format!("[{name}]"), message);
             continue;
         };
         let mut good = toml::Table::new();
         for (key, value) in keys {
-            match service.section.check_key(&key, &value) {
+            match service.check_key(&key, &value) {
                 Ok(()) => {
                     good.insert(key, value);
                 }
@@ -273,70 +263,6 @@ impl<'de> Visitor<'de> for SectionVisitor {
     }
 }
 
-/// Check a marquee.toml, or print an example of one.
-#[derive(Debug, clap::Args)]
-pub struct ConfigArgs {
-    #[command(subcommand)]
-    command: ConfigCommand,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum ConfigCommand {
-    /// Check a config file and report every problem at once: TOML syntax (with line and column), unknown
-    /// keys, bad values, settings that do not work together, a missing or unreadable key file or TLS files, a
-    /// storage or cache directory that cannot be used.
-    ///
-    /// Checks what `marquee origin --config FILE` and `marquee edge --config FILE` would start with on this
-    /// machine, for each section the file has: the file, the MARQUEE_* environment variables that override
-    /// it, and the defaults. Nothing is contacted and nothing is created. Exit status 0 when the file is
-    /// fine, 1 when it is not.
-    ///
-    /// Example: marquee config check /etc/marquee/marquee.toml
-    Check {
-        /// The config file.
-        file: PathBuf,
-    },
-    /// Print a complete config file: every setting, what it does, its flag and variable, and its default.
-    ///
-    /// Example: marquee config example > marquee.toml
-    Example,
-}
-
-pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
-    match args.command {
-        ConfigCommand::Check { file } => run_check(&file),
-        ConfigCommand::Example => {
-            print!("{}", example());
-            Ok(())
-        }
-    }
-}
-
-fn run_check(path: &Path) -> anyhow::Result<()> {
-    let mut problems = Vec::new();
-    let mut notes = Vec::new();
-    let mut summaries = Vec::new();
-    if let Some(file) = load(path, &mut problems) {
-        for service in SERVICES.iter().filter(|s| file.sections.contains_key(s.section.name)) {
-            summaries.extend((service.check)(&file, &mut problems, &mut notes));
-        }
-        if file.sections.is_empty() && problems.is_empty() {
-            notes.push("no section: nothing is configured".into());
-        }
-    }
-    for note in &notes {
-        println!("note: {note}");
-    }
-    if !problems.is_empty() {
-        return Err(failure(&path.display().to_string(), &problems));
-    }
-    println!("{} is fine.", path.display());
-    for summary in summaries {
-        println!("  {summary}");
-    }
-    Ok(())
-}
-
 /// What `marquee config example` prints: a complete file, every setting at its default.
 pub fn example() -> String {
     let mut out = String::from(
@@ -350,7 +276,7 @@ pub fn example() -> String {
          # Check it with `marquee config check FILE`; serve with `marquee origin --config FILE` and\n\
          # `marquee edge --config FILE`.\n\n",
     );
-    let sections: Vec<String> = SERVICES.iter().map(|service| example_section(&service.section)).collect();
+    let sections: Vec<String> = SECTIONS.iter().map(example_section).collect();
     out.push_str(&sections.join("\n"));
     out
 }

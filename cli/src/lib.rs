@@ -4,10 +4,12 @@
 //! - [`transcode`]: `marquee transcode`, `presets` and `encoders`.
 //! - [`origin`] and [`edge`]: the two services, with their settings from flags, `MARQUEE_*` variables and
 //!   a section of the config file.
-//! - [`config`]: `marquee config check` and `marquee config example`, and the file both services read.
+//! - [`config`]: the file the services read, and their settings' registration; [`config_command`]: `marquee
+//!   config check` and `marquee config example`.
 //! - [`sign`]: `marquee sign` and `marquee keygen`.
 
 pub mod config;
+pub mod config_command;
 pub mod edge;
 pub mod origin;
 pub mod shutdown;

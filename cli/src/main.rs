@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use marquee::{config, edge, origin, sign, transcode};
+use marquee::{config, config_command, edge, origin, sign, transcode};
 
 /// Marquee: a self-hosted video platform engine. Transcodes films into adaptive-bitrate CMAF ladders with
 /// HLS and DASH manifests; later releases serve them from an origin and edge caches.
@@ -74,13 +74,13 @@ enum Command {
     /// Print a new signing key file with one random key (redirect it to a file, then chmod 600).
     Keygen(sign::KeygenArgs),
     /// Check a marquee.toml config file (every problem at once), or print a complete example of one.
-    Config(config::ConfigArgs),
+    Config(config_command::ConfigArgs),
 }
 
 fn main() -> ExitCode {
     // Each service's settings are arguments built from its library's declaration, and read from the matches.
-    let command = config::SERVICES.iter().fold(Cli::command(), |command, service| {
-        command.mut_subcommand(service.section.name, |sub| config::service_args(service.section, sub))
+    let command = config::SECTIONS.iter().fold(Cli::command(), |command, section| {
+        command.mut_subcommand(section.name, |sub| config::service_args(*section, sub))
     });
     let matches = command.get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
@@ -96,7 +96,7 @@ fn main() -> ExitCode {
         Command::Edge(_) => edge::run(matches.subcommand_matches("edge").expect("clap matched edge")),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
-        Command::Config(args) => config::run(args),
+        Command::Config(args) => config_command::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
