@@ -149,7 +149,7 @@ fn plan(resolved: &Resolved<EdgeConfig>, problems: &mut Vec<Report>) -> Option<E
         problems,
     );
     let tls = tls_pair(config.tls_cert.as_ref(), config.tls_key.as_ref(), places, problems);
-    problems.extend(config.setting_problems().iter().map(|problem| places.report(problem)));
+    problems.extend(config.problems().iter().map(|problem| places.report(problem)));
     if problems.len() > before {
         return None;
     }

@@ -145,7 +145,7 @@ fn plan<S>(
     );
     let tls = tls_pair(settings.tls_cert.as_ref(), settings.tls_key.as_ref(), places, problems);
     let config = OriginConfig { tls, ..settings.config.clone() };
-    problems.extend(config.setting_problems().iter().map(|problem| places.report(problem)));
+    problems.extend(config.problems().iter().map(|problem| places.report(problem)));
     if problems.len() > before {
         return None;
     }

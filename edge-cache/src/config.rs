@@ -221,16 +221,10 @@ impl EdgeConfig {
         self.memory_bytes.saturating_sub(self.fill_bytes())
     }
 
-    /// [`Self::setting_problems`] as text (`memory_max_object: must be more than 0 …`), for
-    /// [`crate::EdgeError::InvalidConfig`].
-    pub fn problems(&self) -> Vec<String> {
-        self.setting_problems().iter().map(ToString::to_string).collect()
-    }
-
     /// Every problem with the values, reported at once, each about the setting it concerns: what the edge
     /// checks itself, the memory tier's own limits (which [`crate::EdgeServer::bind`] applies too), and what
     /// would make the upstream ring or the purge API unusable. The files the settings name are not read here.
-    pub fn setting_problems(&self) -> Vec<Problem> {
+    pub fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         if self.upstreams.is_empty() {
             problems.push(Problem::new(
@@ -331,7 +325,7 @@ mod tests {
     fn defaults_need_only_an_upstream() {
         assert_eq!(EdgeConfig::default().problems().len(), 1);
         let config = EdgeConfig { upstreams: vec!["http://127.0.0.1:8080".into()], ..EdgeConfig::default() };
-        assert_eq!(config.setting_problems(), Vec::<Problem>::new());
+        assert_eq!(config.problems(), Vec::<Problem>::new());
     }
 
     #[test]

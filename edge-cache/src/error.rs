@@ -16,8 +16,8 @@ use crate::upstream::UpstreamError;
 /// Why the edge could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EdgeError {
-    #[error("the edge settings do not work together:\n  - {}", problems.join("\n  - "))]
-    InvalidConfig { problems: Vec<String> },
+    #[error("the edge settings do not work together:\n  - {}", marquee_settings::Problem::list(problems, "\n  - "))]
+    InvalidConfig { problems: Vec<marquee_settings::Problem> },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot open the disk tier: {0}")]

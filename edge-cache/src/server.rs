@@ -13,6 +13,7 @@ use marquee_http::admin::{Admin, AdminRoute};
 use marquee_http::path::decode_request_path;
 use marquee_http::response::{build, error_response, method_not_allowed};
 use marquee_http::{serve_connections, serve_on_worker_threads, Client, RequestAuthorizer, RequestBody};
+use marquee_settings::Problem;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::info;
@@ -69,8 +70,9 @@ impl EdgeServer {
             max_object_bytes: config.memory_max_object_bytes,
             ..MemoryConfig::default()
         };
-        let memory = MemoryTier::new(memory_config)
-            .map_err(|error| EdgeError::InvalidConfig { problems: vec![error.to_string()] })?;
+        let memory = MemoryTier::new(memory_config).map_err(|error| EdgeError::InvalidConfig {
+            problems: vec![Problem::new("memory_max_object", error.to_string())],
+        })?;
         let disk = match &config.disk_dir {
             Some(dir) => {
                 let (dir, budget) = (dir.clone(), config.disk_bytes);
@@ -109,8 +111,9 @@ impl EdgeServer {
                 .boxed()
             }
         });
-        let allow = QueryAllowList::new(config.cache_query_params.iter().cloned())
-            .map_err(|error| EdgeError::InvalidConfig { problems: vec![error.to_string()] })?;
+        let allow = QueryAllowList::new(config.cache_query_params.iter().cloned()).map_err(|error| {
+            EdgeError::InvalidConfig { problems: vec![Problem::new("cache_query_params", error.to_string())] }
+        })?;
         let edge = Edge {
             config,
             authorizer,

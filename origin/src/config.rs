@@ -137,15 +137,9 @@ impl Default for OriginConfig {
 }
 
 impl OriginConfig {
-    /// [`Self::setting_problems`] as text (`body_chunk_bytes: must be …`), for
-    /// [`crate::OriginError::InvalidConfig`].
-    pub fn problems(&self) -> Vec<String> {
-        self.setting_problems().iter().map(ToString::to_string).collect()
-    }
-
     /// Every problem with the values, each about the setting it concerns, so that `marquee config check` can
     /// report them all at once.
-    pub fn setting_problems(&self) -> Vec<Problem> {
+    pub fn problems(&self) -> Vec<Problem> {
         let mut problems = self.connections.problems();
         if self.body_chunk_bytes == 0 || self.body_chunk_bytes > u32::MAX as usize {
             problems.push(Problem::new("body_chunk_bytes", "must be between 1 byte and 4 GiB"));
@@ -180,7 +174,7 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        assert_eq!(OriginConfig::default().setting_problems(), Vec::<Problem>::new());
+        assert_eq!(OriginConfig::default().problems(), Vec::<Problem>::new());
     }
 
     #[test]

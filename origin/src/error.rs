@@ -16,8 +16,8 @@ use marquee_storage::StorageError;
 #[derive(Debug, thiserror::Error)]
 pub enum OriginError {
     /// The configuration has problems; every one is listed.
-    #[error("invalid origin configuration: {}", problems.join("; "))]
-    InvalidConfig { problems: Vec<String> },
+    #[error("invalid origin configuration: {}", marquee_settings::Problem::list(problems, "; "))]
+    InvalidConfig { problems: Vec<marquee_settings::Problem> },
     /// The listen address could not be bound (in use, no permission, not local).
     #[error("could not listen on {addr}")]
     Bind {

@@ -44,6 +44,13 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// Problems as one text, `separator` between them, each as [`fmt::Display`] writes it.
+    pub fn list(problems: &[Problem], separator: &str) -> String {
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join(separator)
+    }
+}
+
 impl Message {
     /// The text, with each setting named by `name` (its key, for instance).
     pub fn render(&self, name: impl Fn(&'static str) -> String) -> String {
