@@ -79,3 +79,24 @@ fn the_edge_honours_ip_and_session_bound_tokens_of_the_viewers_it_faces() {
     let edge = edge(&[&origin.url], &["--key-file", keys.to_str().unwrap()]);
     check_bindings(&edge, &keys);
 }
+
+/// Behind a load balancer the peer is the balancer: with `--trusted-proxy` its X-Forwarded-For names the
+/// viewer, and a client that is not a trusted proxy cannot claim another address by sending the header.
+fn check_trusted_proxy(server: &Server, keys: &Path) {
+    let by_ip = signed_path(keys, &["--ip", "192.0.2.7"]);
+    let forwarded = ["-H", "X-Forwarded-For: 192.0.2.7"];
+    assert_eq!(status(server, &by_ip, "127.0.0.3", &forwarded), "200", "through the trusted proxy");
+    assert_eq!(status(server, &by_ip, "127.0.0.1", &forwarded), "403", "a forged header from an untrusted peer");
+    let elsewhere = ["-H", "X-Forwarded-For: 192.0.2.8"];
+    assert_eq!(status(server, &by_ip, "127.0.0.3", &elsewhere), "403", "another viewer behind the proxy");
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
+    let (dir, keys) = setup();
+    let key_file = keys.to_str().unwrap();
+    let origin = origin(&dir.path().join("media"), &["--key-file", key_file, "--trusted-proxy", "127.0.0.3"]);
+    check_trusted_proxy(&origin, &keys);
+    let edge = edge(&[&origin.url], &["--key-file", key_file, "--trusted-proxy", "127.0.0.2/31"]);
+    check_trusted_proxy(&edge, &keys);
+}

@@ -12,7 +12,9 @@ use http::{Method, Request, Response, StatusCode};
 use marquee_http::admin::{Admin, AdminRoute};
 use marquee_http::path::decode_request_path;
 use marquee_http::response::{build, error_response, method_not_allowed};
-use marquee_http::{serve_connections, serve_on_worker_threads, Client, RequestAuthorizer, RequestBody};
+use marquee_http::{
+    serve_connections, serve_on_worker_threads, Client, RequestAuthorizer, RequestBody, TrustedProxies,
+};
 use marquee_settings::Problem;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -114,7 +116,9 @@ impl EdgeServer {
         let allow = QueryAllowList::new(config.cache_query_params.iter().cloned()).map_err(|error| {
             EdgeError::InvalidConfig { problems: vec![Problem::new("cache_query_params", error.to_string())] }
         })?;
+        let trusted_proxies = TrustedProxies::new(config.connections.trusted_proxies.iter().copied());
         let edge = Edge {
+            trusted_proxies,
             config,
             authorizer,
             allow,
@@ -229,7 +233,7 @@ fn cache_key(edge: &Edge, request: &Request<RequestBody>, peer: SocketAddr) -> R
     let decoded = decode_request_path(request.uri().path()).map_err(Refusal::BadPath)?;
     // The viewer's own address and session: tokens bound to either are checked here, at the edge that faces
     // the viewer; the edge signs its upstream requests itself, unbound.
-    let client = Client::of(peer.ip(), request.headers());
+    let client = Client::behind(peer.ip(), request.headers(), &edge.trusted_proxies);
     let authorized = edge.authorizer.authorize(&decoded, request.uri().query(), &client).map_err(Refusal::Denied)?;
     CacheKey::from_object_path(authorized.as_str(), request.uri().query(), &edge.allow).map_err(Refusal::NoCacheKey)
 }

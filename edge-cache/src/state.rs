@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use marquee_http::admin::Admin;
-use marquee_http::RequestAuthorizer;
+use marquee_http::{RequestAuthorizer, TrustedProxies};
 
 use crate::budget::FillBudget;
 use crate::config::EdgeConfig;
@@ -33,6 +33,8 @@ pub(crate) struct Edge {
     pub(crate) upstreams: Arc<Upstreams>,
     pub(crate) metrics: Metrics,
     pub(crate) admin: Admin,
+    /// Peers whose X-Forwarded-For names the viewer.
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 impl Edge {

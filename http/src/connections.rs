@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use marquee_settings::{Problem, Settings};
+
+use crate::client::ProxyRange;
 use serde::{Deserialize, Serialize};
 
 /// How long an HTTP/1 client may take to send a request's headers. The same timer runs while a keep-alive
@@ -65,6 +67,12 @@ pub struct ConnectionSettings {
     #[serde(with = "marquee_settings::human::duration")]
     #[setting(value_name = "DURATION")]
     pub shutdown_grace: Duration,
+    /// An address or CIDR range of the load balancers or TLS terminators in front of this server. A request
+    /// from one of them counts as coming from the address its X-Forwarded-For names (the nearest one that is
+    /// not itself a trusted proxy), for tokens bound to a client IP. Repeat the flag, or separate them with
+    /// commas in the variable. Default: none, every peer is the client.
+    #[setting(flag = "trusted-proxy", value_name = "ADDR", placeholder = "10.0.0.0/8")]
+    pub trusted_proxies: Vec<ProxyRange>,
 }
 
 impl ConnectionSettings {
@@ -104,6 +112,7 @@ impl Default for ConnectionSettings {
             http2_max_concurrent_streams: DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -16,7 +16,9 @@ use marquee_http::path::decode_request_path;
 use marquee_http::range;
 use marquee_http::response::{build, error_response, method_not_allowed, plain};
 use marquee_http::selection::{self, header_str, Selection};
-use marquee_http::{serve_connections, serve_on_worker_threads, Client, RequestAuthorizer, RequestBody};
+use marquee_http::{
+    serve_connections, serve_on_worker_threads, Client, RequestAuthorizer, RequestBody, TrustedProxies,
+};
 use marquee_storage::{ObjectKey, ObjectStore, StorageError};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -43,6 +45,8 @@ struct State {
     authorizer: Arc<dyn RequestAuthorizer>,
     metrics: Metrics,
     admin: Admin,
+    /// Peers whose X-Forwarded-For names the client.
+    trusted_proxies: TrustedProxies,
     config: OriginConfig,
     /// Permits are bytes of object bodies held in memory: each GET reserves `body_chunk_bytes` of them.
     body_budget: Arc<Semaphore>,
@@ -91,6 +95,7 @@ impl Origin {
             authorizer,
             metrics,
             admin,
+            trusted_proxies: TrustedProxies::new(config.connections.trusted_proxies.iter().copied()),
             body_budget: Arc::new(Semaphore::new(budget)),
             hot: (config.hot_cache_bytes > 0)
                 .then(|| HotObjects::new(config.hot_cache_bytes, config.hot_object_max_bytes, config.hot_object_ttl)),
@@ -193,7 +198,7 @@ async fn serve_object(
     route: &mut Route,
 ) -> Result<Response<OriginBody>, Refusal> {
     let path = decode_request_path(request.uri().path()).map_err(Refusal::BadPath)?;
-    let client = Client::of(client_ip, request.headers());
+    let client = Client::behind(client_ip, request.headers(), &state.trusted_proxies);
     let authorized = state.authorizer.authorize(&path, request.uri().query(), &client).map_err(Refusal::Denied)?;
     let key = ObjectKey::parse(authorized.as_str()).map_err(Refusal::InvalidKey)?;
     *route = Route::UnknownObject;
