@@ -16,6 +16,8 @@ pub mod authorizer;
 pub mod conditional;
 pub mod connections;
 pub mod content;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 pub mod listener;
 pub mod path;
