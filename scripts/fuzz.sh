@@ -9,7 +9,7 @@
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`). The growing corpus is kept
 # in fuzz/corpus/<target>/ (ignored by git) and starts from the committed seeds in fuzz/seeds/<target>/, with
 # fuzz/dicts/<target>.dict when there is one; logs go to fuzz/logs/<target>.log. Exits non-zero when any
-# target found a crash.
+# target found a crash or failed to run.
 set -euo pipefail
 
 seconds=${FUZZ_SECONDS:-300}
@@ -40,7 +40,7 @@ run_target() {
     # libFuzzer exits non-zero on a crash; the summary below reports it.
     cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \
         -max_total_time="$seconds" -timeout=10 -print_final_stats=1 "${dict[@]}" \
-        -artifact_prefix="artifacts/$target/" >"logs/$target.log" 2>&1 || true
+        >"logs/$target.log" 2>&1 || true
 }
 
 started=$(date +%s)
@@ -71,6 +71,10 @@ for target in "${targets[@]}"; do
         crashes+=("fuzz/regressions/$target/$(basename "$artifact")")
         found=1
     done
+    if [ -z "$execs" ] && [ ${#crashes[@]} -eq 0 ]; then
+        crashes=("did not run: see fuzz/logs/$target.log")
+        found=1
+    fi
     printf '%-14s %14s %10s  %s\n' "$target" "${execs:-?}" "${time:-?}" "${crashes[*]:-none}"
 done
 echo "Took $(($(date +%s) - started)) s of fuzzing; logs in fuzz/logs/."
