@@ -1,11 +1,13 @@
 //! The edge cache: a tiered memory + disk caching reverse proxy in front of origins and shields (issue #4).
 //!
 //! Pure parts (no I/O): [`key`] (cache keys without tokens), [`freshness`] (how long an upstream answer may
-//! be served, and stale), [`hashing`] (which upstream owns a key). Tiers: [`memory`] (moka, weighted by bytes)
-//! and [`disk`] (an LRU over files with a byte budget that survives restarts). Memory: bodies of segment size
-//! live in mappings of their own ([`body`]), and fills in flight hold at most the [`budget`] carved out of the
-//! memory budget, so that the process stays within its configured memory plus a bounded overhead.
+//! be served, and stale), [`hashing`] (which upstream owns a key). Tiers: [`memory`] (moka, weighted by bytes,
+//! behind a frequency-based admission gate) and [`disk`] (an LRU over files with a byte budget that survives
+//! restarts). Memory: bodies of segment size live in mappings of their own ([`body`]), and fills in flight
+//! hold at most the [`budget`] carved out of the memory budget, so that the process stays within its
+//! configured memory plus a bounded overhead.
 
+mod admission;
 pub mod body;
 pub mod budget;
 pub mod config;
@@ -14,6 +16,8 @@ mod error;
 pub mod fill;
 mod filling;
 pub mod freshness;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hashing;
 pub mod key;
 mod lookup;

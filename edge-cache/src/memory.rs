@@ -1,14 +1,11 @@
 //! The memory tier: whole objects in RAM, weighed by their bytes, behind a frequency-based admission gate.
 //!
 //! Storage and eviction are moka's ([`moka::sync::Cache`], byte weights, least-recently-used eviction). In
-//! front of it sits a TinyLFU-style gate of our own ([`AdmissionPolicy::FrequencyGate`], the default): a
-//! count-min sketch of recent requests (every [`MemoryTier::get`], hit or miss, counts), sized for the number
-//! of objects the tier is expected to hold. Once the tier is full, a newcomer is stored only if the sketch
-//! says it is worth more than the entries moka has been evicting lately: requested more often per byte, or
-//! more than 1.5 times as often. The disk tier's hits are promoted through the same gate: the server offers
-//! them to [`MemoryTier::insert`] and the policy decides.
-//!
-//! # Why not moka's own TinyLFU
+//! front of it sits a TinyLFU-style gate of our own ([`AdmissionPolicy::FrequencyGate`], the default; the gate
+//! and its sketch are in `admission.rs`): every [`MemoryTier::get`], hit or miss, counts as a request, and once
+//! the tier is full a newcomer is stored only if it is worth more than the entries moka has been evicting
+//! lately. The disk tier's hits are promoted through the same gate: the server offers them to
+//! [`MemoryTier::insert`] and the policy decides.
 //!
 //! moka 0.12 has TinyLFU admission built in ([`AdmissionPolicy::MokaTinyLfu`] keeps it selectable), but with
 //! a weigher its frequency sketch is sized once, when the cache is first half full, for
@@ -16,20 +13,8 @@
 //! full cache holds) and never grows; it ages every ten times that many requests. For a 1.35 GB tier of
 //! 0.5–2.5 MB segments that is a 256-slot sketch that halves every ~2,500 requests: too short a memory to
 //! tell the 900th most popular of 100,000 objects from the 5,000th. `initial_capacity` only sizes the hash
-//! table. On the benchmark's workload (100k objects, α = 1.0, 1% budget) moka scores 56.2% of objects /
-//! 53.5% of bytes against LRU's 50.5 / 48.3; priming its sketch to a proper size (filling the cache with
-//! throw-away entries at start) lifts it to 63.2 / 58.9, which confirms the sizing is the cause, but relies
-//! on moka internals. This gate scores 62.8 / 59.0 there, and runs moka in its cheaper LRU mode.
-//!
-//! moka's admission (a newcomer must beat the *summed* frequency of every victim it displaces) cannot be
-//! reproduced outside moka, which exposes no eviction order; the gate compares against the last 16
-//! entries evicted instead. Rules tried (object / byte hit %, 100k objects, α = 1.0, 1%):
-//! frequency above the victims' byte-weighted mean 58.0 / 55.9 (it admits marginal objects, which become the
-//! next victims and lower the bar: churn); above their summed frequency up to the newcomer's size 62.5 / 58.5;
-//! more per byte 64.1 / 58.4; more than 1.5 times their byte-weighted mean 61.8 / 58.9; either of the last two
-//! (kept) 62.8 / 59.0, the best byte hit ratio in every cell of the benchmark; a doorkeeper (seen twice) 51.0 /
-//! 48.9. The sketch must be large: sized for 1,024 objects, the per-byte rule falls to LRU's 66.5% of objects
-//! at 100k objects, 5% (66.8%), against 76.9% with the default sizing.
+//! table. Our gate runs moka in its cheaper LRU mode; the hit ratios of the three policies, and of the gate's
+//! rules that were tried and not kept, are in BENCHMARKS.md ("Edge: cache policy hit ratio vs plain LRU").
 //!
 //! # Budget
 //!
@@ -54,9 +39,8 @@
 //! body is released when moka reports the removal, not when moka's epoch-based map reclaims the entry (which
 //! one descheduled thread can delay for everyone; see `Slot`). What the count cannot see is what callers
 //! still hold: a response being sent keeps its body alive after eviction. The concurrent test bounds the
-//! values alive by the budget plus two objects per thread. The hit-ratio benchmark checks peak RSS: within
-//! budget + 64 MiB from one thread, over it from four, because glibc's malloc keeps freed multi-megabyte
-//! bodies in per-thread heaps (with `MALLOC_MMAP_THRESHOLD_=131072`, 276 MiB for a 256 MiB tier).
+//! values alive by the budget plus two objects per thread; peak RSS against the budget is measured in
+//! BENCHMARKS.md.
 //!
 //! # Eviction listener
 //!
@@ -68,13 +52,15 @@
 //! Objects the gate refuses never enter, so they are never reported: [`MemoryTier::insert`] says so instead.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 use xxhash_rust::xxh3::{xxh3_64_with_seed, Xxh3Builder};
+
+use crate::admission::FrequencyGate;
 
 /// Default budget of the memory tier.
 pub const DEFAULT_CAPACITY_BYTES: u64 = 1 << 30;
@@ -91,11 +77,6 @@ pub const MIN_SKETCH_ENTRIES: u64 = 1 << 12;
 /// And at most this many (64 MiB of counters).
 pub const MAX_SKETCH_ENTRIES: u64 = 1 << 23;
 
-/// How many recent capacity evictions the gate compares a newcomer against.
-const VICTIM_SAMPLE: usize = 16;
-/// How much more often than recent victims (averaged by bytes) a newcomer must be requested to be admitted
-/// on popularity alone: 3/2.
-const FREQUENCY_MARGIN: (u64, u64) = (3, 2);
 /// How often an insert that finds no room runs moka's maintenance and tries again before giving up.
 const RESERVE_ATTEMPTS: usize = 3;
 
@@ -424,7 +405,7 @@ where
     /// The object under `key`, if the tier holds it. Counts as a request for admission, hit or miss.
     pub fn get(&self, key: &str) -> Option<V> {
         if let Some(gate) = &self.shared.gate {
-            gate.sketch.increment(self.shared.hash(key));
+            gate.record_request(self.shared.hash(key));
         }
         let found = self.cache.get(key).and_then(|slot| slot.value());
         let counter = if found.is_some() { &self.shared.counters.hits } else { &self.shared.counters.misses };
@@ -609,132 +590,6 @@ impl<V: Clone> Slot<V> {
 
     fn take(&self) -> Option<V> {
         self.value.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
-    }
-}
-
-/// TinyLFU admission without access to moka's eviction order: the entries moka evicted most recently
-/// stand in for the ones a newcomer would displace next.
-struct FrequencyGate {
-    sketch: FrequencySketch,
-    victims: Mutex<VictimSample>,
-}
-
-#[derive(Default)]
-struct VictimSample {
-    /// (key hash, weight), overwritten round-robin.
-    recent: Vec<(u64, u64)>,
-    next: usize,
-}
-
-impl FrequencyGate {
-    fn new(entries: u64) -> Self {
-        Self { sketch: FrequencySketch::new(entries), victims: Mutex::new(VictimSample::default()) }
-    }
-
-    fn record_victim(&self, hash: u64, weight: u64) {
-        let mut victims = self.victims.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if victims.recent.len() < VICTIM_SAMPLE {
-            victims.recent.push((hash, weight));
-        } else {
-            let next = victims.next;
-            victims.recent[next] = (hash, weight);
-        }
-        victims.next = (victims.next + 1) % VICTIM_SAMPLE;
-    }
-
-    /// Whether a newcomer is worth what it would displace, judged against the recent victims' current
-    /// frequencies. It must either be requested more often per byte than they were (so a popular manifest
-    /// takes a sliver of a segment's room cheaply), or be requested more than 1.5 times as often as they were,
-    /// averaged by their bytes (so a popular segment is not kept out because the victims included manifests).
-    fn admits(&self, hash: u64, weight: u64) -> bool {
-        let victims = self.victims.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if victims.recent.is_empty() {
-            return true;
-        }
-        let (mut frequencies, mut frequency_bytes, mut bytes) = (0u64, 0u64, 0u64);
-        for &(victim, victim_weight) in &victims.recent {
-            let frequency = u64::from(self.sketch.estimate(victim));
-            frequencies += frequency;
-            frequency_bytes += frequency * victim_weight;
-            bytes += victim_weight;
-        }
-        drop(victims);
-        let frequency = u64::from(self.sketch.estimate(hash));
-        let denser = frequency * bytes > frequencies * weight;
-        let (numerator, denominator) = FREQUENCY_MARGIN;
-        let more_popular = frequency * bytes * denominator > frequency_bytes * numerator;
-        denser || more_popular
-    }
-}
-
-/// A count-min sketch of 4-bit counters (four per key, in four rows), halved every `sample_size` counted
-/// requests so that it follows changes in popularity. Lock-free: counters are nibbles of atomic words.
-struct FrequencySketch {
-    words: Box<[AtomicU64]>,
-    mask: u64,
-    sample_size: u32,
-    additions: AtomicU32,
-}
-
-impl FrequencySketch {
-    /// A sketch for about `entries` distinct popular keys: one 64-bit word (16 counters) per entry.
-    fn new(entries: u64) -> Self {
-        let len = entries.next_power_of_two();
-        let words = (0..len).map(|_| AtomicU64::new(0)).collect();
-        let sample_size = u32::try_from(len.saturating_mul(10)).unwrap_or(u32::MAX);
-        Self { words, mask: len - 1, sample_size, additions: AtomicU32::new(0) }
-    }
-
-    /// The word and bit offset of the key's counter in row `row`.
-    fn slot(&self, hash: u64, row: u32) -> (usize, u32) {
-        const SEEDS: [u64; 4] =
-            [0x9e37_79b9_7f4a_7c15, 0xc2b2_ae3d_27d4_eb4f, 0x1656_67b1_9e37_79f9, 0x85eb_ca77_c2b2_ae63];
-        let mut mixed = (hash ^ SEEDS[row as usize]).wrapping_mul(0xff51_afd7_ed55_8ccd);
-        mixed ^= mixed >> 33;
-        // Four rows share each word: row r uses nibbles 4r..4r+3, picked by the top bits.
-        let nibble = row * 4 + (mixed >> 62) as u32;
-        ((mixed & self.mask) as usize, nibble * 4)
-    }
-
-    fn estimate(&self, hash: u64) -> u8 {
-        (0..4)
-            .map(|row| {
-                let (index, shift) = self.slot(hash, row);
-                ((self.words[index].load(Ordering::Relaxed) >> shift) & 0xf) as u8
-            })
-            .min()
-            .unwrap_or(0)
-    }
-
-    fn increment(&self, hash: u64) {
-        let mut added = false;
-        for row in 0..4 {
-            let (index, shift) = self.slot(hash, row);
-            let word = &self.words[index];
-            let mut current = word.load(Ordering::Relaxed);
-            while (current >> shift) & 0xf != 0xf {
-                match word.compare_exchange_weak(current, current + (1 << shift), Ordering::Relaxed, Ordering::Relaxed)
-                {
-                    Ok(_) => {
-                        added = true;
-                        break;
-                    }
-                    Err(actual) => current = actual,
-                }
-            }
-        }
-        if added && self.additions.fetch_add(1, Ordering::Relaxed) + 1 == self.sample_size {
-            self.age();
-        }
-    }
-
-    /// Halves every counter. Increments racing with it may be lost, which a sketch can afford.
-    fn age(&self) {
-        for word in self.words.iter() {
-            let _ = word
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |value| Some((value >> 1) & 0x7777_7777_7777_7777));
-        }
-        self.additions.store(self.sample_size / 2, Ordering::Relaxed);
     }
 }
 
@@ -927,33 +782,6 @@ mod tests {
         };
         assert!(popular_hits(AdmissionPolicy::FrequencyGate) >= 18);
         assert!(popular_hits(AdmissionPolicy::Lru) <= 2);
-    }
-
-    #[test]
-    fn memory_sketch_counts_and_ages() {
-        let sketch = FrequencySketch::new(64);
-        for _ in 0..5 {
-            sketch.increment(42);
-        }
-        assert_eq!(sketch.estimate(42), 5);
-        assert!(sketch.estimate(43) <= 1);
-        for _ in 0..20 {
-            sketch.increment(42);
-        }
-        assert_eq!(sketch.estimate(42), 15, "counters saturate at 15");
-        // Other keys until the sketch has counted `sample_size` additions and halved everything.
-        let mut key = 1000;
-        let mut previous = sketch.additions.load(Ordering::Relaxed);
-        loop {
-            sketch.increment(key);
-            key += 1;
-            let additions = sketch.additions.load(Ordering::Relaxed);
-            if additions < previous {
-                break;
-            }
-            previous = additions;
-        }
-        assert_eq!(sketch.estimate(42), 7, "15 halved");
     }
 
     /// Several threads push a workload hundreds of times the budget through a small tier, with purges mixed

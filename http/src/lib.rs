@@ -18,6 +18,8 @@ pub mod client;
 pub mod conditional;
 pub mod connections;
 pub mod content;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 pub mod listener;
 pub mod path;

@@ -20,6 +20,8 @@
 //! ```
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod path;
 pub mod token;

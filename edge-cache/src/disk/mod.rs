@@ -17,26 +17,9 @@
 //! file operation run outside the index mutex. If a crash leaves two files for one key, the higher generation
 //! wins at the next open.
 //!
-//! # Entry file format (version 1, integers little-endian)
-//!
-//! ```text
-//! offset  size      field
-//!      0     8      magic "MQDISK\r\n"
-//!      8     2      format version (1)
-//!     10     2      flags (0, reserved)
-//!     12     4      key length K (at most MAX_KEY_BYTES)
-//!     16     4      meta length M
-//!     20     8      body length B
-//!     28     K      key (UTF-8), compared with the requested key on every read
-//!   28+K     M      meta: opaque bytes from the caller (serialised response headers, freshness)
-//! 28+K+M     B      body
-//! end-8      8      xxh3-64 of every byte before it
-//! ```
-//!
-//! `open` checks the magic, the version, that the lengths add up to the file size, and that the stored key
-//! hashes to the file name, without reading bodies (set [`DiskTierOptions::verify_on_open`] to check every
-//! checksum too); `get` checks the size, the checksum and the key. A file failing a check is deleted and the
-//! read answers a miss, so a torn, truncated or bit-rotted entry is never served.
+//! One concern per file: [`entry`] is the entry file format (a pure codec), `index` the LRU index and the
+//! budget's charges, `scan` the recovery scan at open; this file is the tier, which does the file I/O around
+//! them and holds the index behind its mutex.
 //!
 //! # Budget accounting
 //!
@@ -74,18 +57,23 @@
 //! under the mutex; reads, writes, fsyncs, renames and unlinks run outside it, so reads of different entries
 //! (and of one entry) proceed in parallel. `purge_prefix` scans the whole index under the mutex.
 
-use std::collections::HashMap;
+pub mod entry;
+mod index;
+mod scan;
+
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use lru::LruCache;
 use tracing::{debug, error, info, warn};
-use xxhash_rust::xxh3::{xxh3_128, xxh3_64, Xxh3Default};
+use xxhash_rust::xxh3::xxh3_128;
+
+pub use entry::{EntryError, ENTRY_FRAMING_BYTES, MAX_KEY_BYTES};
+use index::{Index, IndexEntry};
 
 /// Largest entry file (framing, key, meta and body) stored by default; the budget caps it too.
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 512 * 1024 * 1024;
@@ -95,15 +83,6 @@ pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_SYNC_WRITES: bool = true;
 /// Whether `open` reads every entry in full to check its checksum.
 pub const DEFAULT_VERIFY_ON_OPEN: bool = false;
-/// Longest key the disk tier stores, in bytes.
-pub const MAX_KEY_BYTES: usize = 64 * 1024;
-/// Bytes an entry file holds besides its key, meta and body: the fixed header and the trailing checksum.
-pub const ENTRY_FRAMING_BYTES: u64 = (FIXED_HEADER_BYTES + CHECKSUM_BYTES) as u64;
-
-const MAGIC: [u8; 8] = *b"MQDISK\r\n";
-const FORMAT_VERSION: u16 = 1;
-const FIXED_HEADER_BYTES: usize = 28;
-const CHECKSUM_BYTES: usize = 8;
 const ENTRY_SUFFIX: &str = ".obj";
 const TEMP_SUFFIX: &str = ".tmp";
 const LOCK_FILE_NAME: &str = "lock";
@@ -284,38 +263,6 @@ pub struct DiskTier {
     _lock_file: File,
 }
 
-#[derive(Debug)]
-struct Index {
-    entries: LruCache<Arc<str>, IndexEntry>,
-    stored_bytes: u64,
-    writing: HashMap<u64, PendingWrite>,
-    writing_bytes: u64,
-    deleting_bytes: u64,
-    next_generation: u64,
-}
-
-impl Index {
-    fn charged_bytes(&self) -> u64 {
-        self.stored_bytes + self.writing_bytes + self.deleting_bytes
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct IndexEntry {
-    hash: u128,
-    generation: u64,
-    size: u64,
-    /// The mtime last written to the file.
-    touched: SystemTime,
-}
-
-#[derive(Debug)]
-struct PendingWrite {
-    key: Arc<str>,
-    /// Set by `remove` or `purge_prefix` while the write was in progress: the write must not be indexed.
-    cancelled: bool,
-}
-
 /// A file already out of the index whose bytes are still charged to `deleting` until it is unlinked.
 #[derive(Debug)]
 struct DoomedFile {
@@ -354,10 +301,7 @@ struct Reservation<'a> {
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if !self.settled {
-            let mut index = self.tier.lock_index();
-            index.writing.remove(&self.generation);
-            index.writing_bytes -= self.size;
-            drop(index);
+            self.tier.lock_index().abandon_write(self.generation, self.size);
             self.tier.room.notify_all();
         }
     }
@@ -395,48 +339,12 @@ impl DiskTier {
             fs::write(&tag_path, CACHEDIR_TAG).map_err(|e| DiskError::directory("write CACHEDIR.TAG in", &dir, e))?;
         }
 
-        let scan = scan_directory(&dir, options.verify_on_open)?;
         let counters = Counters::default();
-        bump(&counters.corrupt_dropped, scan.damaged);
-        bump(&counters.temp_files_removed, scan.temp_files_removed);
-
-        let mut found = scan.found;
-        // A crash between writing a replacement and deleting the entry it replaced leaves two files for one key:
-        // keep the later write.
-        found.sort_by(|a, b| a.key.cmp(&b.key).then(b.generation.cmp(&a.generation)));
-        let mut superseded = Vec::new();
-        found.dedup_by(|later, kept| {
-            let duplicate = later.key == kept.key;
-            if duplicate {
-                superseded.push(later.path.clone());
-            }
-            duplicate
-        });
-        for path in &superseded {
-            remove_quietly(path, &counters);
-        }
-        found.sort_by(|a, b| a.modified.cmp(&b.modified).then(a.generation.cmp(&b.generation)));
-
-        let mut entries = LruCache::unbounded();
-        let mut stored_bytes = 0;
-        for entry in found {
-            stored_bytes += entry.size;
-            let index_entry = IndexEntry {
-                hash: entry.hash,
-                generation: entry.generation,
-                size: entry.size,
-                touched: entry.modified,
-            };
-            entries.push(entry.key, index_entry);
-        }
-        let index = Index {
-            entries,
-            stored_bytes,
-            writing: HashMap::new(),
-            writing_bytes: 0,
-            deleting_bytes: 0,
-            next_generation: scan.max_generation.map_or(1, |g| g + 1),
-        };
+        let recovered = scan::recover(&dir, options.verify_on_open, &counters)?;
+        bump(&counters.corrupt_dropped, recovered.damaged);
+        bump(&counters.temp_files_removed, recovered.temp_files_removed);
+        let superseded = recovered.superseded;
+        let index = Index::new(recovered.entries, recovered.max_generation);
         let tier = Self {
             dir,
             budget_bytes,
@@ -447,15 +355,8 @@ impl DiskTier {
             _lock_file: lock_file,
         };
 
-        let doomed = {
-            let mut index = tier.lock_index();
-            let mut doomed = Vec::new();
-            while index.stored_bytes > budget_bytes {
-                let Some((_, victim)) = index.entries.pop_lru() else { break };
-                doomed.push(tier.retire(&mut index, &victim));
-            }
-            doomed
-        };
+        let doomed: Vec<_> =
+            tier.lock_index().evict_to(budget_bytes).iter().map(|victim| tier.doomed_file(victim)).collect();
         let evicted = doomed.len();
         bump(&tier.counters.evictions, evicted as u64);
         if let Err(e) = tier.delete_files(doomed) {
@@ -469,7 +370,7 @@ impl DiskTier {
             bytes = stats.stored_bytes,
             budget_bytes,
             evicted,
-            superseded = superseded.len(),
+            superseded,
             corrupt_dropped = stats.corrupt_dropped,
             temp_files_removed = stats.temp_files_removed,
             "Disk cache opened."
@@ -591,11 +492,7 @@ impl DiskTier {
     pub fn remove(&self, key: &str) -> Result<bool, DiskError> {
         let doomed = {
             let mut index = self.lock_index();
-            for write in index.writing.values_mut() {
-                if &*write.key == key {
-                    write.cancelled = true;
-                }
-            }
+            index.cancel_writes(|write| write == key);
             match index.entries.pop(key) {
                 Some(entry) => vec![self.retire(&mut index, &entry)],
                 None => Vec::new(),
@@ -613,11 +510,7 @@ impl DiskTier {
     pub fn purge_prefix(&self, prefix: &str) -> Result<usize, DiskError> {
         let doomed = {
             let mut index = self.lock_index();
-            for write in index.writing.values_mut() {
-                if write.key.starts_with(prefix) {
-                    write.cancelled = true;
-                }
-            }
+            index.cancel_writes(|write| write.starts_with(prefix));
             let mut purged = Vec::new();
             index.entries.retain(|key, entry| {
                 let matches = key.starts_with(prefix);
@@ -707,8 +600,12 @@ impl DiskTier {
 
     /// Moves an entry already taken out of `entries` from `stored` to `deleting`.
     fn retire(&self, index: &mut Index, entry: &IndexEntry) -> DoomedFile {
-        index.stored_bytes -= entry.size;
-        index.deleting_bytes += entry.size;
+        index.retire(entry);
+        self.doomed_file(entry)
+    }
+
+    /// The file of an entry already retired from the index.
+    fn doomed_file(&self, entry: &IndexEntry) -> DoomedFile {
         DoomedFile { path: self.file_path(entry.hash, entry.generation, ENTRY_SUFFIX), size: entry.size }
     }
 
@@ -781,24 +678,12 @@ impl DiskTier {
     fn reserve(&self, key: Arc<str>, size: u64) -> Reservation<'_> {
         debug_assert!(size <= self.budget_bytes);
         let mut index = self.lock_index();
-        // `charged <= budget` always holds, so this cannot underflow.
-        while self.budget_bytes - index.writing_bytes - index.deleting_bytes < size {
+        while !index.could_make_room(size, self.budget_bytes) {
             index = self.room.wait(index).unwrap_or_else(PoisonError::into_inner);
         }
-        let mut doomed = Vec::new();
-        let mut freed = 0;
-        while index.charged_bytes() - freed + size > self.budget_bytes {
-            let (_, victim) = index.entries.pop_lru().expect("evicting every entry makes room, checked above");
-            freed += victim.size;
-            doomed.push(self.retire(&mut index, &victim));
-        }
-        let handed_over = freed.min(size);
-        index.deleting_bytes -= handed_over;
-        index.writing_bytes += size;
-        let generation = index.next_generation;
-        index.next_generation += 1;
-        index.writing.insert(generation, PendingWrite { key: Arc::clone(&key), cancelled: false });
+        let (generation, evicted, still_deleting) = index.start_write(Arc::clone(&key), size, self.budget_bytes);
         drop(index);
+        let doomed: Vec<_> = evicted.iter().map(|victim| self.doomed_file(victim)).collect();
 
         bump(&self.counters.evictions, doomed.len() as u64);
         let hash = xxh3_128(key.as_bytes());
@@ -806,7 +691,7 @@ impl DiskTier {
         if let Err(e) = self.unlink_files(&doomed) {
             warn!(error = %e, "Could not delete an evicted entry.");
         }
-        self.release_deleting(freed - handed_over);
+        self.release_deleting(still_deleting);
         reservation
     }
 
@@ -866,28 +751,25 @@ impl DiskTier {
 /// Why an entry file was judged damaged; the strings are log fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Damage {
-    BadMagic,
-    UnsupportedVersion,
-    BadLengths,
-    Truncated,
-    TrailingBytes,
-    ChecksumMismatch,
-    KeyNotUtf8,
+    /// Its bytes are not a well-formed entry.
+    Entry(EntryError),
+    /// It holds another key than the one it is filed under.
     KeyMismatch,
+    /// It lies in another shard than its name's.
     Misplaced,
     Unreadable,
+}
+
+impl From<EntryError> for Damage {
+    fn from(error: EntryError) -> Self {
+        Self::Entry(error)
+    }
 }
 
 impl Damage {
     fn as_str(self) -> &'static str {
         match self {
-            Self::BadMagic => "bad_magic",
-            Self::UnsupportedVersion => "unsupported_version",
-            Self::BadLengths => "bad_lengths",
-            Self::Truncated => "truncated",
-            Self::TrailingBytes => "trailing_bytes",
-            Self::ChecksumMismatch => "checksum_mismatch",
-            Self::KeyNotUtf8 => "key_not_utf8",
+            Self::Entry(error) => error.as_str(),
             Self::KeyMismatch => "key_mismatch",
             Self::Misplaced => "misplaced",
             Self::Unreadable => "unreadable",
@@ -908,91 +790,9 @@ enum ReadFailure {
     Io(io::Error),
 }
 
-/// The lengths in an entry's fixed header, checked against the file's length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Layout {
-    key_len: usize,
-    meta_len: usize,
-    body_len: usize,
-}
-
-impl Layout {
-    fn encode(self) -> [u8; FIXED_HEADER_BYTES] {
-        let mut header = [0u8; FIXED_HEADER_BYTES];
-        header[0..8].copy_from_slice(&MAGIC);
-        header[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        // 10..12: flags, zero.
-        header[12..16].copy_from_slice(&(self.key_len as u32).to_le_bytes());
-        header[16..20].copy_from_slice(&(self.meta_len as u32).to_le_bytes());
-        header[20..28].copy_from_slice(&(self.body_len as u64).to_le_bytes());
-        header
-    }
-
-    fn decode(header: &[u8; FIXED_HEADER_BYTES], file_len: u64) -> Result<Self, Damage> {
-        if header[0..8] != MAGIC {
-            return Err(Damage::BadMagic);
-        }
-        if u16::from_le_bytes([header[8], header[9]]) != FORMAT_VERSION {
-            return Err(Damage::UnsupportedVersion);
-        }
-        let key_len = u32::from_le_bytes(header[12..16].try_into().expect("4 bytes"));
-        let meta_len = u32::from_le_bytes(header[16..20].try_into().expect("4 bytes"));
-        let body_len = u64::from_le_bytes(header[20..28].try_into().expect("8 bytes"));
-        if key_len as usize > MAX_KEY_BYTES {
-            return Err(Damage::BadLengths);
-        }
-        let expected = ENTRY_FRAMING_BYTES
-            .checked_add(u64::from(key_len) + u64::from(meta_len))
-            .and_then(|n| n.checked_add(body_len))
-            .ok_or(Damage::BadLengths)?;
-        if expected > file_len {
-            return Err(Damage::Truncated);
-        }
-        if expected < file_len {
-            return Err(Damage::TrailingBytes);
-        }
-        let body_len = usize::try_from(body_len).map_err(|_| Damage::BadLengths)?;
-        Ok(Self { key_len: key_len as usize, meta_len: meta_len as usize, body_len })
-    }
-
-    fn key_start(self) -> usize {
-        FIXED_HEADER_BYTES
-    }
-
-    fn meta_start(self) -> usize {
-        self.key_start() + self.key_len
-    }
-
-    fn body_start(self) -> usize {
-        self.meta_start() + self.meta_len
-    }
-
-    fn body_end(self) -> usize {
-        self.body_start() + self.body_len
-    }
-}
-
-/// Checks a whole entry file's framing and checksum.
-fn decode_entry(file: &[u8]) -> Result<Layout, Damage> {
-    let header = file.first_chunk::<FIXED_HEADER_BYTES>().ok_or(Damage::Truncated)?;
-    let layout = Layout::decode(header, file.len() as u64)?;
-    let (covered, checksum) = file.split_at(layout.body_end());
-    if xxh3_64(covered).to_le_bytes() != checksum {
-        return Err(Damage::ChecksumMismatch);
-    }
-    Ok(layout)
-}
-
 /// Writes a complete entry file at `path`, which must not exist.
 fn write_entry_file(path: &Path, key: &str, meta: &[u8], body: &[u8], sync: bool) -> Result<(), DiskError> {
-    let layout = Layout { key_len: key.len(), meta_len: meta.len(), body_len: body.len() };
-    let mut head = Vec::with_capacity(FIXED_HEADER_BYTES + key.len() + meta.len());
-    head.extend_from_slice(&layout.encode());
-    head.extend_from_slice(key.as_bytes());
-    head.extend_from_slice(meta);
-    let mut checksum = Xxh3Default::new();
-    checksum.update(&head);
-    checksum.update(body);
+    let (head, trailer) = entry::encode_framing(key, meta, body);
 
     let mut file = match File::create_new(path) {
         // The first write into this shard (or its directory was deleted behind our back).
@@ -1006,7 +806,7 @@ fn write_entry_file(path: &Path, key: &str, meta: &[u8], body: &[u8], sync: bool
     .map_err(|e| DiskError::io("create", path, e))?;
     file.write_all(&head)
         .and_then(|()| file.write_all(body))
-        .and_then(|()| file.write_all(&checksum.digest().to_le_bytes()))
+        .and_then(|()| file.write_all(&trailer))
         .map_err(|e| DiskError::io("write", path, e))?;
     // Set explicitly, at the same clock as hits' touches, so reopening orders entries exactly (the kernel's
     // own write timestamps come from a coarser clock).
@@ -1025,158 +825,21 @@ fn read_entry_file(path: &Path, key: &str, size: u64, touch: Option<SystemTime>)
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadFailure::Missing),
         Err(e) => return Err(ReadFailure::Io(e)),
     };
-    let limit = usize::try_from(size + 1).map_err(|_| ReadFailure::Damaged(Damage::BadLengths))?;
+    let limit = usize::try_from(size + 1).map_err(|_| ReadFailure::Damaged(EntryError::BadLengths.into()))?;
     // One byte more than expected, to notice a file that grew; segment-sized entries are read into a mapping of
     // their own (see `crate::body`), so an evicted body leaves no hole in the heap.
     let buffer = crate::body::read_at_most(&mut file, limit).map_err(ReadFailure::Io)?;
-    let layout = decode_entry(&buffer).map_err(ReadFailure::Damaged)?;
-    if &buffer[layout.key_start()..layout.meta_start()] != key.as_bytes() {
+    let entry = entry::decode(&buffer).map_err(|e| ReadFailure::Damaged(e.into()))?;
+    if entry.key != key {
         return Err(ReadFailure::Damaged(Damage::KeyMismatch));
     }
+    let (meta, body) = (buffer.slice_ref(entry.meta), buffer.slice_ref(entry.body));
     if let Some(time) = touch {
         if let Err(e) = file.set_modified(time) {
             debug!(path = %path.display(), error = %e, "Could not refresh a disk cache entry's mtime.");
         }
     }
-    Ok(DiskEntry {
-        meta: buffer.slice(layout.meta_start()..layout.body_start()),
-        body: buffer.slice(layout.body_start()..layout.body_end()),
-    })
-}
-
-/// An entry file found at open.
-#[derive(Debug)]
-struct FoundEntry {
-    key: Arc<str>,
-    path: PathBuf,
-    hash: u128,
-    generation: u64,
-    size: u64,
-    modified: SystemTime,
-}
-
-#[derive(Debug, Default)]
-struct ScanOutcome {
-    found: Vec<FoundEntry>,
-    damaged: u64,
-    temp_files_removed: u64,
-    max_generation: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FileKind {
-    Entry,
-    Temp,
-}
-
-/// Splits `<32 hex hash>-<16 hex generation>.obj|.tmp`.
-fn parse_file_name(name: &str) -> Option<(u128, u64, FileKind)> {
-    let (stem, kind) = if let Some(stem) = name.strip_suffix(ENTRY_SUFFIX) {
-        (stem, FileKind::Entry)
-    } else {
-        (name.strip_suffix(TEMP_SUFFIX)?, FileKind::Temp)
-    };
-    let (hash, generation) = stem.split_once('-')?;
-    let lower_hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !lower_hex(hash, 32) || !lower_hex(generation, 16) {
-        return None;
-    }
-    Some((u128::from_str_radix(hash, 16).ok()?, u64::from_str_radix(generation, 16).ok()?, kind))
-}
-
-/// Lists the 256 shard directories (skipping missing ones), deleting temp files and damaged entries.
-fn scan_directory(dir: &Path, verify: bool) -> Result<ScanOutcome, DiskError> {
-    let mut outcome = ScanOutcome::default();
-    let scratch = Counters::default();
-    for shard in 0..=u8::MAX {
-        let shard_name = format!("{shard:02x}");
-        let shard_dir = dir.join(&shard_name);
-        let listing = match fs::read_dir(&shard_dir) {
-            Ok(listing) => listing,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(DiskError::directory("list a shard of", dir, e)),
-        };
-        for item in listing {
-            let item = item.map_err(|e| DiskError::directory("list a shard of", dir, e))?;
-            let path = item.path();
-            let parsed = item.file_name().to_str().and_then(parse_file_name);
-            let is_file = item.file_type().is_ok_and(|t| t.is_file());
-            let Some((hash, generation, kind)) = parsed.filter(|_| is_file) else {
-                warn!(path = %path.display(), "Ignoring a file the disk cache did not write.");
-                continue;
-            };
-            outcome.max_generation = outcome.max_generation.max(Some(generation));
-            if kind == FileKind::Temp {
-                debug!(path = %path.display(), "Deleting the temp file of an interrupted disk cache write.");
-                remove_quietly(&path, &scratch);
-                outcome.temp_files_removed += 1;
-                continue;
-            }
-            let checked = if !format!("{hash:032x}").starts_with(&shard_name) {
-                Err(Damage::Misplaced)
-            } else {
-                inspect_entry_file(&path, hash, verify)
-            };
-            match checked {
-                Ok((key, size, modified)) => {
-                    outcome.found.push(FoundEntry { key, path, hash, generation, size, modified });
-                }
-                Err(damage) => {
-                    warn!(path = %path.display(), reason = damage.as_str(), "Dropping a damaged disk cache entry.");
-                    remove_quietly(&path, &scratch);
-                    outcome.damaged += 1;
-                }
-            }
-        }
-    }
-    Ok(outcome)
-}
-
-/// Checks an entry file's header (or, with `verify`, the whole file) and that its key hashes to `hash`.
-/// Returns the key, the file's length and its mtime.
-fn inspect_entry_file(path: &Path, hash: u128, verify: bool) -> Result<(Arc<str>, u64, SystemTime), Damage> {
-    let mut file = File::open(path).map_err(|_| Damage::Unreadable)?;
-    let metadata = file.metadata().map_err(|_| Damage::Unreadable)?;
-    let size = metadata.len();
-    let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    let key_bytes = if verify {
-        let mut buffer = Vec::new();
-        file.read_to_end(&mut buffer).map_err(|_| Damage::Unreadable)?;
-        if buffer.len() as u64 != size {
-            return Err(Damage::Unreadable);
-        }
-        let layout = decode_entry(&buffer)?;
-        buffer.truncate(layout.meta_start());
-        buffer.drain(..layout.key_start());
-        buffer
-    } else {
-        let mut header = [0u8; FIXED_HEADER_BYTES];
-        file.read_exact(&mut header).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => Damage::Truncated,
-            _ => Damage::Unreadable,
-        })?;
-        let layout = Layout::decode(&header, size)?;
-        let mut key = vec![0u8; layout.key_len];
-        file.read_exact(&mut key).map_err(|_| Damage::Unreadable)?;
-        key
-    };
-    let key = String::from_utf8(key_bytes).map_err(|_| Damage::KeyNotUtf8)?;
-    if xxh3_128(key.as_bytes()) != hash {
-        return Err(Damage::KeyMismatch);
-    }
-    Ok((key.into(), size, modified))
-}
-
-/// Deletes a file nobody else can reach (not indexed), logging a failure.
-fn remove_quietly(path: &Path, counters: &Counters) {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
-            bump(&counters.io_errors, 1);
-            warn!(path = %path.display(), error = %e, "Could not delete a disk cache file.");
-        }
-    }
+    Ok(DiskEntry { meta, body })
 }
 
 /// The key for an error message, cut to [`KEY_QUOTE_CHARS`] characters.
@@ -1641,7 +1304,7 @@ mod tests {
         for key in ["magic", "version", "length", "key"] {
             tier.insert(key, b"meta", b"body").unwrap();
         }
-        let flips = [("magic", 0), ("version", 8), ("length", 20), ("key", FIXED_HEADER_BYTES)];
+        let flips = [("magic", 0), ("version", 8), ("length", 20), ("key", entry::HEADER_BYTES)];
         let paths: Vec<_> = flips.iter().map(|(key, _)| path_of(&tier, key)).collect();
         drop(tier);
         for ((_, at), path) in flips.iter().zip(&paths) {
@@ -1735,31 +1398,6 @@ mod tests {
         tier.lock_index().entries.peek_mut("k").unwrap().touched = old;
         tier.get("k").unwrap().unwrap();
         assert!(fs::metadata(&path).unwrap().modified().unwrap() > old);
-    }
-
-    #[test]
-    fn layout_round_trips_and_rejects_bad_lengths() {
-        let layout = Layout { key_len: 3, meta_len: 5, body_len: 1000 };
-        let header = layout.encode();
-        assert_eq!(Layout::decode(&header, 36 + 1008), Ok(layout));
-        assert_eq!(Layout::decode(&header, 36 + 1007), Err(Damage::Truncated));
-        assert_eq!(Layout::decode(&header, 36 + 1009), Err(Damage::TrailingBytes));
-        let mut huge = header;
-        huge[20..28].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(Layout::decode(&huge, 100), Err(Damage::BadLengths));
-        let mut long_key = header;
-        long_key[12..16].copy_from_slice(&(MAX_KEY_BYTES as u32 + 1).to_le_bytes());
-        assert_eq!(Layout::decode(&long_key, u64::MAX / 2), Err(Damage::BadLengths));
-    }
-
-    #[test]
-    fn file_names_parse_strictly() {
-        let name = format!("{:032x}-{:016x}.obj", u128::MAX - 5, 42u64);
-        assert_eq!(parse_file_name(&name), Some((u128::MAX - 5, 42, FileKind::Entry)));
-        assert_eq!(parse_file_name(&name.replace(".obj", ".tmp")).map(|p| p.2), Some(FileKind::Temp));
-        assert_eq!(parse_file_name(&name.to_uppercase().replace(".OBJ", ".obj")), None);
-        assert_eq!(parse_file_name("notes.txt"), None);
-        assert_eq!(parse_file_name(&name.replace("-", "")), None);
     }
 
     #[test]

@@ -1,0 +1,89 @@
+//! Properties of this crate's parsers of untrusted input, shared by the cargo-fuzz targets (`fuzz/`), the
+//! bounded proptests and the replay of committed crash inputs (`fuzz/regressions/<target>/`). Each takes raw
+//! bytes and panics when a property fails. Not part of the API.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::disk::entry;
+use crate::freshness::FreshnessPolicy;
+
+/// The disk entry codec: `decode` never panics; what it accepts re-encodes to an entry that decodes the same
+/// and is as long (byte for byte the same unless the reserved flags were set). The bytes are also decoded
+/// with their checksum made right, so that the header and length checks behind it are explored too.
+pub fn disk_entry(data: &[u8]) {
+    check_entry(data);
+    if data.len() >= 8 {
+        let mut fixed = data.to_vec();
+        let covered = fixed.len() - 8;
+        let checksum = xxh3_64(&fixed[..covered]).to_le_bytes();
+        fixed[covered..].copy_from_slice(&checksum);
+        check_entry(&fixed);
+    }
+}
+
+fn check_entry(data: &[u8]) {
+    let Ok(decoded) = entry::decode(data) else { return };
+    let encoded = entry::encode(decoded.key, decoded.meta, decoded.body);
+    assert_eq!(entry::decode(&encoded), Ok(decoded), "a decoded entry must survive a round trip");
+    assert_eq!(encoded.len(), data.len());
+    if data[10..12] == [0, 0] {
+        assert_eq!(encoded, data, "an entry without flags must re-encode to the same bytes");
+    }
+}
+
+/// Header names a fuzz input's lines can pick (by their first byte).
+const FRESHNESS_HEADERS: [&str; 8] =
+    ["cache-control", "surrogate-control", "expires", "date", "age", "vary", "last-modified", "set-cookie"];
+
+/// `Cache-Control`, `Surrogate-Control`, `Expires` (and the `Date`, `Age`, `Vary` and `Last-Modified` they are
+/// read with): `FreshnessPolicy::evaluate` never panics on any header values, and every lifetime and stale
+/// window it grants stays within the policy's cap (the negative TTL for 404 and 410).
+///
+/// Input: two bytes of status, then lines (`\n`): a byte choosing the header name, then the value.
+pub fn freshness(data: &[u8]) {
+    let Some((status, rest)) = data.split_first_chunk::<2>() else { return };
+    let Ok(status) = StatusCode::from_u16(100 + u16::from_le_bytes(*status) % 500) else { return };
+    let mut headers = HeaderMap::new();
+    for line in rest.split(|&b| b == b'\n') {
+        let Some((&which, value)) = line.split_first() else { continue };
+        let name = HeaderName::from_static(FRESHNESS_HEADERS[usize::from(which) % FRESHNESS_HEADERS.len()]);
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            headers.append(name, value);
+        }
+    }
+    let policy = FreshnessPolicy::default();
+    let received = SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000);
+    let Ok(freshness) = policy.evaluate(status, &headers, received) else { return };
+    let cap = if matches!(status.as_u16(), 404 | 410) { policy.negative_ttl } else { policy.max_ttl };
+    assert!(freshness.ttl <= cap, "ttl {:?} over the cap for {status}", freshness.ttl);
+    assert!(freshness.stale_while_revalidate <= policy.max_ttl);
+    assert!(freshness.stale_if_error <= policy.max_ttl);
+    for age in [Duration::ZERO, freshness.ttl, freshness.retain_for(), Duration::MAX] {
+        let _ = freshness.state(age);
+    }
+}
+
+/// The committed crash inputs of a fuzz target, `fuzz/regressions/<target>/` at the workspace root.
+pub fn regression_inputs(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions").join(target);
+    let Ok(listing) = std::fs::read_dir(&dir) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = listing
+        .filter_map(|item| item.ok().map(|item| item.path()))
+        .filter(|path| path.is_file() && !path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.')))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `property` over every committed crash input of `target`, naming the file that fails.
+pub fn replay_regressions(target: &str, property: fn(&[u8])) {
+    for path in regression_inputs(target) {
+        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let outcome = std::panic::catch_unwind(|| property(&data));
+        assert!(outcome.is_ok(), "fuzz regression {} fails again", path.display());
+    }
+}

@@ -1,0 +1,52 @@
+//! The fuzz targets' properties on the stable toolchain: every committed crash input
+//! (`fuzz/regressions/<target>/`) replayed, and bounded proptests over inputs shaped like the real thing.
+
+use marquee_edge_cache::fuzzing;
+use proptest::prelude::*;
+
+#[test]
+fn disk_entry_regressions_still_pass() {
+    fuzzing::replay_regressions("disk_entry", fuzzing::disk_entry);
+}
+
+#[test]
+fn freshness_regressions_still_pass() {
+    fuzzing::replay_regressions("freshness", fuzzing::freshness);
+}
+
+/// A header line as `fuzzing::freshness` reads it: a byte choosing the header, then a value made of real
+/// directives with odd arguments, or a date, or anything.
+fn freshness_line() -> impl Strategy<Value = Vec<u8>> {
+    let directives = "((max-age|s-maxage|stale-while-revalidate|stale-if-error|no-store|no-store-remote|private|public|\
+                      no-cache|must-revalidate|proxy-revalidate|immutable)(=(\"?[0-9]{0,12}[+;a-z]{0,3}\"?))?[, ]{0,2}){0,4}";
+    let value = prop_oneof![
+        3 => directives.prop_map(String::into_bytes),
+        1 => "(Sun|Mon), [0-9]{2} (Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT|0|-1|[0-9]{1,20}".prop_map(String::into_bytes),
+        1 => proptest::collection::vec(any::<u8>(), 0..40),
+    ];
+    (any::<u8>(), value).prop_map(|(which, value)| {
+        let mut line = vec![which];
+        line.extend(value.into_iter().filter(|&b| b != b'\n'));
+        line
+    })
+}
+
+proptest! {
+    #[test]
+    fn freshness_property_holds(
+        status in any::<[u8; 2]>(),
+        lines in proptest::collection::vec(freshness_line(), 0..6),
+    ) {
+        let mut data = status.to_vec();
+        for line in lines {
+            data.extend(line);
+            data.push(b'\n');
+        }
+        fuzzing::freshness(&data);
+    }
+
+    #[test]
+    fn freshness_never_panics_on_arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+        fuzzing::freshness(&data);
+    }
+}
