@@ -22,6 +22,8 @@ def graph(src: Path) -> dict:
         text = file.read_text()
         # Only what the file itself uses: test modules are left out.
         text = text.split("#[cfg(test)]")[0]
+        # Comments (doc links among them) are not imports.
+        text = "\n".join(line.split("//")[0] for line in text.splitlines())
         for path in USE.findall(text):
             segments = path.split("::")
             # The longest prefix that names a file of this crate.
