@@ -87,3 +87,41 @@ pub fn replay_regressions(target: &str, property: fn(&[u8])) {
         assert!(outcome.is_ok(), "fuzz regression {} fails again", path.display());
     }
 }
+
+/// A config file (`marquee.toml`) with the edge's section: reading never panics and says why when it gives
+/// up; every key it keeps passes its own check again; the kept keys together resolve into an `EdgeConfig`
+/// with no further problem (each was checked alone, so together they must deserialize), and checking that
+/// config never panics.
+pub fn config_file(data: &[u8]) {
+    use std::sync::OnceLock;
+
+    use marquee_settings::Section;
+
+    use crate::EdgeConfig;
+
+    static NO_FLAGS: OnceLock<clap::ArgMatches> = OnceLock::new();
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let sections = [Section::of::<EdgeConfig>()];
+    let mut problems = Vec::new();
+    let Some(file) = marquee_settings::file::load_text(Path::new("marquee.toml"), text, &sections, &mut problems)
+    else {
+        assert!(!problems.is_empty(), "a file that cannot be read says why");
+        return;
+    };
+    for (name, keys) in &file.sections {
+        assert_eq!(name, "edge", "only known sections are kept");
+        for (key, value) in keys {
+            assert_eq!(sections[0].check_key(key, value), Ok(()), "a kept key passes its check: {key}");
+        }
+    }
+    let matches = NO_FLAGS.get_or_init(|| {
+        let command = sections[0].args(clap::Command::new("edge").no_binary_name(true));
+        let ids: Vec<String> = command.get_arguments().map(|arg| arg.get_id().to_string()).collect();
+        let command = ids.into_iter().fold(command, |command, id| command.mut_arg(id, |arg| arg.env(None::<&str>)));
+        command.try_get_matches_from(Vec::<String>::new()).expect("no arguments parse")
+    });
+    let section = file.section("edge");
+    let (resolved, reports) = marquee_settings::resolve::<EdgeConfig>(matches, Some(&section));
+    assert!(reports.is_empty(), "keys that passed alone resolve together: {reports:?}");
+    let _ = resolved.value.problems();
+}

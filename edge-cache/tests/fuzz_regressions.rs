@@ -10,6 +10,29 @@ fn disk_entry_regressions_still_pass() {
 }
 
 #[test]
+fn config_file_regressions_still_pass() {
+    fuzzing::replay_regressions("config_file", fuzzing::config_file);
+}
+
+/// An `[edge]` section made of real keys with plausible and odd values, in the shapes a person writes them.
+fn config_text() -> impl Strategy<Value = String> {
+    let key = "(memory|fill_memory|memory_max_object|disk|disk_dir|upstreams|prefetch|listen|max_ttl|negative_ttl|\
+               purge_token|cache_query_params|trusted_proxies|max_connections|write_timeout|unknown_key)";
+    let value = "(\"[0-9]{1,6}(MiB|KiB|GB|s|ms|m)?\"|[0-9]{1,20}|-1|true|\\[\"http://h:[0-9]{1,5}\"(, \"[a-z0-9./]{0,8}\")?\\]|\
+                 \"[0-9.]{7,15}(:[0-9]{1,5}|/[0-9]{1,2})?\"|\"[ -~]{0,12}\"|\\[\\]|\\{\\})";
+    let line = (key, value).prop_map(|(key, value)| format!("{key} = {value}\n"));
+    (proptest::collection::vec(line, 0..8), "(\\[edge\\]|\\[origin\\]|\\[edge\\.x\\]|edge = 1|)")
+        .prop_map(|(lines, header)| format!("{header}\n{}", lines.concat()))
+}
+
+proptest! {
+    #[test]
+    fn config_file_property_holds(text in config_text()) {
+        fuzzing::config_file(text.as_bytes());
+    }
+}
+
+#[test]
 fn freshness_regressions_still_pass() {
     fuzzing::replay_regressions("freshness", fuzzing::freshness);
 }

@@ -45,6 +45,7 @@
 
 extern crate self as marquee_settings;
 
+pub mod file;
 pub mod human;
 mod problem;
 mod resolve;
