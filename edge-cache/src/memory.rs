@@ -77,6 +77,9 @@ pub const MIN_SKETCH_ENTRIES: u64 = 1 << 12;
 /// And at most this many (64 MiB of counters).
 pub const MAX_SKETCH_ENTRIES: u64 = 1 << 23;
 
+/// Most rounds of moka's maintenance [`MemoryTier::run_pending_tasks`] runs to settle the counts.
+const MAX_MAINTENANCE_ROUNDS: usize = 64;
+
 /// How often an insert that finds no room runs moka's maintenance and tries again before giving up.
 const RESERVE_ATTEMPTS: usize = 3;
 
@@ -512,9 +515,19 @@ where
         &self.config
     }
 
-    /// Runs moka's pending maintenance now (evictions, the listener calls they cause).
+    /// Runs moka's pending maintenance now (evictions, the listener calls they cause), all of it: one call of
+    /// moka's applies a bounded batch of the writes logged since the last one, so after a burst of inserts
+    /// from several threads it is repeated until a call changes nothing (at most `MAX_MAINTENANCE_ROUNDS`).
+    /// The insert path calls moka's once instead; this is for scrapes and for callers that need the counts
+    /// settled.
     pub fn run_pending_tasks(&self) {
-        self.cache.run_pending_tasks();
+        for _ in 0..MAX_MAINTENANCE_ROUNDS {
+            let before = (self.cache.entry_count(), self.cache.weighted_size(), self.weighted_bytes());
+            self.cache.run_pending_tasks();
+            if (self.cache.entry_count(), self.cache.weighted_size(), self.weighted_bytes()) == before {
+                break;
+            }
+        }
     }
 
     pub fn stats(&self) -> MemoryStats {
