@@ -6,12 +6,12 @@ use proptest::prelude::*;
 
 #[test]
 fn disk_entry_regressions_still_pass() {
-    fuzzing::replay_regressions("disk_entry", fuzzing::disk_entry);
+    marquee_test_support::fuzz::replay_regressions("disk_entry", fuzzing::disk_entry);
 }
 
 #[test]
 fn config_file_regressions_still_pass() {
-    fuzzing::replay_regressions("config_file", fuzzing::config_file);
+    marquee_test_support::fuzz::replay_regressions("config_file", fuzzing::config_file);
 }
 
 /// An `[edge]` section made of real keys with plausible and odd values, in the shapes a person writes them.
@@ -34,7 +34,7 @@ proptest! {
 
 #[test]
 fn freshness_regressions_still_pass() {
-    fuzzing::replay_regressions("freshness", fuzzing::freshness);
+    marquee_test_support::fuzz::replay_regressions("freshness", fuzzing::freshness);
 }
 
 /// A header line as `fuzzing::freshness` reads it: a byte choosing the header, then a value made of real

@@ -6,17 +6,17 @@ use proptest::prelude::*;
 
 #[test]
 fn request_path_regressions_still_pass() {
-    fuzzing::replay_regressions("request_path", fuzzing::request_path);
+    marquee_test_support::fuzz::replay_regressions("request_path", fuzzing::request_path);
 }
 
 #[test]
 fn range_regressions_still_pass() {
-    fuzzing::replay_regressions("range", fuzzing::range);
+    marquee_test_support::fuzz::replay_regressions("range", fuzzing::range);
 }
 
 #[test]
 fn conditional_regressions_still_pass() {
-    fuzzing::replay_regressions("conditional", fuzzing::conditional);
+    marquee_test_support::fuzz::replay_regressions("conditional", fuzzing::conditional);
 }
 
 /// A conditional header line as `fuzzing::conditional` reads it: a byte choosing the header, then a value

@@ -3,8 +3,6 @@
 //! inputs (`fuzz/regressions/<target>/`). Each takes raw bytes and panics when a property fails. Not part of
 //! the API.
 
-use std::path::{Path, PathBuf};
-
 use crate::keys::is_valid_key_id;
 use crate::token::parse;
 use crate::{query_token, split_token_path, token_path, ClientContext, KeyRing, SigningKey, Verifier};
@@ -69,25 +67,4 @@ pub fn key_file(data: &[u8]) {
     let token = ring.sign(&grant);
     let claims = Verifier::new(ring).verify(&token, "/film/seg.m4s", 1_900_000_000, ClientContext::default());
     assert_eq!(claims.map(|claims| claims.key_id), Ok(current), "{text:?}");
-}
-
-/// The committed crash inputs of a fuzz target, `fuzz/regressions/<target>/` at the workspace root.
-pub fn regression_inputs(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions").join(target);
-    let Ok(listing) = std::fs::read_dir(&dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = listing
-        .filter_map(|item| item.ok().map(|item| item.path()))
-        .filter(|path| path.is_file() && !path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.')))
-        .collect();
-    files.sort();
-    files
-}
-
-/// Runs `property` over every committed crash input of `target`, naming the file that fails.
-pub fn replay_regressions(target: &str, property: fn(&[u8])) {
-    for path in regression_inputs(target) {
-        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let outcome = std::panic::catch_unwind(|| property(&data));
-        assert!(outcome.is_ok(), "fuzz regression {} fails again", path.display());
-    }
 }

@@ -6,12 +6,12 @@ use proptest::prelude::*;
 
 #[test]
 fn token_regressions_still_pass() {
-    fuzzing::replay_regressions("token", fuzzing::token);
+    marquee_test_support::fuzz::replay_regressions("token", fuzzing::token);
 }
 
 #[test]
 fn key_file_regressions_still_pass() {
-    fuzzing::replay_regressions("key_file", fuzzing::key_file);
+    marquee_test_support::fuzz::replay_regressions("key_file", fuzzing::key_file);
 }
 
 #[test]

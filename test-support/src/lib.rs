@@ -1,4 +1,6 @@
-//! Real servers for Marquee's integration tests, shared by every crate's `tests/`: each starts in a temporary
-//! directory on free loopback ports and is stopped when dropped. Only ever a dev-dependency.
+//! What Marquee's integration tests share: real servers (each starts in a temporary directory on free
+//! loopback ports and is stopped when dropped) and the replay of committed fuzz crashers. Only ever a
+//! dev-dependency.
 
+pub mod fuzz;
 pub mod garage;
