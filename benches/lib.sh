@@ -1,8 +1,12 @@
 # Shared by the benchmark scripts (source it): wrk runs, medians and ratios.
 
 # wrk against one URL → "req/s MB/s p50_ms p99_ms"; fails on any non-2xx/3xx answer.
+# WRK_CPUS (a taskset list, e.g. 1) pins wrk and gives it one thread per listed CPU; unset, it has 2 threads
+# and no affinity.
 wrk_run() { # url connections duration_s
-  wrk -t 2 -c "$2" -d "${3}s" --latency "$1" | python3 -c '
+  local run=(wrk -t 2)
+  if [[ -n "${WRK_CPUS:-}" ]]; then run=(taskset -c "$WRK_CPUS" wrk -t "$(taskset -c "$WRK_CPUS" nproc)"); fi
+  "${run[@]}" -c "$2" -d "${3}s" --latency "$1" | python3 -c '
 import re, sys
 t = sys.stdin.read()
 def unit(v, u):

@@ -4,22 +4,27 @@
 # directory, sendfile on), both on loopback, driven by wrk for a small manifest and a ~2 MB media segment.
 # Prints requests/s, MB/s, p50 and p99 latency for both, with ratios.
 #
-#   benches/origin-vs-nginx.sh [--duration S] [--connections N] [--runs N] [--keep DIR]
+#   benches/origin-vs-nginx.sh [--duration S] [--connections N] [--runs N] [--keep DIR] [--pin]
+#                              [--marquee BINARY]...
 #
 # With --runs N (default 3) each server is measured N times, alternating, and the median of each figure is
 # printed: p99 latency on a shared 2-core machine varies by 2x between identical runs.
+# --pin puts each server on CPU 0 with one worker and wrk on CPU 1 with one thread, so the two never compete
+# for a core. --marquee (repeatable) measures other builds beside this one, e.g. a before/after pair.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/marquee/target}"
 
-duration=10 connections=32 runs=3 keep=""
+duration=10 connections=32 runs=3 keep="" pin="" extra=()
 while (( $# )); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --pin) pin=1; shift ;;
+    --marquee) extra+=("$(realpath "$2")"); shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -46,18 +51,28 @@ seg_bytes=$(stat -c %s "$work/media/$segment")
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# marquee origin, tokens on.
-"$marquee" keygen >"$work/keys.toml"
-"$marquee" origin --storage "$work/media" --listen 127.0.0.1:0 --key-file "$work/keys.toml" >"$work/origin.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q Serving "$work/origin.out" 2>/dev/null && break; sleep 0.05; done
-origin=$(grep -o 'http://[0-9.:]*' "$work/origin.out")
-signed() { "$marquee" sign --key-file "$work/keys.toml" --path /bench/ --ttl 1h --base-url "$origin" --file "${1#bench/}"; }
+# With --pin every server runs on CPU 0 with one worker, wrk on CPU 1 (benches/lib.sh).
+on_server=() nginx_workers=auto origin_workers=()
+if [[ -n "$pin" ]]; then
+  on_server=(taskset -c 0) nginx_workers=1 origin_workers=(--workers 1); export WRK_CPUS=1
+fi
 
-# nginx: static files, sendfile, one worker per core, no access log.
+# marquee origin, tokens on: this build, then each --marquee build, each on its own port.
+"$marquee" keygen >"$work/keys.toml"
+builds=("$marquee" "${extra[@]}") origins=()
+for i in "${!builds[@]}"; do
+  "${on_server[@]}" "${builds[$i]}" origin --storage "$work/media" --listen 127.0.0.1:0 --key-file "$work/keys.toml" \
+    "${origin_workers[@]}" >"$work/origin-$i.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q Serving "$work/origin-$i.out" 2>/dev/null && break; sleep 0.05; done
+  origins+=("$(grep -o 'http://[0-9.:]*' "$work/origin-$i.out")")
+done
+signed() { "$marquee" sign --key-file "$work/keys.toml" --path /bench/ --ttl 1h --base-url "$1" --file "${2#bench/}"; }
+
+# nginx: static files, sendfile, one worker per core (one in all with --pin), no access log.
 nport=$(free_port)
 cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
+worker_processes $nginx_workers;
 daemon off;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/logs/error.log warn;
@@ -74,7 +89,7 @@ http {
   }
 }
 CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e stderr &
+"${on_server[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e stderr &
 pids+=($!)
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$nport/$manifest" && break; sleep 0.05; done
 
@@ -82,19 +97,35 @@ source benches/lib.sh
 bench() { wrk_run "$1" "$connections" "$duration"; }
 
 echo
-echo "wrk -t 2 -c $connections -d ${duration}s on loopback, $(nproc) cores shared by server and wrk; segment $seg_bytes bytes; median of $runs runs each"
-printf '%-28s %12s %12s %8s\n' "" "marquee" "nginx" "ratio"
+if [[ -n "$pin" ]]; then
+  echo "wrk -t 1 -c $connections -d ${duration}s on loopback, servers pinned to CPU 0 (one worker), wrk to CPU 1; segment $seg_bytes bytes; median of $runs runs each"
+else
+  echo "wrk -t 2 -c $connections -d ${duration}s on loopback, $(nproc) cores shared by server and wrk; segment $seg_bytes bytes; median of $runs runs each"
+fi
+for i in "${!builds[@]}"; do echo "marquee[$i] = ${builds[$i]}"; done
+header=$(printf '%-28s' "")
+for i in "${!builds[@]}"; do header+=$(printf ' %12s' "marquee[$i]"); done
+header+=$(printf ' %12s' nginx)
+for i in "${!builds[@]}"; do header+=$(printf ' %9s' "[$i]/nginx"); done
+echo "$header"
 for what in manifest segment; do
   path=${!what}
-  m_url=$(signed "$path") n_url="http://127.0.0.1:$nport/$path" m_rows="" n_rows=""
+  n_rows=""
+  declare -A m_rows=()
   for _ in $(seq "$runs"); do
-    m_rows+="$(bench "$m_url")"$'\n'
-    n_rows+="$(bench "$n_url")"$'\n'
+    for i in "${!builds[@]}"; do m_rows[$i]+="$(bench "$(signed "${origins[$i]}" "$path")")"$'\n'; done
+    n_rows+="$(bench "http://127.0.0.1:$nport/$path")"$'\n'
   done
-  read -r m_rps m_mb m_p50 m_p99 < <(median <<<"$m_rows")
-  read -r n_rps n_mb n_p50 n_p99 < <(median <<<"$n_rows")
-  printf '%-28s %12s %12s %8s\n' "$what requests/s" "$m_rps" "$n_rps" "$(ratio "$m_rps" "$n_rps")"
-  printf '%-28s %12s %12s %8s\n' "$what MB/s" "$m_mb" "$n_mb" "$(ratio "$m_mb" "$n_mb")"
-  printf '%-28s %12s %12s %8s\n' "$what p50 latency (ms)" "$m_p50" "$n_p50" "$(ratio "$m_p50" "$n_p50")"
-  printf '%-28s %12s %12s %8s\n' "$what p99 latency (ms)" "$m_p99" "$n_p99" "$(ratio "$m_p99" "$n_p99")"
+  read -r -a n < <(median <<<"$n_rows")
+  declare -A m=()
+  for i in "${!builds[@]}"; do m[$i]=$(median <<<"${m_rows[$i]}"); done
+  for col in 0 1 2 3; do
+    label=("$what requests/s" "$what MB/s" "$what p50 latency (ms)" "$what p99 latency (ms)")
+    line=$(printf '%-28s' "${label[$col]}")
+    for i in "${!builds[@]}"; do read -r -a v <<<"${m[$i]}"; line+=$(printf ' %12s' "${v[$col]}"); done
+    line+=$(printf ' %12s' "${n[$col]}")
+    for i in "${!builds[@]}"; do read -r -a v <<<"${m[$i]}"; line+=$(printf ' %9s' "$(ratio "${v[$col]}" "${n[$col]}")"); done
+    echo "$line"
+  done
+  unset m_rows m
 done
