@@ -2,6 +2,7 @@
 # Installs what Marquee needs on Debian 12 that is not there yet, and nothing else.
 #   scripts/install-deps.sh          build + run: Rust, GStreamer 1.22 (dev + plugins), ffmpeg
 #   scripts/install-deps.sh --test   also the test clients: xmllint, Chromium, python3 (samples/set-rotation.py),
+#                                    PostgreSQL (the control API tests start throwaway servers of their own),
 #                                    Node.js 20 or newer + the npm players
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ packages=(
   gstreamer1.0-libav gstreamer1.0-tools ffmpeg
 )
 if (( want_test )); then
-  packages+=(libxml2-utils chromium python3)
+  packages+=(libxml2-utils chromium python3 postgresql postgresql-contrib)
   # Debian's nodejs is 18; its npm fetches a newer Node below (scripts/install-node.sh).
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)

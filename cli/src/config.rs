@@ -16,13 +16,15 @@ pub mod files;
 use std::path::{Path, PathBuf};
 
 use clap::ArgMatches;
+use marquee_control_api::ApiSettings;
 use marquee_edge_cache::EdgeConfig;
 use marquee_origin::OriginSettings;
 use marquee_settings::{in_help_order, Kind, Report, Resolved, Section, Settings};
 
 /// Every service's section, in the order of the file `marquee config example` prints. `main.rs` gives the
 /// subcommand of the same name the section's arguments ([`service_args`]).
-pub const SECTIONS: &[Section] = &[Section::of::<OriginSettings>(), Section::of::<EdgeConfig>()];
+pub const SECTIONS: &[Section] =
+    &[Section::of::<OriginSettings>(), Section::of::<EdgeConfig>(), Section::of::<ApiSettings>()];
 
 /// A service subcommand's arguments: `--config FILE`, then every setting of `section` as a flag with its
 /// variable, named and explained by the settings' declaration.

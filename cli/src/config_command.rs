@@ -12,7 +12,8 @@ use marquee_settings::Report;
 pub type ServiceCheck = fn(&LoadedFile, &mut Vec<Report>, &mut Vec<String>) -> Option<String>;
 
 /// Each service section's check, by section name.
-pub const SERVICE_CHECKS: &[(&str, ServiceCheck)] = &[("origin", crate::origin::check), ("edge", crate::edge::check)];
+pub const SERVICE_CHECKS: &[(&str, ServiceCheck)] =
+    &[("origin", crate::origin::check), ("edge", crate::edge::check), ("api", crate::api::check)];
 
 /// Check a marquee.toml, or print an example of one.
 #[derive(Debug, clap::Args)]

@@ -2,12 +2,13 @@
 //! here, and the integration tests in `cli/tests/` call the same functions.
 //!
 //! - [`transcode`]: `marquee transcode`, `presets` and `encoders`.
-//! - [`origin`] and [`edge`]: the two services, with their settings from flags, `MARQUEE_*` variables and
+//! - [`origin`], [`edge`] and [`api`] (the control API): the services, with their settings from flags, `MARQUEE_*` variables and
 //!   a section of the config file.
 //! - [`config`]: the file the services read, and their settings' registration; [`config_command`]: `marquee
 //!   config check` and `marquee config example`.
 //! - [`sign`]: `marquee sign` and `marquee keygen`.
 
+pub mod api;
 pub mod config;
 pub mod config_command;
 pub mod edge;

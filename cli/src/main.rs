@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use marquee::{config, config_command, edge, origin, sign, transcode};
+use marquee::{api, config, config_command, edge, origin, sign, transcode};
 
 /// Marquee: a self-hosted video platform engine. Transcodes films into adaptive-bitrate CMAF ladders with
 /// HLS and DASH manifests; later releases serve them from an origin and edge caches.
@@ -64,6 +64,16 @@ enum Command {
     ///
     /// Example: marquee edge --config /etc/marquee/marquee.toml   (the [edge] section; see `marquee config example`)
     Edge(edge::EdgeArgs),
+    /// Serve the control API: users and keys, uploads, assets, the transcode job queue, webhooks and
+    /// playback URLs, on SQLite (the default, one file) or PostgreSQL (any number of API instances).
+    ///
+    /// Every setting is a flag, a MARQUEE_* environment variable and a key of the [api] section of a config
+    /// file (--config); `marquee config example` prints such a file.
+    ///
+    /// Example: marquee api --storage /srv/marquee/media --database sqlite:/var/lib/marquee/api.db
+    ///
+    /// Example: marquee api --storage s3://media/ --database postgres://marquee@db:5432/marquee
+    Api(api::ApiArgs),
     /// Print a signed playback URL for one asset.
     ///
     /// The token authorises every path under the asset's prefix until it expires, so the relative
@@ -94,6 +104,7 @@ fn main() -> ExitCode {
         Command::Encoders => transcode::list_encoders(),
         Command::Origin(_) => origin::run(matches.subcommand_matches("origin").expect("clap matched origin")),
         Command::Edge(_) => edge::run(matches.subcommand_matches("edge").expect("clap matched edge")),
+        Command::Api(_) => api::run(matches.subcommand_matches("api").expect("clap matched api")),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
         Command::Config(args) => config_command::run(args),

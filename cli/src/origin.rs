@@ -155,7 +155,7 @@ fn plan<S>(
 /// `config check`'s look at a storage location: what `marquee_storage::open` would say, without creating a
 /// missing directory as `open` does. Locations with a scheme go through `open`, which sends nothing to S3.
 /// Returns the location and a note for a directory that does not exist yet.
-fn check_location(location: &str) -> Result<(String, Option<String>), String> {
+pub(crate) fn check_location(location: &str) -> Result<(String, Option<String>), String> {
     if location.is_empty() || names_a_scheme(location) {
         return marquee_storage::open(location).map(|store| (store.location(), None)).map_err(|e| e.to_string());
     }

@@ -57,7 +57,7 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     let file: toml::Table = toml::from_str(&text).expect("the example is TOML");
     let mut sections: Vec<&String> = file.keys().collect();
     sections.sort();
-    assert_eq!(sections, ["edge", "origin"]);
+    assert_eq!(sections, ["api", "edge", "origin"]);
     let origin = file["origin"].as_table().unwrap();
     let duration = |key: &str| humantime::parse_duration(origin[key].as_str().unwrap()).unwrap();
     let size = |key: &str| origin[key].as_str().unwrap().parse::<bytesize::ByteSize>().unwrap().as_u64();
@@ -126,14 +126,24 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
         assert!(edge_text.contains(&format!("\n# {key} = ")), "{key} is shown commented out");
     }
 
+    let api = file["api"].as_table().unwrap();
+    assert_eq!(api["listen"].as_str().unwrap().parse(), Ok(marquee_control_api::settings::DEFAULT_LISTEN));
+    assert_eq!(api["database"].as_str(), Some(marquee_control_api::settings::DEFAULT_DATABASE));
+    let json_bytes = api["max_json_bytes"].as_str().unwrap().parse::<bytesize::ByteSize>().unwrap().as_u64();
+    assert_eq!(json_bytes, marquee_control_api::settings::DEFAULT_MAX_JSON_BYTES);
+    for key in ["header_read_timeout", "max_connections", "shutdown_grace"] {
+        assert_eq!(api[key], origin[key], "{key}");
+    }
+    assert!(text[text.find("\n[api]\n").unwrap()..].contains("\n# storage = "), "api storage is shown commented out");
+
     // As printed it lacks only what has no default; uncommenting four lines makes a working file.
     let dir = workspace();
     let path = dir.path().join("marquee.toml");
     std::fs::write(&path, &text).unwrap();
     let (out, _, stderr) = check(&path);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("4 problems"), "{stderr}");
-    for place in ["origin.storage", "origin.key_file", "edge.upstreams", "edge.key_file"] {
+    assert!(stderr.contains("5 problems"), "{stderr}");
+    for place in ["origin.storage", "origin.key_file", "edge.upstreams", "edge.key_file", "api.storage"] {
         assert!(stderr.contains(&format!("  {place}: ")), "{place} in:\n{stderr}");
     }
     let edited = text

@@ -1,1 +1,23 @@
-//! The control API: resumable uploads, transcode jobs and their progress, the catalog. Arrives in a later issue; nothing lives here yet.
+//! The control API (`marquee api`): what content teams and their apps talk to. Users, roles and API keys;
+//! resumable (tus) uploads straight into storage; assets and their progress; the transcode job queue that
+//! `marquee worker`s claim work from; events with signed webhooks; signed playback URLs. One schema on SQLite
+//! (the embedded default) or PostgreSQL (scale-out: any number of API instances on one database).
+//!
+//! - [`settings`]: the `[api]` section, flags and variables.
+//! - [`db`]: the database and its migrations (`control-api/migrations/{sqlite,postgres}`).
+//! - [`server`]: the router, its middleware and serving on `marquee-http`; [`routes`]: the `/v1` handlers.
+//! - [`error`]: the one JSON error format; [`openapi`]: the generated OpenAPI document; [`metrics`].
+
+pub mod db;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod server;
+pub mod settings;
+
+pub use db::{Database, DatabaseError, Engine};
+pub use error::ApiError;
+pub use metrics::ApiMetrics;
+pub use server::{router, Api, AppState};
+pub use settings::ApiSettings;

@@ -5,13 +5,15 @@ use std::collections::hash_map::RandomState;
 use std::fs;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Seek, SeekFrom};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
 use marquee_storage::{ObjectStore, S3Config, S3Credentials, S3Store};
+
+use crate::free_port;
 use tempfile::TempDir;
 
 /// The bucket that `--default-bucket` creates.
@@ -192,12 +194,6 @@ pub fn garage_binary() -> PathBuf {
          garage 2.5.0 into {}, 13 to 20 minutes on 2 cores, once), or set {BINARY_ENV} to a garage binary",
         cached.display()
     );
-}
-
-/// A port that was free a moment ago. Another process can take it before Garage binds it; `start` retries.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
-    listener.local_addr().expect("local address").port()
 }
 
 fn random_hex(len: usize) -> String {

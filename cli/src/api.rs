@@ -1,0 +1,120 @@
+//! `marquee api`: the control API (uploads, assets, jobs, events, playback URLs) on SQLite or PostgreSQL.
+//!
+//! Every setting is declared once, on [`ApiSettings`] in the control API library, and is taken from, highest
+//! first: its flag, its `MARQUEE_*` environment variable, the `[api]` section of the `--config` file, and the
+//! defaults (the `DEFAULT_*` consts of [`marquee_control_api::settings`]).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::ArgMatches;
+use marquee_control_api::{Api, ApiMetrics, ApiSettings, AppState, Database};
+use marquee_settings::{Problem, Report, Resolved, Section};
+use marquee_storage::ObjectStore;
+
+use crate::config::LoadedFile;
+
+/// The `[api]` section.
+pub const API: Section = Section::of::<ApiSettings>();
+
+/// The `api` subcommand's arguments as clap derives them: none, since every setting is added from
+/// [`ApiSettings`]' declaration.
+#[derive(Debug, clap::Args)]
+pub struct ApiArgs {}
+
+/// The `api` subcommand as `marquee` builds it.
+pub fn command() -> clap::Command {
+    crate::config::service_args(API, clap::Command::new("api"))
+}
+
+/// Runs `marquee api`; `matches` are the subcommand's.
+pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    let file = match matches.get_one::<PathBuf>("config") {
+        Some(path) => match crate::config::load(path, &mut problems) {
+            Some(file) => Some(file),
+            None => return Err(crate::config::failure("cannot start the API", &problems)),
+        },
+        None => None,
+    };
+    let (resolved, reports) = crate::config::resolve::<ApiSettings>(matches, file.as_ref());
+    problems.extend(reports);
+    let open = |location: &str| marquee_storage::open(location).map_err(|e| e.to_string());
+    let storage = match plan(&resolved, open, &mut problems) {
+        Some(storage) if problems.is_empty() => storage,
+        _ => return Err(crate::config::failure("cannot start the API", &problems)),
+    };
+    let settings = resolved.value;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(serve(settings, storage))
+}
+
+async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database).await?;
+    let location = storage.location();
+    let state = AppState { db, storage, metrics: ApiMetrics::new() };
+    let api = Api::bind(&settings, state).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+    println!(
+        "Serving the control API on http://{} (database {}, storage {location})",
+        api.local_addr(),
+        marquee_control_api::db::redacted(&settings.database)
+    );
+    let _ = std::io::stdout().flush();
+    api.run(crate::shutdown::signal()).await;
+    eprintln!("Stopped: in-flight requests finished.");
+    Ok(())
+}
+
+/// `marquee config check` for the `[api]` section: the values and the storage location, without opening
+/// the database (which `marquee api` would create or migrate).
+pub fn check(file: &LoadedFile, problems: &mut Vec<Report>, notes: &mut Vec<String>) -> Option<String> {
+    let matches = match command().try_get_matches_from(["api"]) {
+        Ok(matches) => matches,
+        Err(e) => {
+            problems.push(Report::new("environment", e.to_string()));
+            return None;
+        }
+    };
+    let (resolved, reports) = crate::config::resolve::<ApiSettings>(&matches, Some(file));
+    if !resolved.places.from_env.is_empty() {
+        notes.push(format!("set from the environment: {}", resolved.places.from_env.join(", ")));
+    }
+    problems.extend(reports);
+    let (location, note) = plan(&resolved, crate::origin::check_location, problems)?;
+    notes.extend(note);
+    Some(format!(
+        "[api] serves on http://{} with database {} and storage {location}",
+        resolved.value.listen,
+        marquee_control_api::db::redacted(&resolved.value.database)
+    ))
+}
+
+/// Checks the resolved settings and the storage location (`open` turns it into `S` or says why it cannot),
+/// each problem placed where it was set.
+fn plan<S>(
+    resolved: &Resolved<ApiSettings>,
+    open: impl FnOnce(&str) -> Result<S, String>,
+    problems: &mut Vec<Report>,
+) -> Option<S> {
+    let before = problems.len();
+    let (settings, places) = (&resolved.value, &resolved.places);
+    let storage = match &settings.storage {
+        Some(location) => open(location).map_err(|e| problems.push(places.report(&Problem::new("storage", e)))).ok(),
+        None => {
+            problems.push(places.report(&Problem::new(
+                "storage",
+                "no storage location: set `storage` under [api], --storage or MARQUEE_STORAGE to a directory or \
+                 s3://bucket/prefix (where uploads and published presentations are kept)",
+            )));
+            None
+        }
+    };
+    problems.extend(settings.problems().iter().map(|problem| places.report(problem)));
+    if problems.len() > before {
+        return None;
+    }
+    storage
+}

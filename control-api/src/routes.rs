@@ -1,0 +1,10 @@
+//! The `/v1` routes, one module of handlers per resource.
+
+use axum::Router;
+
+use crate::server::AppState;
+
+/// Every `/v1` route.
+pub fn v1() -> Router<AppState> {
+    Router::new()
+}

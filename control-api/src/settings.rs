@@ -1,0 +1,72 @@
+//! The control API's settings, with every default a documented `const`: the `[api]` section of
+//! `marquee.toml`, the flags of `marquee api` and its `MARQUEE_API_*` variables all come from [`ApiSettings`].
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use marquee_http::ConnectionSettings;
+use marquee_settings::{Problem, Settings};
+use serde::{Deserialize, Serialize};
+
+/// Where the API listens unless told otherwise: all IPv4 interfaces, port 8090.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8090));
+/// The embedded default: a SQLite file in the working directory, created on first start.
+pub const DEFAULT_DATABASE: &str = "sqlite:marquee-api.db";
+/// The largest JSON request body; larger ones get 413.
+pub const DEFAULT_MAX_JSON_BYTES: u64 = 1024 * 1024;
+
+const STORAGE: &str = "Storage and database";
+const LISTENING: &str = "Listening";
+
+/// Everything `marquee api` can be told. Each field's doc is its `--help` text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Settings)]
+#[serde(default, deny_unknown_fields)]
+#[settings(section = "api", env_prefix = "MARQUEE_API")]
+pub struct ApiSettings {
+    /// Address to listen on. Port 0 picks a free port; the address is printed once listening.
+    #[serde(with = "marquee_settings::human::socket_address")]
+    #[setting(value_name = "ADDR", heading = LISTENING)]
+    pub listen: SocketAddr,
+    /// The database: sqlite:PATH (the embedded default, created on first start; one API process owns it) or
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (any number of API instances may share it). Migrations
+    /// are applied at start.
+    #[setting(env = "MARQUEE_DATABASE", value_name = "URL", heading = STORAGE, hide_env_values)]
+    pub database: String,
+    /// Where uploads and published presentations are kept: a directory, or s3://bucket/prefix (endpoint
+    /// and credentials from MARQUEE_S3_ENDPOINT, MARQUEE_S3_REGION and the AWS environment). Required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[setting(env = "MARQUEE_STORAGE", value_name = "LOCATION", location, heading = STORAGE, placeholder = "/srv/marquee/media")]
+    pub storage: Option<String>,
+    /// The largest JSON request body; larger ones are refused with 413.
+    #[serde(with = "marquee_settings::human::bytes")]
+    #[setting(value_name = "SIZE", heading = LISTENING)]
+    pub max_json_bytes: u64,
+    /// Client connections: timeouts, limits, shutdown grace.
+    #[setting(flatten)]
+    pub connections: ConnectionSettings,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN,
+            database: DEFAULT_DATABASE.to_string(),
+            storage: None,
+            max_json_bytes: DEFAULT_MAX_JSON_BYTES,
+            connections: ConnectionSettings::default(),
+        }
+    }
+}
+
+impl ApiSettings {
+    /// What is wrong with these values, each about its key.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = self.connections.problems();
+        if let Err(e) = crate::db::engine_of(&self.database) {
+            problems.push(Problem::new("database", e.to_string()));
+        }
+        if self.max_json_bytes < 1024 {
+            problems.push(Problem::new("max_json_bytes", "must be at least 1 KiB"));
+        }
+        problems
+    }
+}

@@ -1,0 +1,149 @@
+//! A running `marquee api` for the integration tests, on SQLite or on a throwaway PostgreSQL server, and a
+//! small JSON client for it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use marquee_control_api::{Api, ApiMetrics, ApiSettings, AppState, Database};
+use marquee_test_support::postgres::Postgres;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs the test body once on SQLite and once on PostgreSQL, as two tests named `sqlite` and `postgres`
+/// inside a module named after the test.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)(common::Engine::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($body)(common::Engine::Postgres).await
+            }
+        }
+    };
+}
+
+/// A database of `engine` for one test, removed (directory) or stopped (server) when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    pub dir: TempDir,
+    _postgres: Option<Postgres>,
+}
+
+impl TestDatabase {
+    pub fn new(engine: Engine) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match engine {
+            Engine::Sqlite => {
+                Self { url: format!("sqlite:{}", dir.path().join("api.db").display()), dir, _postgres: None }
+            }
+            Engine::Postgres => {
+                let server = tokio::task::block_in_place(Postgres::start);
+                Self { url: server.url(), dir, _postgres: Some(server) }
+            }
+        }
+    }
+}
+
+/// An API serving on a loopback port, stopped when dropped.
+pub struct TestApi {
+    pub addr: SocketAddr,
+    pub db: Database,
+    pub database: TestDatabase,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApi {
+    pub async fn start(engine: Engine) -> Self {
+        Self::start_on(TestDatabase::new(engine)).await
+    }
+
+    pub async fn start_on(database: TestDatabase) -> Self {
+        let db = Database::connect(&database.url).await.expect("the database opens and migrates");
+        let media = database.dir.path().join("media");
+        std::fs::create_dir_all(&media).unwrap();
+        let storage = marquee_storage::open(media.to_str().unwrap()).unwrap();
+        let settings = ApiSettings { listen: "127.0.0.1:0".parse().unwrap(), ..ApiSettings::default() };
+        let state = AppState { db: db.clone(), storage, metrics: ApiMetrics::new() };
+        let api = Api::bind(&settings, state).await.unwrap();
+        let addr = api.local_addr();
+        let (stop, stopped) = oneshot::channel();
+        let served = tokio::spawn(api.run(async move {
+            let _ = stopped.await;
+        }));
+        Self { addr, db, database, stop: Some(stop), served: Some(served) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops serving and waits until in-flight requests are done.
+    pub async fn stop(mut self) -> TestDatabase {
+        let _ = self.stop.take().map(|s| s.send(()));
+        if let Some(served) = self.served.take() {
+            served.await.unwrap();
+        }
+        self.database
+    }
+}
+
+/// An answer: status, headers and the body (parsed as JSON when it is).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one request.
+pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
+    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client.request(request.body(Full::new(body.into())).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes().to_vec();
+    Answer { status: parts.status.as_u16(), headers: parts.headers, body }
+}
+
+pub async fn get(url: &str) -> Answer {
+    send("GET", url, &[], Vec::new()).await
+}
+
+pub async fn post_json(url: &str, headers: &[(&str, &str)], value: &serde_json::Value) -> Answer {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    send("POST", url, &all, serde_json::to_vec(value).unwrap()).await
+}
