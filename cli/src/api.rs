@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::ArgMatches;
-use marquee_control_api::{Api, ApiMetrics, ApiSettings, AppState, Database};
+use marquee_control_api::{Api, ApiSettings, AppState, Database};
 use marquee_settings::{Problem, Report, Resolved, Section};
 use marquee_storage::ObjectStore;
 
@@ -55,13 +55,20 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
 async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>) -> anyhow::Result<()> {
     let db = Database::connect(&settings.database).await?;
     let location = storage.location();
-    let state = AppState { db, storage, metrics: ApiMetrics::new() };
+    let first_admin = marquee_control_api::auth::first_admin(&db).await.context("cannot read the users")?;
+    let state = AppState::new(db, storage, &settings).await.context("cannot read the access-token secret")?;
     let api = Api::bind(&settings, state).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     println!(
         "Serving the control API on http://{} (database {}, storage {location})",
         api.local_addr(),
         marquee_control_api::db::redacted(&settings.database)
     );
+    if let Some((email, password)) = first_admin {
+        println!(
+            "First start: made the admin {email} with the password {password}\n\
+             (shown this once: sign in with POST /v1/auth/login and change it with PUT /v1/me/password)"
+        );
+    }
     let _ = std::io::stdout().flush();
     api.run(crate::shutdown::signal()).await;
     eprintln!("Stopped: in-flight requests finished.");

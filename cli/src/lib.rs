@@ -7,7 +7,9 @@
 //! - [`config`]: the file the services read, and their settings' registration; [`config_command`]: `marquee
 //!   config check` and `marquee config example`.
 //! - [`sign`]: `marquee sign` and `marquee keygen`.
+//! - [`admin`]: `marquee admin create` (accounts, on the API's database).
 
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod config_command;

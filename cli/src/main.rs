@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use marquee::{api, config, config_command, edge, origin, sign, transcode};
+use marquee::{admin, api, config, config_command, edge, origin, sign, transcode};
 
 /// Marquee: a self-hosted video platform engine. Transcodes films into adaptive-bitrate CMAF ladders with
 /// HLS and DASH manifests; later releases serve them from an origin and edge caches.
@@ -74,6 +74,10 @@ enum Command {
     ///
     /// Example: marquee api --storage s3://media/ --database postgres://marquee@db:5432/marquee
     Api(api::ApiArgs),
+    /// Account chores on the API's database, such as making the first admin.
+    ///
+    /// Example: marquee admin create --email ops@example.com --database sqlite:api.db
+    Admin(admin::AdminArgs),
     /// Print a signed playback URL for one asset.
     ///
     /// The token authorises every path under the asset's prefix until it expires, so the relative
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Command::Origin(_) => origin::run(matches.subcommand_matches("origin").expect("clap matched origin")),
         Command::Edge(_) => edge::run(matches.subcommand_matches("edge").expect("clap matched edge")),
         Command::Api(_) => api::run(matches.subcommand_matches("api").expect("clap matched api")),
+        Command::Admin(args) => admin::run(args),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
         Command::Config(args) => config_command::run(args),

@@ -4,10 +4,12 @@
 //! (the embedded default) or PostgreSQL (scale-out: any number of API instances on one database).
 //!
 //! - [`settings`]: the `[api]` section, flags and variables.
+//! - [`auth`]: users, roles, sign-in, API keys, and the [`auth::Caller`] of every request.
 //! - [`db`]: the database and its migrations (`control-api/migrations/{sqlite,postgres}`).
 //! - [`server`]: the router, its middleware and serving on `marquee-http`; [`routes`]: the `/v1` handlers.
 //! - [`error`]: the one JSON error format; [`openapi`]: the generated OpenAPI document; [`metrics`].
 
+pub mod auth;
 pub mod db;
 pub mod error;
 pub mod metrics;

@@ -1,17 +1,44 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types by utoipa and served at `/openapi.json`.
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
+use crate::auth::routes as auth;
 use crate::error::{ErrorBody, ErrorDetail};
 
 /// Every endpoint, schema and error of the API.
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "Marquee control API", description = "Uploads, assets, transcode jobs, events and playback URLs."),
-    components(schemas(ErrorBody, ErrorDetail))
+    paths(
+        auth::login, auth::refresh, auth::logout, auth::register, auth::me, auth::change_password,
+        auth::create_user, auth::list_users, auth::update_user,
+        auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme: an access token from /v1/auth/login or an API key.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An access token from POST /v1/auth/login, or an API key (mqk_…)"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// `GET /openapi.json`.
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {

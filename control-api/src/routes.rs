@@ -6,5 +6,5 @@ use crate::server::AppState;
 
 /// Every `/v1` route.
 pub fn v1() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(crate::auth::routes::routes())
 }

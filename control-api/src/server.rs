@@ -22,6 +22,9 @@ use tower::ServiceExt;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::tokens::AccessTokens;
+use crate::auth::{AuthPolicy, AuthState};
 use crate::db::Database;
 use crate::error::{ApiError, ErrorMarker};
 use crate::metrics::ApiMetrics;
@@ -36,6 +39,25 @@ pub struct AppState {
     pub db: Database,
     pub storage: Arc<dyn ObjectStore>,
     pub metrics: ApiMetrics,
+    pub auth: AuthState,
+}
+
+impl AppState {
+    /// The state over an open database and store, with `settings`' sign-in policy and the access-token secret
+    /// from the database (made on the first start).
+    pub async fn new(db: Database, storage: Arc<dyn ObjectStore>, settings: &ApiSettings) -> Result<Self, sqlx::Error> {
+        let secret = crate::auth::store::jwt_secret(&db, crate::auth::now_ms()).await?;
+        let auth = AuthState {
+            tokens: AccessTokens::new(&secret),
+            limiter: Arc::new(LoginLimiter::new()),
+            policy: AuthPolicy {
+                access_token_ttl: settings.access_token_ttl,
+                refresh_token_ttl: settings.refresh_token_ttl,
+                allow_registration: !settings.no_registration,
+            },
+        };
+        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth })
+    }
 }
 
 /// The whole API as one axum router: the `/v1` routes, `/openapi.json`, and the admin endpoints.

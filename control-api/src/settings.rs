@@ -2,6 +2,7 @@
 //! `marquee.toml`, the flags of `marquee api` and its `MARQUEE_API_*` variables all come from [`ApiSettings`].
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
 
 use marquee_http::ConnectionSettings;
 use marquee_settings::{Problem, Settings};
@@ -14,7 +15,13 @@ pub const DEFAULT_DATABASE: &str = "sqlite:marquee-api.db";
 /// The largest JSON request body; larger ones get 413.
 pub const DEFAULT_MAX_JSON_BYTES: u64 = 1024 * 1024;
 
+/// How long an access token is valid; refresh tokens get new ones.
+pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a login lasts without being refreshed.
+pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
 const STORAGE: &str = "Storage and database";
+const SIGN_IN: &str = "Sign-in";
 const LISTENING: &str = "Listening";
 
 /// Everything `marquee api` can be told. Each field's doc is its `--help` text.
@@ -40,6 +47,17 @@ pub struct ApiSettings {
     #[serde(with = "marquee_settings::human::bytes")]
     #[setting(value_name = "SIZE", heading = LISTENING)]
     pub max_json_bytes: u64,
+    /// How long an access token (a JWT) is valid; clients refresh it with their refresh token.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION", heading = SIGN_IN)]
+    pub access_token_ttl: Duration,
+    /// How long a login lasts without a refresh; each refresh extends it by this much.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION", heading = SIGN_IN)]
+    pub refresh_token_ttl: Duration,
+    /// Refuse sign-up (POST /v1/auth/register): admins create every account.
+    #[setting(heading = SIGN_IN)]
+    pub no_registration: bool,
     /// Client connections: timeouts, limits, shutdown grace.
     #[setting(flatten)]
     pub connections: ConnectionSettings,
@@ -52,6 +70,9 @@ impl Default for ApiSettings {
             database: DEFAULT_DATABASE.to_string(),
             storage: None,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
+            no_registration: false,
             connections: ConnectionSettings::default(),
         }
     }
@@ -66,6 +87,12 @@ impl ApiSettings {
         }
         if self.max_json_bytes < 1024 {
             problems.push(Problem::new("max_json_bytes", "must be at least 1 KiB"));
+        }
+        if self.access_token_ttl < Duration::from_secs(10) || self.access_token_ttl > Duration::from_secs(24 * 3600) {
+            problems.push(Problem::new("access_token_ttl", "must be between 10s and 24h"));
+        }
+        if self.refresh_token_ttl <= self.access_token_ttl {
+            problems.push(Problem::new("refresh_token_ttl", "must be longer than access_token_ttl"));
         }
         problems
     }

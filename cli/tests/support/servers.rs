@@ -33,6 +33,7 @@ pub struct Server {
     pub url: String,
     pub addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
 }
 
@@ -53,9 +54,16 @@ impl Server {
         }));
         let (first_line, first) = mpsc::channel();
         let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let kept = stdout.clone();
         readers.push(std::thread::spawn(move || {
-            // The first line goes to the test; the rest is drained so the server never blocks on a full pipe.
+            // The first line goes to the test; every line is kept, and the pipe is drained so the server never
+            // blocks on it.
             for line in out.lines().map_while(Result::ok) {
+                let mut text = kept.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+                drop(text);
                 let _ = first_line.send(line);
             }
         }));
@@ -76,12 +84,17 @@ impl Server {
             .unwrap_or_else(|| panic!("no URL in {line:?}"))
             .to_owned();
         let addr = url.split_once("://").unwrap().1.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
-        Server { child, url, addr, stderr, readers }
+        Server { child, url, addr, stderr, stdout, readers }
     }
 
     /// What the server has logged so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// What the server has printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     pub fn pid(&self) -> u32 {

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use marquee_control_api::{Api, ApiMetrics, ApiSettings, AppState, Database};
+use marquee_control_api::auth::{now_ms, Role};
+use marquee_control_api::{Api, ApiSettings, AppState, Database};
 use marquee_test_support::postgres::Postgres;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -77,12 +78,18 @@ impl TestApi {
     }
 
     pub async fn start_on(database: TestDatabase) -> Self {
+        Self::start_with(database, |_| {}).await
+    }
+
+    /// Starts on `database` with the defaults changed by `adjust`.
+    pub async fn start_with(database: TestDatabase, adjust: impl FnOnce(&mut ApiSettings)) -> Self {
         let db = Database::connect(&database.url).await.expect("the database opens and migrates");
         let media = database.dir.path().join("media");
         std::fs::create_dir_all(&media).unwrap();
         let storage = marquee_storage::open(media.to_str().unwrap()).unwrap();
-        let settings = ApiSettings { listen: "127.0.0.1:0".parse().unwrap(), ..ApiSettings::default() };
-        let state = AppState { db: db.clone(), storage, metrics: ApiMetrics::new() };
+        let mut settings = ApiSettings { listen: "127.0.0.1:0".parse().unwrap(), ..ApiSettings::default() };
+        adjust(&mut settings);
+        let state = AppState::new(db.clone(), storage, &settings).await.unwrap();
         let api = Api::bind(&settings, state).await.unwrap();
         let addr = api.local_addr();
         let (stop, stopped) = oneshot::channel();
@@ -104,6 +111,48 @@ impl TestApi {
         }
         self.database
     }
+}
+
+impl TestApi {
+    /// Makes a user directly in the database (as `marquee admin create` does).
+    pub async fn user(&self, email: &str, password: &str, role: Role) -> String {
+        let hash = marquee_control_api::auth::password::hash(password.to_owned()).await;
+        marquee_control_api::auth::store::create_user(&self.db, email, &hash, role, now_ms()).await.unwrap().id
+    }
+
+    /// Signs in; the token pair's JSON.
+    pub async fn login(&self, email: &str, password: &str) -> serde_json::Value {
+        let answer =
+            post_json(&self.url("/v1/auth/login"), &[], &serde_json::json!({"email": email, "password": password}))
+                .await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answer.json()
+    }
+
+    /// Makes a user and signs in: the access token.
+    pub async fn signed_in(&self, email: &str, role: Role) -> String {
+        self.user(email, "a good long password", role).await;
+        self.login(email, "a good long password").await["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// `Authorization: Bearer TOKEN`.
+pub fn bearer(token: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {token}"))
+}
+
+/// A request with a bearer token and an optional JSON body.
+pub async fn call(method: &str, url: &str, token: &str, body: Option<&serde_json::Value>) -> Answer {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    let bytes = match body {
+        Some(value) => {
+            headers.push(("content-type", "application/json"));
+            serde_json::to_vec(value).unwrap()
+        }
+        None => Vec::new(),
+    };
+    send(method, url, &headers, bytes).await
 }
 
 /// An answer: status, headers and the body (parsed as JSON when it is).
