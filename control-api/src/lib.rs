@@ -10,6 +10,7 @@
 
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
