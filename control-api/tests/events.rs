@@ -70,8 +70,13 @@ async fn read_all(db: &Database, page: u32, owner: Option<&str>) -> Vec<events::
     }
 }
 
+/// Exact retry times, and receivers on loopback allowed.
 fn exact_schedule() -> DispatcherSettings {
-    DispatcherSettings { schedule: RetrySchedule { jitter: 0.0, ..RetrySchedule::default() }, ..Default::default() }
+    DispatcherSettings {
+        schedule: RetrySchedule { jitter: 0.0, ..RetrySchedule::default() },
+        allow_private_networks: true,
+        ..Default::default()
+    }
 }
 
 async fn endpoint(db: &Database, owner: &str, receiver: &Receiver, types: Option<&[&str]>) -> events::CreatedEndpoint {
@@ -382,6 +387,7 @@ on_both_engines!(redeliver_queues_a_new_attempt, |engine: Engine| async move {
     // A one-second window: the first retry (5 s later) would fall outside it, so one failure gives up.
     let settings = DispatcherSettings {
         schedule: RetrySchedule { jitter: 0.0, window_ms: 1_000, ..RetrySchedule::default() },
+        allow_private_networks: true,
         ..Default::default()
     };
     let dispatcher = Dispatcher::new(db.clone(), settings).unwrap();
@@ -535,7 +541,11 @@ on_both_engines!(the_background_dispatcher_delivers_until_stopped, |engine: Engi
     let alice = user(&db, "creator").await;
     let receiver = Receiver::start(&[], 200).await;
     let created = endpoint(&db, &alice, &receiver, None).await;
-    let settings = DispatcherSettings { poll_interval: Duration::from_millis(50), ..Default::default() };
+    let settings = DispatcherSettings {
+        poll_interval: Duration::from_millis(50),
+        allow_private_networks: true,
+        ..Default::default()
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = Dispatcher::new(db.clone(), settings).unwrap().spawn(async move {
         let _ = stopped.await;
@@ -547,4 +557,38 @@ on_both_engines!(the_background_dispatcher_delivers_until_stopped, |engine: Engi
     standardwebhooks::Webhook::new(&created.secret).unwrap().verify(&body, &headers).expect("the signature verifies");
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), task).await.expect("the dispatcher stops").unwrap();
+});
+
+on_both_engines!(private_addresses_are_refused_unless_allowed, |engine: Engine| async move {
+    let (_database, db) = open(engine).await;
+    let alice = user(&db, "creator").await;
+    let receiver = Receiver::start(&[], 200).await;
+    let by_address = endpoint(&db, &alice, &receiver, None).await;
+    let by_name = events::create_endpoint(
+        db.pool(),
+        &alice,
+        NewEndpoint {
+            url: format!("http://localhost:{}/hook", receiver.addr.port()),
+            event_types: None,
+            description: None,
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    record(&db, new_event(EventType::AssetReady, &alice, T0)).await;
+    let settings = DispatcherSettings { allow_private_networks: false, ..exact_schedule() };
+    let report = Dispatcher::new(db.clone(), settings).unwrap().run_once(T0).await.unwrap();
+    assert_eq!((report.attempts, report.retrying), (2, 2));
+    assert!(receiver.requests().is_empty(), "nothing reached the loopback receiver");
+    for created in [by_address, by_name] {
+        let delivery =
+            events::list_deliveries(db.pool(), &created.endpoint.id, None, None, 10).await.unwrap().remove(0);
+        let error = delivery.last_error.unwrap_or_default();
+        assert!(error.contains("private networks are not allowed"), "{}: {error}", created.endpoint.url);
+    }
+    // The same deliveries go through once private networks are allowed.
+    let report = Dispatcher::new(db.clone(), exact_schedule()).unwrap().run_once(T0 + HOUR).await.unwrap();
+    assert_eq!(report.delivered, 2);
+    assert_eq!(receiver.requests().len(), 2);
 });

@@ -24,10 +24,12 @@ use sqlx::AnyConnection;
 use tracing::{info, warn};
 
 use super::deliveries::{insert_delivery, receiving_endpoints};
+use super::endpoint_rules::is_private_address;
 use super::error::EventsError;
 use super::metrics::WebhookMetrics;
 use super::outbox::{EventRow, EVENT_COLUMNS};
 use super::outcome::{verdict, Answer, Verdict};
+use super::public_dns::PublicAddressesOnly;
 use super::retry::{AfterFailure, RetrySchedule};
 use super::signing::SignatureHeaders;
 use super::unix_millis;
@@ -58,6 +60,9 @@ pub struct DispatcherSettings {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub schedule: RetrySchedule,
+    /// Whether webhooks may go to loopback, private and link-local addresses. Off by default: endpoint URLs
+    /// are chosen by users, who must not reach the API's own machine or network through them.
+    pub allow_private_networks: bool,
 }
 
 impl Default for DispatcherSettings {
@@ -70,6 +75,7 @@ impl Default for DispatcherSettings {
             lease: DEFAULT_LEASE,
             poll_interval: DEFAULT_POLL_INTERVAL,
             schedule: RetrySchedule::default(),
+            allow_private_networks: false,
         }
     }
 }
@@ -131,7 +137,11 @@ enum Ending {
 
 impl Dispatcher {
     pub fn new(db: Database, settings: DispatcherSettings) -> Result<Self, EventsError> {
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder();
+        if !settings.allow_private_networks {
+            client = client.dns_resolver(std::sync::Arc::new(PublicAddressesOnly));
+        }
+        let client = client
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.request_timeout)
             .connect_timeout(settings.connect_timeout)
@@ -278,6 +288,10 @@ impl Dispatcher {
         let started = Instant::now();
         let answer = match SignatureHeaders::sign(&secret, &event.id, now.div_euclid(1000), &body) {
             Err(error) => Answer::NoAnswer(format!("cannot sign with the endpoint's secret: {error}")),
+            // Names are checked by the resolver; addresses written in the URL never reach it.
+            Ok(_) if !self.settings.allow_private_networks && literal_private_address(&url) => {
+                Answer::NoAnswer("the URL is a private address (private networks are not allowed)".into())
+            }
             Ok(signature) => {
                 let mut request = self.client.post(&url).header(CONTENT_TYPE, "application/json").body(body);
                 for (name, value) in signature.pairs() {
@@ -398,6 +412,15 @@ async fn finish(
     Ok(updated.rows_affected() == 1)
 }
 
+/// Whether `url`'s host is an IP address (not a name) on a private network.
+fn literal_private_address(url: &str) -> bool {
+    let url = reqwest::Url::parse(url).ok();
+    let host = url.as_ref().and_then(|url| url.host_str()).unwrap_or_default();
+    // IPv6 hosts are written in brackets.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.parse::<std::net::IpAddr>().is_ok_and(is_private_address)
+}
+
 /// A reqwest error in a few words: the innermost cause says what happened (refused, reset, bad certificate).
 fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     if error.is_timeout() {
@@ -409,4 +432,18 @@ fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     }
     let what = if error.is_connect() { "cannot connect" } else { "request failed" };
     format!("{what}: {cause}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_written_in_urls() {
+        assert!(literal_private_address("http://127.0.0.1:8080/hook"));
+        assert!(literal_private_address("http://[::1]/hook"));
+        assert!(literal_private_address("https://169.254.169.254/latest/meta-data"));
+        assert!(!literal_private_address("https://8.8.8.8/hook"));
+        assert!(!literal_private_address("https://localhost/hook"), "names are the resolver's to check");
+    }
 }

@@ -17,6 +17,7 @@ pub mod kind;
 pub mod metrics;
 pub mod outbox;
 pub mod outcome;
+mod public_dns;
 pub mod retry;
 pub mod signing;
 
