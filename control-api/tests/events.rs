@@ -18,7 +18,7 @@ use marquee_control_api::events::{
     self, DeliveryState, DispatchReport, Dispatcher, DispatcherSettings, EventType, EventsError, NewEndpoint, NewEvent,
 };
 use marquee_control_api::Database;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// An hour in milliseconds.
 const HOUR: i64 = 60 * 60 * 1000;
@@ -96,6 +96,8 @@ struct Receiver {
 }
 
 struct ReceiverState {
+    /// When set, the first request waits for the status to answer with.
+    held: Mutex<Option<oneshot::Receiver<u16>>>,
     script: Mutex<VecDeque<u16>>,
     otherwise: u16,
     requests: Mutex<Vec<(HeaderMap, Bytes)>>,
@@ -104,7 +106,17 @@ struct ReceiverState {
 
 impl Receiver {
     async fn start(script: &[u16], otherwise: u16) -> Self {
+        Self::start_with(None, script, otherwise).await
+    }
+
+    /// A receiver whose first request is answered only when `held` gives it a status.
+    async fn holding_first(held: oneshot::Receiver<u16>, otherwise: u16) -> Self {
+        Self::start_with(Some(held), &[], otherwise).await
+    }
+
+    async fn start_with(held: Option<oneshot::Receiver<u16>>, script: &[u16], otherwise: u16) -> Self {
         let state = Arc::new(ReceiverState {
+            held: Mutex::new(held),
             script: Mutex::new(script.iter().copied().collect()),
             otherwise,
             requests: Mutex::new(Vec::new()),
@@ -136,6 +148,12 @@ impl Receiver {
 }
 
 async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let held = state.held.lock().unwrap().take();
+    if let Some(held) = held {
+        state.requests.lock().unwrap().push((headers, body));
+        state.count.send_modify(|count| *count += 1);
+        return StatusCode::from_u16(held.await.unwrap_or(500)).unwrap();
+    }
     let status = state.script.lock().unwrap().pop_front().unwrap_or(state.otherwise);
     state.requests.lock().unwrap().push((headers, body));
     state.count.send_modify(|count| *count += 1);
@@ -590,5 +608,38 @@ on_both_engines!(private_addresses_are_refused_unless_allowed, |engine: Engine| 
     // The same deliveries go through once private networks are allowed.
     let report = Dispatcher::new(db.clone(), exact_schedule()).unwrap().run_once(T0 + HOUR).await.unwrap();
     assert_eq!(report.delivered, 2);
+    assert_eq!(receiver.requests().len(), 2);
+});
+
+on_both_engines!(an_attempt_that_outlives_its_lease_cannot_overwrite_the_next, |engine: Engine| async move {
+    let (_database, db) = open(engine).await;
+    let alice = user(&db, "creator").await;
+    let (release, held) = oneshot::channel();
+    let receiver = Receiver::holding_first(held, 200).await;
+    let created = endpoint(&db, &alice, &receiver, None).await;
+    record(&db, new_event(EventType::AssetReady, &alice, T0)).await;
+
+    // Instance A claims the delivery and its request hangs (as if A were stuck or cut off).
+    let a = Dispatcher::new(db.clone(), exact_schedule()).unwrap();
+    let a_step = tokio::spawn(async move { a.run_once(T0).await.unwrap() });
+    receiver.wait_for(1).await;
+    // Instance B leaves it alone while A's lease lasts, and takes it over once the lease is over.
+    let b = Dispatcher::new(db.clone(), exact_schedule()).unwrap();
+    let lease = i64::try_from(DispatcherSettings::default().lease.as_millis()).unwrap();
+    assert_eq!(b.run_once(T0 + lease - 1).await.unwrap().attempts, 0);
+    assert_eq!(b.run_once(T0 + lease).await.unwrap().delivered, 1);
+    // A's late failure is logged but does not undo B's delivery.
+    release.send(500).unwrap();
+    let a_report = a_step.await.unwrap();
+    assert_eq!((a_report.attempts, a_report.superseded, a_report.retrying), (1, 1, 0));
+
+    let delivery = events::list_deliveries(db.pool(), &created.endpoint.id, None, None, 10).await.unwrap().remove(0);
+    assert_eq!(
+        (delivery.state, delivery.delivered_at, delivery.last_status_code),
+        (DeliveryState::Delivered, Some(T0 + lease), Some(200))
+    );
+    let log = events::delivery_attempts(db.pool(), &delivery.id, None).await.unwrap();
+    let log: Vec<_> = log.iter().map(|a| (a.attempted_at, a.status_code)).collect();
+    assert_eq!(log, [(T0, Some(500)), (T0 + lease, Some(200))]);
     assert_eq!(receiver.requests().len(), 2);
 });

@@ -94,13 +94,16 @@ pub struct DispatchReport {
     pub retrying: usize,
     /// Deliveries given up (retry window over, endpoint gone or disabled).
     pub given_up: usize,
+    /// Attempts that outlived their lease: another step had claimed the delivery meanwhile, so this attempt
+    /// is in the log but the other step decides what happens next.
+    pub superseded: usize,
 }
 
 impl DispatchReport {
     /// Whether a batch was full, so there may be more to do right away.
     fn was_full(&self, settings: &DispatcherSettings) -> bool {
         self.events_dispatched >= settings.batch_size as usize
-            || self.delivered + self.retrying + self.given_up >= settings.concurrency as usize
+            || self.delivered + self.retrying + self.given_up + self.superseded >= settings.concurrency as usize
     }
 }
 
@@ -132,7 +135,11 @@ struct Claimed {
 enum Ending {
     Delivered,
     Retrying,
-    GivenUp { attempted: bool },
+    GivenUp {
+        attempted: bool,
+    },
+    /// The lease ran out before the outcome was written.
+    Superseded,
 }
 
 impl Dispatcher {
@@ -199,6 +206,7 @@ impl Dispatcher {
                 Ending::Delivered => report.delivered += 1,
                 Ending::Retrying => report.retrying += 1,
                 Ending::GivenUp { .. } => report.given_up += 1,
+                Ending::Superseded => report.superseded += 1,
             }
         }
         Ok(report)
@@ -352,6 +360,10 @@ impl Dispatcher {
             warn!(endpoint = %endpoint_id, "Webhook endpoint answered 410 Gone; disabled.");
         }
         transaction.commit().await?;
+        if !ours {
+            warn!(delivery = %delivery_id, "Webhook attempt outlived its lease; another step took the delivery over.");
+            return Ok(Ending::Superseded);
+        }
         if let Some(metrics) = &self.metrics {
             metrics.attempted(verdict);
             if matches!(ending, Ending::GivenUp { .. }) {
