@@ -100,6 +100,8 @@ struct ReceiverState {
     held: Mutex<Option<oneshot::Receiver<u16>>>,
     script: Mutex<VecDeque<u16>>,
     otherwise: u16,
+    /// A `Retry-After` value sent with every answer that is not 2xx.
+    retry_after: Mutex<Option<&'static str>>,
     requests: Mutex<Vec<(HeaderMap, Bytes)>>,
     count: watch::Sender<usize>,
 }
@@ -119,6 +121,7 @@ impl Receiver {
             held: Mutex::new(held),
             script: Mutex::new(script.iter().copied().collect()),
             otherwise,
+            retry_after: Mutex::new(None),
             requests: Mutex::new(Vec::new()),
             count: watch::channel(0).0,
         });
@@ -147,17 +150,23 @@ impl Receiver {
     }
 }
 
-async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> (StatusCode, HeaderMap) {
     let held = state.held.lock().unwrap().take();
     if let Some(held) = held {
         state.requests.lock().unwrap().push((headers, body));
         state.count.send_modify(|count| *count += 1);
-        return StatusCode::from_u16(held.await.unwrap_or(500)).unwrap();
+        return (StatusCode::from_u16(held.await.unwrap_or(500)).unwrap(), HeaderMap::new());
     }
     let status = state.script.lock().unwrap().pop_front().unwrap_or(state.otherwise);
     state.requests.lock().unwrap().push((headers, body));
     state.count.send_modify(|count| *count += 1);
-    StatusCode::from_u16(status).unwrap()
+    let mut answer = HeaderMap::new();
+    if let Some(retry_after) = *state.retry_after.lock().unwrap() {
+        if !(200..300).contains(&status) {
+            answer.insert("retry-after", retry_after.parse().unwrap());
+        }
+    }
+    (StatusCode::from_u16(status).unwrap(), answer)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
@@ -642,4 +651,20 @@ on_both_engines!(an_attempt_that_outlives_its_lease_cannot_overwrite_the_next, |
     let log: Vec<_> = log.iter().map(|a| (a.attempted_at, a.status_code)).collect();
     assert_eq!(log, [(T0, Some(500)), (T0 + lease, Some(200))]);
     assert_eq!(receiver.requests().len(), 2);
+});
+
+on_both_engines!(a_receiver_can_ask_for_a_longer_wait, |engine: Engine| async move {
+    let (_database, db) = open(engine).await;
+    let alice = user(&db, "creator").await;
+    let receiver = Receiver::start(&[503], 200).await;
+    *receiver.state.retry_after.lock().unwrap() = Some("60");
+    let created = endpoint(&db, &alice, &receiver, None).await;
+    record(&db, new_event(EventType::AssetReady, &alice, T0)).await;
+    let dispatcher = Dispatcher::new(db.clone(), exact_schedule()).unwrap();
+    assert_eq!(dispatcher.run_once(T0).await.unwrap().retrying, 1);
+    let delivery = events::list_deliveries(db.pool(), &created.endpoint.id, None, None, 10).await.unwrap().remove(0);
+    // 60 s as asked, not the schedule's 5 s.
+    assert_eq!(delivery.next_attempt_at, Some(T0 + 60_000));
+    assert_eq!(dispatcher.run_once(T0 + 59_999).await.unwrap().attempts, 0);
+    assert_eq!(dispatcher.run_once(T0 + 60_000).await.unwrap().delivered, 1);
 });

@@ -28,7 +28,7 @@ use super::endpoint_rules::is_private_address;
 use super::error::EventsError;
 use super::metrics::WebhookMetrics;
 use super::outbox::{EventRow, EVENT_COLUMNS};
-use super::outcome::{verdict, Answer, Verdict};
+use super::outcome::{retry_after_ms, verdict, Answer, Verdict};
 use super::public_dns::PublicAddressesOnly;
 use super::retry::{AfterFailure, RetrySchedule};
 use super::signing::SignatureHeaders;
@@ -294,6 +294,7 @@ impl Dispatcher {
         };
         let body = event.webhook_body();
         let started = Instant::now();
+        let mut retry_after = None;
         let answer = match SignatureHeaders::sign(&secret, &event.id, now.div_euclid(1000), &body) {
             Err(error) => Answer::NoAnswer(format!("cannot sign with the endpoint's secret: {error}")),
             // Names are checked by the resolver; addresses written in the URL never reach it.
@@ -306,7 +307,11 @@ impl Dispatcher {
                     request = request.header(name, value);
                 }
                 match request.send().await {
-                    Ok(response) => Answer::Status(response.status().as_u16()),
+                    Ok(response) => {
+                        let asked = response.headers().get(reqwest::header::RETRY_AFTER);
+                        retry_after = asked.and_then(|value| value.to_str().ok()).and_then(|v| retry_after_ms(v, now));
+                        Answer::Status(response.status().as_u16())
+                    }
                     Err(error) => Answer::NoAnswer(describe(&error, self.settings.request_timeout)),
                 }
             }
@@ -319,7 +324,8 @@ impl Dispatcher {
             Verdict::EndpointGone => (Next::GiveUp, Ending::GivenUp { attempted: true }),
             Verdict::Failed => {
                 let failures = u32::try_from(attempt).unwrap_or(u32::MAX);
-                match self.settings.schedule.after_failure(queued_at, failures, now, rand::random()) {
+                match self.settings.schedule.after_failure_asked(queued_at, failures, now, rand::random(), retry_after)
+                {
                     AfterFailure::RetryAt(at) => (Next::RetryAt(at), Ending::Retrying),
                     AfterFailure::GiveUp => (Next::GiveUp, Ending::GivenUp { attempted: true }),
                 }

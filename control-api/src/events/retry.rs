@@ -63,6 +63,29 @@ impl RetrySchedule {
         }
     }
 
+    /// As [`after_failure`](Self::after_failure), but never sooner than the receiver asked with `Retry-After`
+    /// (`retry_after_ms` after `failed_at`); a wait that ends past the window gives up.
+    pub fn after_failure_asked(
+        &self,
+        queued_at: i64,
+        failures: u32,
+        failed_at: i64,
+        random: f64,
+        retry_after_ms: Option<i64>,
+    ) -> AfterFailure {
+        match self.after_failure(queued_at, failures, failed_at, random) {
+            AfterFailure::GiveUp => AfterFailure::GiveUp,
+            AfterFailure::RetryAt(at) => {
+                let at = at.max(failed_at.saturating_add(retry_after_ms.unwrap_or(0).max(0)));
+                if at <= queued_at.saturating_add(self.window_ms) {
+                    AfterFailure::RetryAt(at)
+                } else {
+                    AfterFailure::GiveUp
+                }
+            }
+        }
+    }
+
     /// The times of every attempt of a delivery queued (and first tried) at `queued_at` that always fails,
     /// with no jitter: what the dispatcher does to a receiver that is down for the whole window.
     pub fn attempt_times(&self, queued_at: i64) -> Vec<i64> {
@@ -108,6 +131,15 @@ mod tests {
         let schedule = RetrySchedule::default();
         assert_eq!(schedule.after_failure(0, 1, 1000, 0.0), AfterFailure::RetryAt(6000));
         assert_eq!(schedule.after_failure(0, 1, 1000, 0.999_999), AfterFailure::RetryAt(6499));
+    }
+
+    #[test]
+    fn a_receiver_may_ask_for_a_longer_wait_not_a_shorter_one() {
+        let schedule = RetrySchedule { jitter: 0.0, ..RetrySchedule::default() };
+        assert_eq!(schedule.after_failure_asked(0, 1, 0, 0.0, Some(60_000)), AfterFailure::RetryAt(60_000));
+        assert_eq!(schedule.after_failure_asked(0, 1, 0, 0.0, Some(1_000)), AfterFailure::RetryAt(5_000));
+        assert_eq!(schedule.after_failure_asked(0, 1, 0, 0.0, None), AfterFailure::RetryAt(5_000));
+        assert_eq!(schedule.after_failure_asked(0, 1, 0, 0.0, Some(25 * HOUR)), AfterFailure::GiveUp);
     }
 
     proptest! {
