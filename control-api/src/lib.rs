@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

@@ -6,6 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::auth::routes as auth;
 use crate::error::{ErrorBody, ErrorDetail};
+use crate::events;
 
 /// Every endpoint, schema and error of the API.
 #[derive(Debug, OpenApi)]
@@ -16,7 +17,19 @@ use crate::error::{ErrorBody, ErrorDetail};
         auth::create_user, auth::list_users, auth::update_user,
         auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        events::Event,
+        events::EventPage,
+        events::EventType,
+        events::NewEndpoint,
+        events::Endpoint,
+        events::CreatedEndpoint,
+        events::Delivery,
+        events::DeliveryState,
+        events::Attempt
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -1,0 +1,51 @@
+//! Events and signed webhooks. Every change to an asset records an event in the same transaction (the
+//! outbox, [`outbox::record`]); clients read them in order from a cursor ([`outbox::events_after`]) and
+//! register endpoints ([`endpoints`]) that the [`dispatcher::Dispatcher`] sends them to, signed per the
+//! Standard Webhooks spec, retried for 24 hours ([`retry`]), every attempt logged ([`deliveries`]).
+//!
+//! Pure parts, values in and values out: [`kind`] (the event types), [`retry`] (the backoff schedule),
+//! [`outcome`] (what an answer means), [`endpoint_rules`] (endpoint URLs and filters), [`signing`]. The
+//! functions that touch the database take the pool (or an open transaction), an owner scope (`Some(user)` for
+//! a creator, `None` for an admin) and the time, so handlers call them directly.
+
+pub mod deliveries;
+pub mod dispatcher;
+pub mod endpoint_rules;
+pub mod endpoints;
+pub mod error;
+pub mod kind;
+pub mod metrics;
+pub mod outbox;
+pub mod outcome;
+mod public_dns;
+pub mod retry;
+pub mod signing;
+
+pub use deliveries::{
+    delivery, delivery_attempts, list_deliveries, redeliver, redeliver_event, Attempt, Delivery, DeliveryState,
+};
+pub use dispatcher::{DispatchReport, Dispatcher, DispatcherSettings};
+pub use endpoints::{
+    create_endpoint, delete_endpoint, endpoint, list_endpoints, CreatedEndpoint, Endpoint, NewEndpoint,
+};
+pub use error::EventsError;
+pub use kind::EventType;
+pub use outbox::{event, events_after, record, Event, EventPage, NewEvent};
+pub use retry::RetrySchedule;
+
+/// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`, which takes the write lock at once
+/// (waiting out the busy timeout): a deferred transaction that reads first cannot become a writer once another
+/// connection has written since, and fails at once with "database is locked".
+pub async fn begin_write(pool: &sqlx::AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
+/// The current time in Unix milliseconds, as the database stores times.
+pub fn unix_millis() -> i64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
