@@ -15,7 +15,7 @@ use marquee_control_api::uploads::tus::{now_ms, ChecksumAlgorithm};
 use marquee_control_api::uploads::{Checksum, Metadata, NewUpload, TusError, UploadError, UploadService};
 use marquee_control_api::Database;
 use marquee_storage::multipart::{MAX_PARTS, MIN_PART_SIZE};
-use marquee_storage::{ObjectKey, ObjectStore};
+use marquee_storage::{MultipartUpload, ObjectKey, ObjectStore, UploadedPart};
 
 const PART: usize = MIN_PART_SIZE as usize;
 
@@ -367,3 +367,34 @@ async fn odd_sized_chunks_into_garage() {
     assert!(setup.storage.get(&upload.storage_key).await.unwrap() == data);
     assert_eq!(setup.stored_keys().await, [upload.storage_key.to_string()]);
 }
+
+on_both_engines!(a_completion_that_was_not_recorded_is_recorded_on_retry, |engine: Engine| async move {
+    let setup = Setup::new(engine).await;
+    let data = film(PART + 100);
+    let upload = setup.create(data.len()).await;
+    setup.service.append(&upload.id, 0, body(&data[..PART + 50], 1 << 20), None).await.unwrap();
+    // An earlier PATCH stored the last part and completed the object, then its API died before recording it.
+    let (upload_id, parts_json): (String, String) =
+        sqlx::query_as("SELECT multipart_upload_id, parts_json FROM uploads WHERE id = $1")
+            .bind(&upload.id)
+            .fetch_one(setup.db.pool())
+            .await
+            .unwrap();
+    let multipart = MultipartUpload { key: upload.storage_key.clone(), upload_id };
+    let recorded: Vec<serde_json::Value> = serde_json::from_str(&parts_json).unwrap();
+    assert_eq!(recorded.len(), 1);
+    let first = UploadedPart {
+        number: 1,
+        size: recorded[0]["size"].as_u64().unwrap(),
+        etag: recorded[0]["etag"].as_str().unwrap().to_owned(),
+    };
+    let last = setup.storage.put_part(&multipart, 2, Bytes::copy_from_slice(&data[PART..])).await.unwrap();
+    setup.storage.complete_multipart(&multipart, &[first, last]).await.unwrap();
+    // The client, which never got an answer, resends from the offset the server reports.
+    let offset = setup.service.get(&upload.id).await.unwrap().offset;
+    assert_eq!(offset, PART as u64 + 50);
+    let done = setup.service.append(&upload.id, offset, body(&data[PART + 50..], 7), None).await.unwrap();
+    assert!(done.is_complete());
+    assert!(setup.storage.get(&upload.storage_key).await.unwrap() == data);
+    assert_eq!(setup.stored_keys().await, [upload.storage_key.to_string()]);
+});
