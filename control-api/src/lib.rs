@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod settings;
+pub mod uploads;
 
 pub use db::{Database, DatabaseError, Engine};
 pub use error::ApiError;

@@ -23,9 +23,9 @@ pub enum StorageError {
     /// The location string is not one that [`open`](crate::open) understands.
     #[error("invalid storage location {location:?}: {reason}")]
     InvalidLocation { location: String, reason: String },
-    /// The location names a backend that this build cannot serve. Nothing returns it today; kept so callers
-    /// that match on it keep compiling.
-    #[error("unsupported storage location {location:?}: {reason}")]
+    /// The store cannot do what was asked: the provided multipart methods of a store without multipart uploads
+    /// (test doubles) return it.
+    #[error("unsupported by the storage at {location:?}: {reason}")]
     Unsupported { location: String, reason: &'static str },
     /// An S3 request failed: the service answered with an error (`status` is its HTTP status), or it could not
     /// be reached or did not answer in time (`status` is `None`). `key` is the object key, or the prefix for

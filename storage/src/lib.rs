@@ -44,6 +44,7 @@ mod error;
 mod key;
 mod local;
 mod location;
+pub mod multipart;
 mod s3;
 mod store;
 
@@ -52,6 +53,7 @@ pub use error::StorageError;
 pub use key::{ObjectKey, MAX_KEY_LEN, RESERVED_SEGMENT_PREFIX};
 pub use local::{LocalDir, DEFAULT_READ_CHUNK_BYTES};
 pub use location::open;
+pub use multipart::{MultipartUpload, PartPlan, PlanError, UploadedPart};
 pub use s3::{
     S3Config, S3Credentials, S3Store, DEFAULT_LIST_PAGE_SIZE, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PARTS_IN_FLIGHT,
     DEFAULT_PART_SIZE, DEFAULT_REGION, ENDPOINT_ENV, MIN_PART_SIZE, REGION_ENV,

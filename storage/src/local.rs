@@ -15,7 +15,7 @@ use tracing::{debug, warn};
 use crate::key::{split_list_prefix, RESERVED_SEGMENT_PREFIX};
 use crate::location::file_url;
 use crate::store::{clamp_range, ObjectBody, ObjectRead};
-use crate::{ObjectKey, ObjectMeta, ObjectStore, StorageError};
+use crate::{MultipartUpload, ObjectKey, ObjectMeta, ObjectStore, StorageError, UploadedPart};
 
 /// The most bytes one chunk of a [`LocalDir`] `get_range` stream holds, so a read holds one chunk of the
 /// object at a time, not the object.
@@ -28,12 +28,23 @@ const TEMP_NAME_ATTEMPTS: u32 = 16;
 /// Makes temp-file names unique within this process; the pid makes them unique between processes.
 static TEMP_FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The staging area of multipart uploads, in the root: reserved (`.tmp-`), so no key names it and `list`
+/// skips it. One directory per upload holds the target `key`, the `data` file parts are appended to, and one
+/// `part-NNNNN` record (its size) per stored part, written after the part's bytes are synced.
+const MULTIPART_DIR: &str = ".tmp-multipart";
+/// Makes multipart upload ids unique within this process.
+static UPLOAD_ID_COUNTER: AtomicU64 = AtomicU64::new(0);
+
 /// Objects stored as files under a root directory: key `video_720p/seg_00001.m4s` is the file
 /// `<root>/video_720p/seg_00001.m4s`.
 ///
 /// `put` writes a `.tmp-<pid>-<n>` file beside the target, fsyncs it, renames it over the target and fsyncs
 /// the directory, so readers never see a partial object and a completed `put` survives a crash. A crash
 /// mid-`put` can leave a `.tmp-` file behind; `list` never returns one, and no key can name one.
+///
+/// Multipart uploads append their parts, in order, to one file in a staging directory inside the root
+/// (`.tmp-multipart/<upload id>/data`), which `complete_multipart` renames onto the key: completing copies
+/// nothing, and the object appears whole or not at all.
 ///
 /// Unlike S3, a filesystem cannot hold both an object `a` and an object `a/b`; putting the second fails with
 /// [`StorageError::Io`]. Directories are left in place when their last object is deleted. The root's contents
@@ -144,9 +155,227 @@ impl ObjectStore for LocalDir {
         run_blocking("list", &self.root, move || list_keys(&root, dir, &name_start)).await
     }
 
+    async fn begin_multipart(&self, key: &ObjectKey) -> Result<MultipartUpload, StorageError> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let upload_id = format!(
+            "{:016x}-{:x}-{:x}",
+            nanos as u64,
+            std::process::id(),
+            UPLOAD_ID_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let upload = MultipartUpload { key: key.clone(), upload_id };
+        let (root, owned) = (self.root.clone(), upload.clone());
+        run_blocking("begin multipart upload in", &self.root, move || begin_staging(&root, &owned)).await?;
+        debug!(key = %key, upload_id = upload.upload_id, "Multipart upload started.");
+        Ok(upload)
+    }
+
+    async fn put_part(&self, upload: &MultipartUpload, number: u32, body: Bytes) -> Result<UploadedPart, StorageError> {
+        let dir = self.staging_dir(upload)?;
+        let (owned, size) = (upload.clone(), body.len());
+        let part = run_blocking("write part in", &dir.clone(), move || write_part(&dir, &owned, number, &body)).await?;
+        debug!(key = %upload.key, upload_id = upload.upload_id, part = number, bytes = size, "Part written.");
+        Ok(part)
+    }
+
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>, StorageError> {
+        let dir = self.staging_dir(upload)?;
+        let owned = upload.clone();
+        run_blocking("list parts in", &dir.clone(), move || {
+            check_staging(&dir, &owned)?;
+            stored_parts(&dir)
+        })
+        .await
+    }
+
+    async fn complete_multipart(&self, upload: &MultipartUpload, parts: &[UploadedPart]) -> Result<(), StorageError> {
+        let dir = self.staging_dir(upload)?;
+        let (root, owned, parts) = (self.root.clone(), upload.clone(), parts.to_vec());
+        run_blocking("complete multipart upload in", &dir.clone(), move || {
+            complete_staging(&root, &dir, &owned, &parts)
+        })
+        .await?;
+        debug!(key = %upload.key, upload_id = upload.upload_id, "Multipart upload completed.");
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<(), StorageError> {
+        let dir = self.staging_dir(upload)?;
+        let owned = upload.clone();
+        run_blocking("abort multipart upload in", &dir.clone(), move || {
+            match check_staging(&dir, &owned) {
+                Ok(()) => {}
+                Err(StorageError::NotFound { .. }) => return Ok(()),
+                Err(error) => return Err(error),
+            }
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if is_missing(&e) => Ok(()),
+                Err(e) => Err(StorageError::io("remove", &dir, e)),
+            }
+        })
+        .await?;
+        debug!(key = %upload.key, upload_id = upload.upload_id, "Multipart upload aborted.");
+        Ok(())
+    }
+
     fn location(&self) -> String {
         file_url(&self.root)
     }
+}
+
+impl LocalDir {
+    /// The staging directory of `upload`. An id that is not one `begin_multipart` could have made names no
+    /// upload, so it cannot name a path outside the staging area.
+    fn staging_dir(&self, upload: &MultipartUpload) -> Result<PathBuf, StorageError> {
+        let id = &upload.upload_id;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return Err(StorageError::NotFound { key: upload.key.clone() });
+        }
+        Ok(self.root.join(MULTIPART_DIR).join(id))
+    }
+}
+
+fn begin_staging(root: &Path, upload: &MultipartUpload) -> Result<(), StorageError> {
+    let area = root.join(MULTIPART_DIR);
+    if !area.is_dir() {
+        match fs::create_dir(&area) {
+            Ok(()) => sync_dir(root)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StorageError::io("create directory", &area, e)),
+        }
+    }
+    let dir = area.join(&upload.upload_id);
+    fs::create_dir(&dir).map_err(|e| StorageError::io("create directory", &dir, e))?;
+    sync_dir(&area)?;
+    write_small_file(&dir, "key", upload.key.as_str().as_bytes())
+}
+
+/// `contents` as the file `dir/name`, atomically and durably (temp file, sync, rename, sync the directory).
+fn write_small_file(dir: &Path, name: &str, contents: &[u8]) -> Result<(), StorageError> {
+    let (mut file, temp) = create_temp_file(dir)?;
+    file.write_all(contents).map_err(|e| StorageError::io("write temporary file", &temp.path, e))?;
+    file.sync_all().map_err(|e| StorageError::io("sync temporary file", &temp.path, e))?;
+    drop(file);
+    let target = dir.join(name);
+    fs::rename(&temp.path, &target).map_err(|e| StorageError::io("rename temporary file onto", &target, e))?;
+    temp.persisted();
+    sync_dir(dir)
+}
+
+/// That the staging directory exists and belongs to the upload's key.
+fn check_staging(dir: &Path, upload: &MultipartUpload) -> Result<(), StorageError> {
+    match fs::read(dir.join("key")) {
+        Ok(key) if key == upload.key.as_str().as_bytes() => Ok(()),
+        Ok(_) => Err(StorageError::NotFound { key: upload.key.clone() }),
+        Err(e) if is_missing(&e) => Err(StorageError::NotFound { key: upload.key.clone() }),
+        Err(e) => Err(StorageError::io("read", dir.join("key"), e)),
+    }
+}
+
+fn part_record_name(number: u32) -> String {
+    format!("part-{number:05}")
+}
+
+/// The parts recorded in `dir`, 1, 2, 3… up to the first one missing.
+fn stored_parts(dir: &Path) -> Result<Vec<UploadedPart>, StorageError> {
+    let mut parts = Vec::new();
+    for number in 1u32.. {
+        let path = dir.join(part_record_name(number));
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if is_missing(&e) => break,
+            Err(e) => return Err(StorageError::io("read", &path, e)),
+        };
+        let size = text.trim().parse::<u64>().map_err(|_| {
+            StorageError::io("read", &path, io::Error::new(io::ErrorKind::InvalidData, "not a part size"))
+        })?;
+        parts.push(UploadedPart { number, size, etag: part_etag(number, size) });
+    }
+    Ok(parts)
+}
+
+/// A part's tag: parts are written in order at fixed offsets, so number and size identify what was stored.
+fn part_etag(number: u32, size: u64) -> String {
+    format!("{number}-{size}")
+}
+
+fn out_of_order(dir: &Path, detail: String) -> StorageError {
+    StorageError::io("write part in", dir, io::Error::new(io::ErrorKind::InvalidInput, detail))
+}
+
+fn write_part(dir: &Path, upload: &MultipartUpload, number: u32, body: &[u8]) -> Result<UploadedPart, StorageError> {
+    check_staging(dir, upload)?;
+    if number == 0 {
+        return Err(out_of_order(dir, "part numbers start at 1".to_owned()));
+    }
+    let stored = stored_parts(dir)?;
+    let earlier = usize::try_from(number - 1).unwrap_or(usize::MAX);
+    if stored.len() < earlier {
+        let detail = format!("part {number} cannot be stored before part {}", stored.len() + 1);
+        return Err(out_of_order(dir, detail));
+    }
+    // Records of this part and the ones after it go first: from here on no record claims the bytes rewritten.
+    for later in &stored[earlier..] {
+        let path = dir.join(part_record_name(later.number));
+        fs::remove_file(&path).map_err(|e| StorageError::io("remove", &path, e))?;
+    }
+    let offset: u64 = stored[..earlier].iter().map(|part| part.size).sum();
+    let data_path = dir.join("data");
+    let mut data = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&data_path)
+        .map_err(|e| StorageError::io("open", &data_path, e))?;
+    data.set_len(offset).map_err(|e| StorageError::io("truncate", &data_path, e))?;
+    io::Seek::seek(&mut data, SeekFrom::Start(offset)).map_err(|e| StorageError::io("seek in", &data_path, e))?;
+    data.write_all(body).map_err(|e| StorageError::io("write", &data_path, e))?;
+    // The bytes are on disk before the record that says they are.
+    data.sync_all().map_err(|e| StorageError::io("sync", &data_path, e))?;
+    let size = body.len() as u64;
+    write_small_file(dir, &part_record_name(number), size.to_string().as_bytes())?;
+    Ok(UploadedPart { number, size, etag: part_etag(number, size) })
+}
+
+fn complete_staging(
+    root: &Path,
+    dir: &Path,
+    upload: &MultipartUpload,
+    parts: &[UploadedPart],
+) -> Result<(), StorageError> {
+    check_staging(dir, upload)?;
+    let stored = stored_parts(dir)?;
+    let matches = parts.len() <= stored.len() && parts.iter().zip(&stored).all(|(given, stored)| given == stored);
+    if !matches {
+        let detail = "the parts named are not the parts stored, in order from 1".to_owned();
+        return Err(StorageError::io(
+            "complete multipart upload in",
+            dir,
+            io::Error::new(io::ErrorKind::InvalidInput, detail),
+        ));
+    }
+    let length: u64 = parts.iter().map(|part| part.size).sum();
+    let data_path = dir.join("data");
+    let data = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&data_path)
+        .map_err(|e| StorageError::io("open", &data_path, e))?;
+    // Parts stored after the last one named are not part of the object.
+    data.set_len(length).map_err(|e| StorageError::io("truncate", &data_path, e))?;
+    data.sync_all().map_err(|e| StorageError::io("sync", &data_path, e))?;
+    drop(data);
+    let target = root.join(upload.key.to_relative_path());
+    let target_dir = create_parent_dirs(root, &upload.key)?;
+    fs::rename(&data_path, &target).map_err(|e| StorageError::io("rename multipart data onto", &target, e))?;
+    sync_dir(&target_dir)?;
+    // The object is in place; what is left is the staging directory's records.
+    if let Err(error) = fs::remove_dir_all(dir) {
+        warn!(path = %dir.display(), %error, "Could not remove a completed upload's staging directory.");
+    }
+    Ok(())
 }
 
 /// Runs filesystem work on the blocking pool. A panic there is re-raised here, as if the work ran inline.

@@ -22,7 +22,7 @@ use tracing::{debug, warn};
 
 use crate::key::split_list_prefix;
 use crate::store::{clamp_range, ObjectBody, ObjectRead};
-use crate::{ObjectKey, ObjectMeta, ObjectStore, StorageError};
+use crate::{MultipartUpload, ObjectKey, ObjectMeta, ObjectStore, StorageError, UploadedPart};
 
 /// The S3 endpoint URL, for S3-compatible servers (`http://127.0.0.1:3900`); unset means AWS.
 pub const ENDPOINT_ENV: &str = "MARQUEE_S3_ENDPOINT";
@@ -375,6 +375,18 @@ impl S3Store {
         Ok(())
     }
 
+    /// A multipart request's error: `NoSuchUpload` (the upload was completed, aborted or never begun) is
+    /// [`StorageError::NotFound`] for the upload's key.
+    fn multipart_error<E>(&self, op: &'static str, key: &ObjectKey, error: SdkError<E>) -> StorageError
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        if error.code() == Some("NoSuchUpload") || is_not_found(&error) {
+            return StorageError::NotFound { key: key.clone() };
+        }
+        self.remote(op, key.as_str(), error)
+    }
+
     /// The service answered something the S3 protocol does not allow.
     fn protocol_error(&self, op: &'static str, key: &ObjectKey, detail: &'static str) -> StorageError {
         StorageError::Remote {
@@ -566,6 +578,123 @@ impl ObjectStore for S3Store {
         keys.sort_unstable();
         keys.dedup();
         Ok(keys)
+    }
+
+    async fn begin_multipart(&self, key: &ObjectKey) -> Result<MultipartUpload, StorageError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.config.bucket)
+            .key(self.s3_key(key.as_str()))
+            .send()
+            .await
+            .map_err(|e| self.remote("start multipart upload", key.as_str(), e))?;
+        let Some(upload_id) = created.upload_id else {
+            return Err(self.protocol_error("start multipart upload", key, "no upload id in the answer"));
+        };
+        debug!(key = %key, upload_id, "Multipart upload started.");
+        Ok(MultipartUpload { key: key.clone(), upload_id })
+    }
+
+    async fn put_part(&self, upload: &MultipartUpload, number: u32, body: Bytes) -> Result<UploadedPart, StorageError> {
+        let key = &upload.key;
+        let part_number = i32::try_from(number)
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| self.protocol_error("upload part", key, "part numbers are 1 to 10 000"))?;
+        let size = body.len() as u64;
+        let uploaded = self
+            .client
+            .upload_part()
+            .bucket(&self.config.bucket)
+            .key(self.s3_key(key.as_str()))
+            .upload_id(&upload.upload_id)
+            .part_number(part_number)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| self.multipart_error("upload part", key, e))?;
+        let Some(etag) = uploaded.e_tag else {
+            return Err(self.protocol_error("upload part", key, "no ETag in the answer"));
+        };
+        debug!(key = %key, upload_id = upload.upload_id, part = number, bytes = size, "Part written.");
+        Ok(UploadedPart { number, size, etag })
+    }
+
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>, StorageError> {
+        let key = &upload.key;
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_parts()
+                .bucket(&self.config.bucket)
+                .key(self.s3_key(key.as_str()))
+                .upload_id(&upload.upload_id)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| self.multipart_error("list parts", key, e))?;
+            for part in page.parts() {
+                let number = part.part_number().and_then(|n| u32::try_from(n).ok());
+                let size = part.size().and_then(|n| u64::try_from(n).ok());
+                match (number, size, part.e_tag()) {
+                    (Some(number), Some(size), Some(etag)) => {
+                        parts.push(UploadedPart { number, size, etag: etag.to_owned() });
+                    }
+                    _ => return Err(self.protocol_error("list parts", key, "a part lacks its number, size or ETag")),
+                }
+            }
+            match page.next_part_number_marker {
+                Some(next) if page.is_truncated == Some(true) => marker = Some(next),
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|part| part.number);
+        parts.dedup_by_key(|part| part.number);
+        Ok(parts)
+    }
+
+    async fn complete_multipart(&self, upload: &MultipartUpload, parts: &[UploadedPart]) -> Result<(), StorageError> {
+        let key = &upload.key;
+        let completed = parts
+            .iter()
+            .map(|part| {
+                let number = i32::try_from(part.number).unwrap_or(i32::MAX);
+                CompletedPart::builder().part_number(number).e_tag(&part.etag).build()
+            })
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.config.bucket)
+            .key(self.s3_key(key.as_str()))
+            .upload_id(&upload.upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
+            .send()
+            .await
+            .map_err(|e| self.multipart_error("complete multipart upload", key, e))?;
+        debug!(key = %key, upload_id = upload.upload_id, parts = parts.len(), "Multipart upload completed.");
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<(), StorageError> {
+        let key = &upload.key;
+        let aborted = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.config.bucket)
+            .key(self.s3_key(key.as_str()))
+            .upload_id(&upload.upload_id)
+            .send()
+            .await;
+        match aborted.map_err(|e| self.multipart_error("abort multipart upload", key, e)) {
+            Ok(_) | Err(StorageError::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+        debug!(key = %key, upload_id = upload.upload_id, "Multipart upload aborted.");
+        Ok(())
     }
 
     fn location(&self) -> String {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_core::Stream;
 
-use crate::{ObjectKey, StorageError};
+use crate::{MultipartUpload, ObjectKey, StorageError, UploadedPart};
 
 /// What `head` reports about a stored object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +94,57 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// at any depth, sorted by bytes. `""` lists everything. A prefix no valid key could start with (`/a`,
     /// `../`) is [`StorageError::InvalidKey`].
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StorageError>;
+
+    /// Starts a multipart upload of an object to `key`. Nothing is visible at `key` until
+    /// [`complete_multipart`](Self::complete_multipart); the returned upload (key and id, plain strings) can be
+    /// recorded and resumed by another process, or after a restart.
+    ///
+    /// The multipart contract, the same on every backend: parts are numbered from 1 and put in order (part N
+    /// after parts 1 to N-1); putting a part again replaces it (a retry) and makes every stored part after it
+    /// meaningless: only the parts named in `complete_multipart` make the object. Every part but the last must
+    /// be at least [`MIN_PART_SIZE`](crate::multipart::MIN_PART_SIZE) bytes on S3. Do not `put` the key while
+    /// an upload to it is in progress: some S3 servers (Garage) end the upload then.
+    ///
+    /// The provided implementations refuse with [`StorageError::Unsupported`] (for test doubles); every real
+    /// backend overrides them.
+    async fn begin_multipart(&self, key: &ObjectKey) -> Result<MultipartUpload, StorageError> {
+        let _ = key;
+        Err(self.multipart_unsupported())
+    }
+
+    /// Stores part `number` (from 1) of `upload`. When it returns `Ok`, the part is durable and
+    /// [`list_parts`](Self::list_parts) reports it.
+    async fn put_part(&self, upload: &MultipartUpload, number: u32, body: Bytes) -> Result<UploadedPart, StorageError> {
+        let _ = (upload, number, body);
+        Err(self.multipart_unsupported())
+    }
+
+    /// The parts of `upload` stored so far, by number: what a process resuming the upload after a restart
+    /// starts from. An upload that does not exist (completed, aborted, never begun) is
+    /// [`StorageError::NotFound`] for its key.
+    async fn list_parts(&self, upload: &MultipartUpload) -> Result<Vec<UploadedPart>, StorageError> {
+        let _ = upload;
+        Err(self.multipart_unsupported())
+    }
+
+    /// Makes the object at the upload's key from `parts` (numbers 1 to N, in order, as `put_part` returned
+    /// them), replacing any object there atomically, and ends the upload. Stored parts not named are discarded.
+    async fn complete_multipart(&self, upload: &MultipartUpload, parts: &[UploadedPart]) -> Result<(), StorageError> {
+        let _ = (upload, parts);
+        Err(self.multipart_unsupported())
+    }
+
+    /// Ends the upload and removes every part stored for it. Idempotent: aborting an upload that is already
+    /// gone is `Ok`. The object at the key (if any) is untouched.
+    async fn abort_multipart(&self, upload: &MultipartUpload) -> Result<(), StorageError> {
+        let _ = upload;
+        Err(self.multipart_unsupported())
+    }
+
+    /// The error the provided multipart methods return.
+    fn multipart_unsupported(&self) -> StorageError {
+        StorageError::Unsupported { location: self.location(), reason: "this store has no multipart uploads" }
+    }
 
     /// Where the objects live, for logs: `file:///srv/media` or `s3://bucket/prefix`. [`open`](crate::open)
     /// accepts it back (for S3, with the same environment).

@@ -50,6 +50,48 @@ async fn local_dir_keeps_the_object_store_contract() {
 }
 
 #[tokio::test]
+async fn local_dir_keeps_the_multipart_contract_and_leaves_no_staging_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, reopened) = (store_in(tmp.path()), store_in(tmp.path()));
+    support::conformance::check_multipart(store.as_ref(), reopened.as_ref()).await;
+    // Completed and aborted uploads leave nothing in the staging area.
+    let staging: Vec<_> = files_on_disk(tmp.path())
+        .into_iter()
+        .filter(|p| p.starts_with(".tmp-multipart") && p.components().count() > 1)
+        .collect();
+    assert!(staging.is_empty(), "{staging:?}");
+}
+
+#[tokio::test]
+async fn local_multipart_parts_go_in_order_and_a_retried_part_forgets_the_later_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_in(tmp.path());
+    let upload = store.begin_multipart(&key("a/source")).await.unwrap();
+    assert!(store.put_part(&upload, 2, Bytes::from_static(b"gap")).await.is_err(), "part 2 before part 1");
+    assert!(store.put_part(&upload, 0, Bytes::from_static(b"zero")).await.is_err());
+    let one = store.put_part(&upload, 1, Bytes::from_static(b"one-")).await.unwrap();
+    store.put_part(&upload, 2, Bytes::from_static(b"two-")).await.unwrap();
+    store.put_part(&upload, 3, Bytes::from_static(b"three")).await.unwrap();
+    // Part 2 again (a PATCH whose checksum failed after parts 2 and 3 went up, retried): 3 is forgotten.
+    let two = store.put_part(&upload, 2, Bytes::from_static(b"TWO")).await.unwrap();
+    assert_eq!(store.list_parts(&upload).await.unwrap(), vec![one.clone(), two.clone()]);
+    // Naming parts that were not stored, or not in order, is refused and changes nothing.
+    let wrong = marquee_storage::UploadedPart { size: 99, ..two.clone() };
+    assert!(store.complete_multipart(&upload, &[one.clone(), wrong]).await.is_err());
+    assert!(store.complete_multipart(&upload, std::slice::from_ref(&two)).await.is_err());
+    store.complete_multipart(&upload, &[one, two]).await.unwrap();
+    assert_eq!(store.get(&key("a/source")).await.unwrap(), Bytes::from_static(b"one-TWO"));
+    // An id that could name a path elsewhere names no upload.
+    let forged = marquee_storage::MultipartUpload { key: key("a/source"), upload_id: "../../etc".to_owned() };
+    assert!(matches!(store.list_parts(&forged).await, Err(StorageError::NotFound { .. })));
+    // An upload id belongs to its key.
+    let other = store.begin_multipart(&key("b")).await.unwrap();
+    let mismatched = marquee_storage::MultipartUpload { key: key("c"), upload_id: other.upload_id.clone() };
+    assert!(matches!(store.put_part(&mismatched, 1, Bytes::new()).await, Err(StorageError::NotFound { .. })));
+    store.abort_multipart(&other).await.unwrap();
+}
+
+#[tokio::test]
 async fn put_get_head_list_delete() {
     let tmp = tempfile::tempdir().unwrap();
     let store = store_in(tmp.path());

@@ -44,6 +44,17 @@ async fn s3_store_keeps_the_object_store_contract() {
 }
 
 #[tokio::test]
+async fn s3_store_keeps_the_multipart_contract() {
+    let garage = Garage::start();
+    let (store, reopened) = (garage.store("uploads").await, garage.store("uploads").await);
+    support::conformance::check_multipart(&store, &reopened).await;
+    assert!(raw_keys(&garage).await.is_empty(), "the multipart check cleans up after itself");
+    // No upload is left in progress: completed and aborted ones are gone from the bucket.
+    let uploads = raw_client(&garage).list_multipart_uploads().bucket(BUCKET).send().await.unwrap();
+    assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
+}
+
+#[tokio::test]
 async fn keys_are_stored_under_the_prefix_as_plain_s3_objects() {
     let garage = Garage::start();
     let store = garage.store("films/2026").await;

@@ -157,3 +157,66 @@ pub async fn check_object_store(store: &dyn ObjectStore) {
     }
     assert!(store.list("").await.unwrap().is_empty());
 }
+
+/// `len` bytes of a pattern that differs at every offset of a part, seeded so parts differ from each other.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
+}
+
+/// The multipart contract on `store`, which must be empty; `reopened` is a second handle on the same storage
+/// (as a restarted process would open it), which must see the upload from its key and id alone.
+pub async fn check_multipart(store: &dyn ObjectStore, reopened: &dyn ObjectStore) {
+    use marquee_storage::multipart::MIN_PART_SIZE;
+    use marquee_storage::MultipartUpload;
+
+    let part = usize::try_from(MIN_PART_SIZE).unwrap();
+    let target = key("sources/film/source");
+    store.put(&target, Bytes::from_static(b"the old source")).await.unwrap();
+    let upload = store.begin_multipart(&target).await.unwrap();
+    assert_eq!(upload.key, target);
+    let first = store.put_part(&upload, 1, Bytes::from(pattern(part, 1))).await.unwrap();
+    assert_eq!((first.number, first.size), (1, MIN_PART_SIZE));
+    // Nothing changes before completion, neither at the key nor in listings.
+    assert_eq!(store.get(&target).await.unwrap(), Bytes::from_static(b"the old source"));
+    assert_eq!(listed(store, "").await, ["sources/film/source"], "parts in progress are not objects");
+
+    // After a "restart": the upload is found again from its key and id, with the parts stored so far.
+    let resumed = MultipartUpload { key: upload.key.clone(), upload_id: upload.upload_id.clone() };
+    assert_eq!(reopened.list_parts(&resumed).await.unwrap(), vec![first.clone()]);
+    let second = reopened.put_part(&resumed, 2, Bytes::from(pattern(part, 2))).await.unwrap();
+    // A retried last part replaces what was stored under its number.
+    reopened.put_part(&resumed, 3, Bytes::from(pattern(1000, 9))).await.unwrap();
+    let third = reopened.put_part(&resumed, 3, Bytes::from(pattern(777, 3))).await.unwrap();
+    assert_eq!(third.size, 777);
+    assert_eq!(store.list_parts(&upload).await.unwrap(), vec![first.clone(), second.clone(), third.clone()]);
+
+    // Completing replaces the object that was at the key when the upload began.
+    store.complete_multipart(&upload, &[first, second, third]).await.unwrap();
+    let expected = [pattern(part, 1), pattern(part, 2), pattern(777, 3)].concat();
+    let stored = store.get(&target).await.unwrap();
+    assert_eq!(stored.len(), expected.len());
+    assert!(stored == expected, "the object is the parts in order");
+    assert_eq!(listed(store, "").await, ["sources/film/source"]);
+    assert!(matches!(store.list_parts(&upload).await, Err(StorageError::NotFound { key }) if key == target));
+
+    // Abort removes every part and leaves the object at the key alone; aborting twice is fine.
+    let abandoned = store.begin_multipart(&target).await.unwrap();
+    assert_ne!(abandoned.upload_id, upload.upload_id);
+    store.put_part(&abandoned, 1, Bytes::from(pattern(part, 5))).await.unwrap();
+    store.abort_multipart(&abandoned).await.unwrap();
+    store.abort_multipart(&abandoned).await.unwrap();
+    assert!(matches!(store.list_parts(&abandoned).await, Err(StorageError::NotFound { .. })));
+    assert!(store.put_part(&abandoned, 2, Bytes::from_static(b"late")).await.is_err(), "an aborted upload is gone");
+    assert!(store.get(&target).await.unwrap() == expected);
+
+    // A single short part is a whole object (the last part may be small).
+    let small = key("sources/small");
+    let upload = store.begin_multipart(&small).await.unwrap();
+    let only = store.put_part(&upload, 1, Bytes::from_static(b"tiny")).await.unwrap();
+    store.complete_multipart(&upload, &[only]).await.unwrap();
+    assert_eq!(store.get(&small).await.unwrap(), Bytes::from_static(b"tiny"));
+
+    for key in store.list("").await.unwrap() {
+        store.delete(&key).await.unwrap();
+    }
+}
