@@ -62,7 +62,7 @@ if (( want_test )); then
   scripts/install-node.sh
   [[ -x "$HOME/.cache/marquee-tools/node/bin/node" ]] && export PATH="$HOME/.cache/marquee-tools/node/bin:$PATH"
   # The browser tests' players and driver, pinned in browser-tests/package-lock.json.
-  if [[ -f browser-tests/package-lock.json && ! -d browser-tests/node_modules ]]; then
+  if [[ -f browser-tests/package-lock.json && ( ! -d browser-tests/node_modules || browser-tests/package-lock.json -nt browser-tests/node_modules/.package-lock.json ) ]]; then
     echo "Installing the browser-test players (npm ci)…"
     npm ci --prefix browser-tests --no-audit --no-fund --loglevel=error
   fi

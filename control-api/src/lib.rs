@@ -9,6 +9,7 @@
 //! - [`server`]: the router, its middleware and serving on `marquee-http`; [`routes`]: the `/v1` handlers.
 //! - [`error`]: the one JSON error format; [`openapi`]: the generated OpenAPI document; [`metrics`].
 
+pub mod assets;
 pub mod auth;
 pub mod db;
 pub mod error;

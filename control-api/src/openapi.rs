@@ -4,9 +4,11 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::assets::routes as assets;
 use crate::auth::routes as auth;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::events;
+use crate::uploads::routes as uploads;
 
 /// Every endpoint, schema and error of the API.
 #[derive(Debug, OpenApi)]
@@ -16,6 +18,8 @@ use crate::events;
         auth::login, auth::refresh, auth::logout, auth::register, auth::me, auth::change_password,
         auth::create_user, auth::list_users, auth::update_user,
         auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
+        assets::list, assets::read, assets::delete,
+        uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
     ),
     components(schemas(
         ErrorBody,

@@ -6,5 +6,8 @@ use crate::server::AppState;
 
 /// Every `/v1` route.
 pub fn v1() -> Router<AppState> {
-    Router::new().merge(crate::auth::routes::routes())
+    Router::new()
+        .merge(crate::auth::routes::routes())
+        .merge(crate::assets::routes::routes())
+        .merge(crate::uploads::routes::routes())
 }

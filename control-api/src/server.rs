@@ -29,6 +29,7 @@ use crate::db::Database;
 use crate::error::{ApiError, ErrorMarker};
 use crate::metrics::ApiMetrics;
 use crate::settings::ApiSettings;
+use crate::uploads::{UploadService, UploadSettings};
 
 /// The header that carries each request's id, in the request (a client's own id is kept) and the response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -40,6 +41,7 @@ pub struct AppState {
     pub storage: Arc<dyn ObjectStore>,
     pub metrics: ApiMetrics,
     pub auth: AuthState,
+    pub uploads: UploadService,
 }
 
 impl AppState {
@@ -56,7 +58,12 @@ impl AppState {
                 allow_registration: !settings.no_registration,
             },
         };
-        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth })
+        let uploads = UploadService::new(
+            db.clone(),
+            storage.clone(),
+            UploadSettings { max_upload_bytes: settings.max_upload_bytes, ..UploadSettings::default() },
+        );
+        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth, uploads })
     }
 }
 

@@ -47,6 +47,10 @@ pub struct ApiSettings {
     #[serde(with = "marquee_settings::human::bytes")]
     #[setting(value_name = "SIZE", heading = LISTENING)]
     pub max_json_bytes: u64,
+    /// The largest upload accepted (tus creation of a longer one is refused with 413; `Tus-Max-Size`).
+    #[serde(with = "marquee_settings::human::bytes")]
+    #[setting(value_name = "SIZE", heading = STORAGE)]
+    pub max_upload_bytes: u64,
     /// How long an access token (a JWT) is valid; clients refresh it with their refresh token.
     #[serde(with = "marquee_settings::human::duration")]
     #[setting(value_name = "DURATION", heading = SIGN_IN)]
@@ -70,6 +74,7 @@ impl Default for ApiSettings {
             database: DEFAULT_DATABASE.to_string(),
             storage: None,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
+            max_upload_bytes: crate::uploads::service::DEFAULT_MAX_UPLOAD_BYTES,
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
             no_registration: false,
@@ -87,6 +92,9 @@ impl ApiSettings {
         }
         if self.max_json_bytes < 1024 {
             problems.push(Problem::new("max_json_bytes", "must be at least 1 KiB"));
+        }
+        if self.max_upload_bytes == 0 || self.max_upload_bytes > marquee_storage::multipart::MAX_OBJECT_SIZE {
+            problems.push(Problem::new("max_upload_bytes", "must be between 1 byte and 5 TiB (the S3 object limit)"));
         }
         if self.access_token_ttl < Duration::from_secs(10) || self.access_token_ttl > Duration::from_secs(24 * 3600) {
             problems.push(Problem::new("access_token_ttl", "must be between 10s and 24h"));

@@ -3,6 +3,8 @@
 //! - [`tus`]: the protocol as values (headers parsed and formatted, the rules that pick 409, 460, 413, 410).
 //! - [`service`]: the `uploads` table and the storage behind it: create, read the offset, append a chunk
 //!   (with an optional checksum), terminate, expire. HTTP handlers call it directly.
+//! - [`routes`]: `/v1/uploads`, the tus endpoints, which make the asset an upload becomes and queue it at
+//!   the last byte.
 //!
 //! An upload is one storage multipart upload towards its final key, planned from `Upload-Length`
 //! ([`marquee_storage::PartPlan`]). PATCH bodies of any size are cut into whole parts as they arrive; the bytes
@@ -10,6 +12,7 @@
 //! so the API holds at most one part per upload in memory, keeps nothing on its own disk, and any API
 //! instance can carry on after a restart. The offset in the database advances only once the bytes are stored.
 
+pub mod routes;
 pub mod service;
 pub mod tus;
 

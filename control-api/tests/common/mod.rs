@@ -196,3 +196,24 @@ pub async fn post_json(url: &str, headers: &[(&str, &str)], value: &serde_json::
     all.extend_from_slice(headers);
     send("POST", url, &all, serde_json::to_vec(value).unwrap()).await
 }
+
+/// `node`: the one `scripts/install-node.sh` installed, where it installed one, else the one on PATH.
+pub fn node() -> std::process::Command {
+    let installed =
+        std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cache/marquee-tools/node/bin/node"));
+    match installed {
+        Some(path) if path.is_file() => std::process::Command::new(path),
+        _ => std::process::Command::new("node"),
+    }
+}
+
+/// The repository's root.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The events the API has recorded, oldest first, as (type, asset id).
+pub async fn recorded_events(db: &Database) -> Vec<(String, Option<String>)> {
+    let page = marquee_control_api::events::events_after(db.pool(), 0, 1000, None).await.unwrap();
+    page.events.into_iter().map(|e| (e.kind.as_str().to_owned(), e.asset_id)).collect()
+}

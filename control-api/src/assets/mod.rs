@@ -1,0 +1,8 @@
+//! Assets: what an upload becomes. [`model`] (statuses and their transitions, what the API shows; pure),
+//! [`store`] (the table; every status change records its event in the same transaction), [`routes`].
+
+pub mod model;
+pub mod routes;
+pub mod store;
+
+pub use model::{Asset, AssetStatus, PlaybackPolicy};
