@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::ArgMatches;
+use marquee_control_api::playback::{NoEntitlements, Playback};
 use marquee_control_api::{Api, ApiSettings, AppState, Database};
 use marquee_settings::{Problem, Report, Resolved, Section};
+use marquee_signing::KeyRing;
 use marquee_storage::ObjectStore;
 
 use crate::config::LoadedFile;
@@ -42,21 +44,24 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
     let (resolved, reports) = crate::config::resolve::<ApiSettings>(matches, file.as_ref());
     problems.extend(reports);
     let open = |location: &str| marquee_storage::open(location).map_err(|e| e.to_string());
-    let storage = match plan(&resolved, open, &mut problems) {
-        Some(storage) if problems.is_empty() => storage,
+    let (storage, playback) = match plan(&resolved, open, &mut problems) {
+        Some(plan) if problems.is_empty() => plan,
         _ => return Err(crate::config::failure("cannot start the API", &problems)),
     };
     let settings = resolved.value;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(serve(settings, storage))
+    runtime.block_on(serve(settings, storage, playback))
 }
 
-async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>) -> anyhow::Result<()> {
+async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>, playback: Option<Playback>) -> anyhow::Result<()> {
     let db = Database::connect(&settings.database).await?;
     let location = storage.location();
     let first_admin = marquee_control_api::auth::first_admin(&db).await.context("cannot read the users")?;
-    let state = AppState::new(db, storage, &settings).await.context("cannot read the access-token secret")?;
+    let mut state = AppState::new(db, storage, &settings).await.context("cannot read the access-token secret")?;
+    if let Some(playback) = playback {
+        state = state.with_playback(playback);
+    }
     let api = Api::bind(&settings, state).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     println!(
         "Serving the control API on http://{} (database {}, storage {location})",
@@ -90,7 +95,7 @@ pub fn check(file: &LoadedFile, problems: &mut Vec<Report>, notes: &mut Vec<Stri
         notes.push(format!("set from the environment: {}", resolved.places.from_env.join(", ")));
     }
     problems.extend(reports);
-    let (location, note) = plan(&resolved, crate::origin::check_location, problems)?;
+    let ((location, note), _) = plan(&resolved, crate::origin::check_location, problems)?;
     notes.extend(note);
     Some(format!(
         "[api] serves on http://{} with database {} and storage {location}",
@@ -99,13 +104,13 @@ pub fn check(file: &LoadedFile, problems: &mut Vec<Report>, notes: &mut Vec<Stri
     ))
 }
 
-/// Checks the resolved settings and the storage location (`open` turns it into `S` or says why it cannot),
-/// each problem placed where it was set.
+/// Checks the resolved settings, the storage location (`open` turns it into `S` or says why it cannot) and the
+/// key file, each problem placed where it was set.
 fn plan<S>(
     resolved: &Resolved<ApiSettings>,
     open: impl FnOnce(&str) -> Result<S, String>,
     problems: &mut Vec<Report>,
-) -> Option<S> {
+) -> Option<(S, Option<Playback>)> {
     let before = problems.len();
     let (settings, places) = (&resolved.value, &resolved.places);
     let storage = match &settings.storage {
@@ -120,8 +125,23 @@ fn plan<S>(
         }
     };
     problems.extend(settings.problems().iter().map(|problem| places.report(problem)));
+    let keys = settings.key_file.as_ref().and_then(|path| {
+        let keys = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| KeyRing::from_toml(&path.display().to_string(), &text).map_err(|e| e.to_string()));
+        keys.map_err(|e| problems.push(places.report(&Problem::new("key_file", e)))).ok()
+    });
     if problems.len() > before {
         return None;
     }
-    storage
+    let playback = match (keys, &settings.playback_base_url) {
+        (Some(keys), Some(base_url)) => Some(Playback {
+            keys,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            ttl: settings.playback_ttl,
+            entitlements: Arc::new(NoEntitlements),
+        }),
+        _ => None,
+    };
+    Some((storage?, playback))
 }

@@ -136,7 +136,7 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     }
     assert!(text[text.find("\n[api]\n").unwrap()..].contains("\n# storage = "), "api storage is shown commented out");
 
-    // As printed it lacks only what has no default; uncommenting four lines makes a working file.
+    // As printed it lacks only what has no default; uncommenting the lines of what has no default makes a working file.
     let dir = workspace();
     let path = dir.path().join("marquee.toml");
     std::fs::write(&path, &text).unwrap();
@@ -149,7 +149,8 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     let edited = text
         .replace("# storage = \"/srv/marquee/media\"", "storage = \"media\"")
         .replace("# key_file = \"keys.toml\"", "key_file = \"keys.toml\"")
-        .replace("# upstreams = [", "upstreams = [");
+        .replace("# upstreams = [", "upstreams = [")
+        .replace("# playback_base_url = ", "playback_base_url = ");
     std::fs::write(&path, edited).unwrap();
     let (out, stdout, stderr) = check(&path);
     assert!(out.status.success(), "{stdout}{stderr}");

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod metrics;
 pub mod openapi;
+pub mod playback;
 pub mod routes;
 pub mod server;
 pub mod settings;

@@ -20,6 +20,7 @@ use crate::uploads::routes as uploads;
         auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
         assets::list, assets::read, assets::delete,
         uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
+        crate::playback::playback,
     ),
     components(schemas(
         ErrorBody,

@@ -10,4 +10,5 @@ pub fn v1() -> Router<AppState> {
         .merge(crate::auth::routes::routes())
         .merge(crate::assets::routes::routes())
         .merge(crate::uploads::routes::routes())
+        .merge(crate::playback::routes())
 }

@@ -28,6 +28,7 @@ use crate::auth::{AuthPolicy, AuthState};
 use crate::db::Database;
 use crate::error::{ApiError, ErrorMarker};
 use crate::metrics::ApiMetrics;
+use crate::playback::Playback;
 use crate::settings::ApiSettings;
 use crate::uploads::{UploadService, UploadSettings};
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub metrics: ApiMetrics,
     pub auth: AuthState,
     pub uploads: UploadService,
+    /// Signing keys and base URL for playback URLs; `None` answers 503 to playback requests.
+    pub playback: Option<Playback>,
 }
 
 impl AppState {
@@ -63,7 +66,13 @@ impl AppState {
             storage.clone(),
             UploadSettings { max_upload_bytes: settings.max_upload_bytes, ..UploadSettings::default() },
         );
-        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth, uploads })
+        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth, uploads, playback: None })
+    }
+
+    /// Makes playback URLs with `playback`.
+    pub fn with_playback(mut self, playback: Playback) -> Self {
+        self.playback = Some(playback);
+        self
     }
 }
 

@@ -2,6 +2,7 @@
 //! `marquee.toml`, the flags of `marquee api` and its `MARQUEE_API_*` variables all come from [`ApiSettings`].
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use marquee_http::ConnectionSettings;
@@ -22,6 +23,7 @@ pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 36
 
 const STORAGE: &str = "Storage and database";
 const SIGN_IN: &str = "Sign-in";
+const PLAYBACK: &str = "Playback";
 const LISTENING: &str = "Listening";
 
 /// Everything `marquee api` can be told. Each field's doc is its `--help` text.
@@ -51,6 +53,20 @@ pub struct ApiSettings {
     #[serde(with = "marquee_settings::human::bytes")]
     #[setting(value_name = "SIZE", heading = STORAGE)]
     pub max_upload_bytes: u64,
+    /// Signing keys (`marquee keygen`; the same file the origin and edges verify with): playback URLs are
+    /// signed with its current key. Without it, playback requests answer 503.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[setting(env = "MARQUEE_KEY_FILE", value_name = "FILE", heading = PLAYBACK, placeholder = "keys.toml")]
+    pub key_file: Option<PathBuf>,
+    /// Where players fetch media: the edge (or origin) base URL, http(s)://host[:port], that playback URLs
+    /// start with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[setting(value_name = "URL", heading = PLAYBACK, placeholder = "https://cdn.example.com")]
+    pub playback_base_url: Option<String>,
+    /// How long playback URLs are valid.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION", heading = PLAYBACK)]
+    pub playback_ttl: Duration,
     /// How long an access token (a JWT) is valid; clients refresh it with their refresh token.
     #[serde(with = "marquee_settings::human::duration")]
     #[setting(value_name = "DURATION", heading = SIGN_IN)]
@@ -75,6 +91,9 @@ impl Default for ApiSettings {
             storage: None,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
             max_upload_bytes: crate::uploads::service::DEFAULT_MAX_UPLOAD_BYTES,
+            key_file: None,
+            playback_base_url: None,
+            playback_ttl: crate::playback::DEFAULT_PLAYBACK_TTL,
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
             no_registration: false,
@@ -96,6 +115,18 @@ impl ApiSettings {
         if self.max_upload_bytes == 0 || self.max_upload_bytes > marquee_storage::multipart::MAX_OBJECT_SIZE {
             problems.push(Problem::new("max_upload_bytes", "must be between 1 byte and 5 TiB (the S3 object limit)"));
         }
+        if let Some(url) = &self.playback_base_url {
+            if let Some(problem) = base_url_problem(url) {
+                problems.push(Problem::new("playback_base_url", problem));
+            }
+        }
+        if self.key_file.is_some() != self.playback_base_url.is_some() {
+            let missing = if self.key_file.is_some() { "playback_base_url" } else { "key_file" };
+            problems.push(Problem::new(missing, "playback URLs need both key_file and playback_base_url"));
+        }
+        if self.playback_ttl < Duration::from_secs(60) {
+            problems.push(Problem::new("playback_ttl", "must be at least 1m"));
+        }
         if self.access_token_ttl < Duration::from_secs(10) || self.access_token_ttl > Duration::from_secs(24 * 3600) {
             problems.push(Problem::new("access_token_ttl", "must be between 10s and 24h"));
         }
@@ -103,5 +134,18 @@ impl ApiSettings {
             problems.push(Problem::new("refresh_token_ttl", "must be longer than access_token_ttl"));
         }
         problems
+    }
+}
+
+/// What is wrong with a base URL for playback, if anything: it must be `http(s)://host[:port]`.
+pub fn base_url_problem(url: &str) -> Option<&'static str> {
+    let url = url.trim_end_matches('/');
+    let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    match host {
+        None => Some("must start with http:// or https://"),
+        Some(host) if host.is_empty() || host.contains(['/', '?', '#', ' ']) => {
+            Some("must be a scheme and host (and port) only, like https://cdn.example.com")
+        }
+        Some(_) => None,
     }
 }

@@ -83,13 +83,29 @@ impl TestApi {
 
     /// Starts on `database` with the defaults changed by `adjust`.
     pub async fn start_with(database: TestDatabase, adjust: impl FnOnce(&mut ApiSettings)) -> Self {
+        Self::start_full(database, adjust, None).await
+    }
+
+    /// Starts on a new database of `engine` that makes playback URLs with `playback`.
+    pub async fn start_with_playback(engine: Engine, playback: marquee_control_api::playback::Playback) -> Self {
+        Self::start_full(TestDatabase::new(engine), |_| {}, Some(playback)).await
+    }
+
+    async fn start_full(
+        database: TestDatabase,
+        adjust: impl FnOnce(&mut ApiSettings),
+        playback: Option<marquee_control_api::playback::Playback>,
+    ) -> Self {
         let db = Database::connect(&database.url).await.expect("the database opens and migrates");
         let media = database.dir.path().join("media");
         std::fs::create_dir_all(&media).unwrap();
         let storage = marquee_storage::open(media.to_str().unwrap()).unwrap();
         let mut settings = ApiSettings { listen: "127.0.0.1:0".parse().unwrap(), ..ApiSettings::default() };
         adjust(&mut settings);
-        let state = AppState::new(db.clone(), storage, &settings).await.unwrap();
+        let mut state = AppState::new(db.clone(), storage, &settings).await.unwrap();
+        if let Some(playback) = playback {
+            state = state.with_playback(playback);
+        }
         let api = Api::bind(&settings, state).await.unwrap();
         let addr = api.local_addr();
         let (stop, stopped) = oneshot::channel();

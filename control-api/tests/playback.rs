@@ -1,0 +1,117 @@
+//! Signed playback URLs, on SQLite and on PostgreSQL: who may have them, for which assets, and that the
+//! origin's verifier accepts them for the asset's files only.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{call, send, Engine, TestApi};
+use marquee_control_api::auth::Role;
+use marquee_control_api::playback::{NoEntitlements, Playback};
+use marquee_signing::{ClientContext, KeyRing, Verifier};
+
+fn keys() -> KeyRing {
+    let text = marquee_signing::generate_key_file_toml("k1").unwrap();
+    KeyRing::from_toml("keys.toml", &text).unwrap()
+}
+
+/// Uploads a few bytes as `token`'s creator: the asset id.
+async fn uploaded(api: &TestApi, token: &str) -> String {
+    let auth = format!("Bearer {token}");
+    let created = send(
+        "POST",
+        &api.url("/v1/uploads"),
+        &[
+            ("authorization", &auth),
+            ("tus-resumable", "1.0.0"),
+            ("upload-length", "4"),
+            ("content-type", "application/offset+octet-stream"),
+        ],
+        b"film".to_vec(),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    created.headers["marquee-asset-id"].to_str().unwrap().to_owned()
+}
+
+/// What a worker's completion will do: the asset is ready with its presentation under `prefix`.
+async fn publish(api: &TestApi, asset: &str, prefix: &str) {
+    sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
+        .bind(prefix)
+        .bind(asset)
+        .execute(api.db.pool())
+        .await
+        .unwrap();
+}
+
+on_both_engines!(owners_and_admins_get_signed_urls_others_do_not, |engine: Engine| async move {
+    let playback = Playback {
+        keys: keys(),
+        base_url: "https://cdn.example.com".into(),
+        ttl: Duration::from_secs(3600),
+        entitlements: Arc::new(NoEntitlements),
+    };
+    let verifier = Verifier::new(playback.keys.clone());
+    let api = TestApi::start_with_playback(engine, playback).await;
+    let owner = api.signed_in("cora@example.com", Role::Creator).await;
+    let other = api.signed_in("olga@example.com", Role::Creator).await;
+    let viewer = api.signed_in("vic@example.com", Role::Viewer).await;
+    let admin = api.signed_in("ada@example.com", Role::Admin).await;
+    let asset = uploaded(&api, &owner).await;
+    let url = api.url(&format!("/v1/assets/{asset}/playback"));
+
+    let early = call("POST", &url, &owner, None).await;
+    assert_eq!((early.status, early.json()["error"]["code"].as_str()), (409, Some("asset_not_ready")));
+
+    let prefix = format!("media/{asset}/a1/");
+    publish(&api, &asset, &prefix).await;
+    let answer = call("POST", &url, &owner, None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let urls = answer.json();
+    let now = u64::try_from(marquee_control_api::auth::now_ms() / 1000).unwrap();
+    let expires_at = urls["expires_at"].as_u64().unwrap();
+    assert!((now + 3590..=now + 3601).contains(&expires_at), "{expires_at} vs {now}");
+    for (field, file) in [("hls_url", "master.m3u8"), ("dash_url", "manifest.mpd")] {
+        let url = urls[field].as_str().unwrap();
+        let path = url.strip_prefix("https://cdn.example.com").unwrap_or_else(|| panic!("{url}"));
+        assert!(path.ends_with(&format!("/{prefix}{file}")), "{path}");
+        // What the origin does with the path: the token authorises this asset's files, and no other's.
+        let (token, rest) = marquee_signing::split_token_path(path).unwrap();
+        let client = ClientContext::default();
+        verifier.verify(token, rest, now, client).expect("the origin accepts it");
+        verifier.verify(token, &format!("/{prefix}video_1080p/seg_00001.m4s"), now, client).expect("and its segments");
+        assert!(verifier.verify(token, &format!("/media/someone-else/a1/{file}"), now, client).is_err());
+    }
+
+    assert_eq!(call("POST", &url, &admin, None).await.status, 200);
+    for token in [&other, &viewer] {
+        let refused = call("POST", &url, token, None).await;
+        assert_eq!((refused.status, refused.json()["error"]["code"].as_str()), (403, Some("forbidden")));
+    }
+    assert_eq!(send("POST", &url, &[], Vec::new()).await.status, 401, "a signed asset needs a signed-in caller");
+
+    // A public asset plays for anyone, signed in or not.
+    sqlx::query("UPDATE assets SET playback_policy = 'public' WHERE id = $1")
+        .bind(&asset)
+        .execute(api.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(send("POST", &url, &[], Vec::new()).await.status, 200);
+    assert_eq!(call("POST", &url, &viewer, None).await.status, 200);
+
+    // Gone once deleted.
+    assert_eq!(call("DELETE", &api.url(&format!("/v1/assets/{asset}")), &owner, None).await.status, 204);
+    assert_eq!(call("POST", &url, &owner, None).await.status, 404);
+    api.stop().await;
+});
+
+on_both_engines!(without_keys_playback_says_what_to_configure, |engine: Engine| async move {
+    let api = TestApi::start(engine).await;
+    let owner = api.signed_in("cora@example.com", Role::Creator).await;
+    let asset = uploaded(&api, &owner).await;
+    let answer = call("POST", &api.url(&format!("/v1/assets/{asset}/playback")), &owner, None).await;
+    assert_eq!((answer.status, answer.json()["error"]["code"].as_str()), (503, Some("playback_not_configured")));
+    assert!(answer.json()["error"]["message"].as_str().unwrap().contains("--key-file"));
+    api.stop().await;
+});
