@@ -7,7 +7,8 @@
 //! - [`config`]: the file the services read, and their settings' registration; [`config_command`]: `marquee
 //!   config check` and `marquee config example`.
 //! - [`sign`]: `marquee sign` and `marquee keygen`.
-//! - [`admin`]: `marquee admin create` (accounts, on the API's database).
+//! - [`admin`]: `marquee admin create` (accounts, on the API's database); [`upload`]: `marquee upload`, a tus
+//!   client with a progress bar that resumes.
 
 pub mod admin;
 pub mod api;
@@ -18,3 +19,4 @@ pub mod origin;
 pub mod shutdown;
 pub mod sign;
 pub mod transcode;
+pub mod upload;

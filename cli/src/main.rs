@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use marquee::{admin, api, config, config_command, edge, origin, sign, transcode};
+use marquee::{admin, api, config, config_command, edge, origin, sign, transcode, upload};
 
 /// Marquee: a self-hosted video platform engine. Transcodes films into adaptive-bitrate CMAF ladders with
 /// HLS and DASH manifests; later releases serve them from an origin and edge caches.
@@ -74,6 +74,13 @@ enum Command {
     ///
     /// Example: marquee api --storage s3://media/ --database postgres://marquee@db:5432/marquee
     Api(api::ApiArgs),
+    /// Upload a film to the control API (tus) with a progress bar; prints the new asset's id.
+    ///
+    /// An interrupted upload (Ctrl-C, a crash, a network failure) resumes from where the server says it is
+    /// when the same command runs again.
+    ///
+    /// Example: MARQUEE_API_KEY=mqk_… marquee upload film.mp4 --api http://localhost:8090
+    Upload(upload::UploadArgs),
     /// Account chores on the API's database, such as making the first admin.
     ///
     /// Example: marquee admin create --email ops@example.com --database sqlite:api.db
@@ -110,6 +117,7 @@ fn main() -> ExitCode {
         Command::Edge(_) => edge::run(matches.subcommand_matches("edge").expect("clap matched edge")),
         Command::Api(_) => api::run(matches.subcommand_matches("api").expect("clap matched api")),
         Command::Admin(args) => admin::run(args),
+        Command::Upload(args) => upload::run(args),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
         Command::Config(args) => config_command::run(args),

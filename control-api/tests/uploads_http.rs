@@ -203,3 +203,52 @@ on_both_engines!(tus_js_client_uploads_is_interrupted_and_resumes, |engine: Engi
     assert!(stored == data, "the stored source is the file, byte for byte");
     api.stop().await;
 });
+
+on_both_engines!(a_client_that_vanishes_mid_patch_does_not_lock_the_upload, |engine: Engine| async move {
+    use tokio::io::AsyncWriteExt;
+    let api = TestApi::start(engine).await;
+    let creator = api.signed_in("cora@example.com", Role::Creator).await;
+    let auth = format!("Bearer {creator}");
+    let created =
+        send("POST", &api.url("/v1/uploads"), &[("authorization", &auth), TUS, ("upload-length", "1000")], Vec::new())
+            .await;
+    let location = header(&created, "location").to_owned();
+    // A PATCH announcing 1000 bytes that sends 100 and closes the connection.
+    let mut stream = tokio::net::TcpStream::connect(api.addr).await.unwrap();
+    let head = format!(
+        "PATCH {location} HTTP/1.1\r\nhost: x\r\nauthorization: {auth}\r\ntus-resumable: 1.0.0\r\n\
+         content-type: application/offset+octet-stream\r\nupload-offset: 0\r\ncontent-length: 1000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&bytes(100)).await.unwrap();
+    stream.flush().await.unwrap();
+    drop(stream);
+    // The next client resumes from what arrived within moments, not after the claim's 60 s lease.
+    let url = api.url(&location);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let head = send("HEAD", &url, &[("authorization", &auth), TUS], Vec::new()).await;
+        let offset = header(&head, "upload-offset").to_owned();
+        let answer = send(
+            "PATCH",
+            &url,
+            &[
+                ("authorization", &auth),
+                TUS,
+                ("content-type", "application/offset+octet-stream"),
+                ("upload-offset", &offset),
+            ],
+            bytes(1000)[offset.parse::<usize>().unwrap()..].to_vec(),
+        )
+        .await;
+        if answer.status == 204 {
+            assert_eq!(header(&answer, "upload-offset"), "1000");
+            break;
+        }
+        // Still held (423), or the vanished request's bytes landed between our HEAD and PATCH (409).
+        assert!(matches!(answer.status, 409 | 423), "{}", answer.text());
+        assert!(std::time::Instant::now() < deadline, "still locked 10 s after the client vanished");
+        tokio::task::yield_now().await;
+    }
+    api.stop().await;
+});
