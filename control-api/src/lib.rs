@@ -14,6 +14,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod playback;

@@ -87,6 +87,7 @@ pub fn router(state: AppState, settings: &ApiSettings) -> Router {
         .route("/readyz", get(admin_endpoint).with_state((admin.clone(), AdminRoute::Ready)))
         .route("/metrics", get(admin_endpoint).with_state((admin, AdminRoute::Metrics)))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::idempotency::idempotency))
         .layer(middleware::from_fn(errors_with_request_id))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), count_requests))
         .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(settings.max_json_bytes).unwrap_or(usize::MAX)))

@@ -338,7 +338,7 @@ pub async fn create_api_key(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewApiKey>,
-) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+) -> Result<Response, ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::bad_request("invalid_name", "name the key (1 to 200 characters)"));
@@ -348,7 +348,10 @@ pub async fn create_api_key(
         return Err(ApiError::forbidden(format!("a key cannot have more than your role ({})", caller.role.as_str())));
     }
     let (record, key) = store::create_api_key(&state.db, &caller.user_id, name, role, now_ms()).await?;
-    Ok((StatusCode::CREATED, Json(CreatedApiKey { key, api_key: record })))
+    let mut response = (StatusCode::CREATED, Json(CreatedApiKey { key, api_key: record })).into_response();
+    // The key is shown once: an idempotent retry must not find it stored.
+    response.extensions_mut().insert(crate::idempotency::SecretResponse);
+    Ok(response)
 }
 
 /// The caller's API keys (an admin's list has everyone's).
