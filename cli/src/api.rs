@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::ArgMatches;
+use marquee_control_api::events::{Dispatcher, DispatcherSettings};
 use marquee_control_api::playback::{NoEntitlements, Playback};
 use marquee_control_api::{Api, ApiSettings, AppState, Database};
 use marquee_settings::{Problem, Report, Resolved, Section};
@@ -62,6 +63,10 @@ async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>, playback: O
     if let Some(playback) = playback {
         state = state.with_playback(playback);
     }
+    let dispatcher = Dispatcher::new(state.db.clone(), DispatcherSettings::from(&settings))
+        .context("cannot start the webhook dispatcher")?
+        .with_metrics(state.metrics.registry())
+        .context("cannot register the webhook metrics")?;
     let api = Api::bind(&settings, state).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     println!(
         "Serving the control API on http://{} (database {}, storage {location})",
@@ -75,8 +80,19 @@ async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>, playback: O
         );
     }
     let _ = std::io::stdout().flush();
-    api.run(crate::shutdown::signal()).await;
-    eprintln!("Stopped: in-flight requests finished.");
+    // One signal stops both: the server lets in-flight requests finish, the dispatcher its step in progress.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let dispatching = dispatcher.spawn(async move {
+        let mut stopping = stopping;
+        let _ = stopping.wait_for(|stop| *stop).await;
+    });
+    api.run(async move {
+        crate::shutdown::signal().await;
+        let _ = stop.send(true);
+    })
+    .await;
+    dispatching.await.context("the webhook dispatcher failed")?;
+    eprintln!("Stopped: in-flight requests and webhook deliveries finished.");
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use crate::assets::routes as assets;
 use crate::auth::routes as auth;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::events;
+use crate::events::routes as webhooks;
 use crate::uploads::routes as uploads;
 
 /// Every endpoint, schema and error of the API.
@@ -21,6 +22,9 @@ use crate::uploads::routes as uploads;
         assets::list, assets::read, assets::delete,
         uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
         crate::playback::playback,
+        webhooks::list_events, webhooks::redeliver_event, webhooks::create_webhook, webhooks::list_webhooks,
+        webhooks::get_webhook, webhooks::delete_webhook, webhooks::list_deliveries, webhooks::get_delivery,
+        webhooks::redeliver,
     ),
     components(schemas(
         ErrorBody,
@@ -33,7 +37,11 @@ use crate::uploads::routes as uploads;
         events::CreatedEndpoint,
         events::Delivery,
         events::DeliveryState,
-        events::Attempt
+        events::Attempt,
+        webhooks::DeliveryList,
+        webhooks::EndpointList,
+        webhooks::DeliveryPage,
+        webhooks::DeliveryDetail
     )),
     modifiers(&BearerAuth)
 )]

@@ -11,4 +11,5 @@ pub fn v1() -> Router<AppState> {
         .merge(crate::assets::routes::routes())
         .merge(crate::uploads::routes::routes())
         .merge(crate::playback::routes())
+        .merge(crate::events::routes::routes())
 }

@@ -25,6 +25,12 @@ const STORAGE: &str = "Storage and database";
 const SIGN_IN: &str = "Sign-in";
 const PLAYBACK: &str = "Playback";
 const LISTENING: &str = "Listening";
+const WEBHOOKS: &str = "Webhooks";
+
+/// How long a webhook receiver has to answer (the Standard Webhooks spec recommends 15 to 30 s).
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = crate::events::dispatcher::DEFAULT_REQUEST_TIMEOUT;
+/// How often the webhook dispatcher looks for new events and due retries when it has nothing to do.
+pub const DEFAULT_WEBHOOK_POLL_INTERVAL: Duration = crate::events::dispatcher::DEFAULT_POLL_INTERVAL;
 
 /// Everything `marquee api` can be told. Each field's doc is its `--help` text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Settings)]
@@ -78,6 +84,20 @@ pub struct ApiSettings {
     /// Refuse sign-up (POST /v1/auth/register): admins create every account.
     #[setting(heading = SIGN_IN)]
     pub no_registration: bool,
+    /// Let webhooks go to loopback, private and link-local addresses. Off by default, since endpoint URLs are
+    /// chosen by users, who must not reach the API's own machine or network through them; tests and
+    /// single-machine setups whose receivers run on the same machine need it.
+    #[setting(heading = WEBHOOKS)]
+    pub webhook_allow_private_networks: bool,
+    /// How long a webhook receiver has to answer before the attempt counts as failed (and is retried).
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION", heading = WEBHOOKS)]
+    pub webhook_timeout: Duration,
+    /// How often the webhook dispatcher looks for new events and due retries when idle: the longest a new
+    /// event waits before it is sent.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION", heading = WEBHOOKS)]
+    pub webhook_poll_interval: Duration,
     /// Client connections: timeouts, limits, shutdown grace.
     #[setting(flatten)]
     pub connections: ConnectionSettings,
@@ -97,6 +117,9 @@ impl Default for ApiSettings {
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
             no_registration: false,
+            webhook_allow_private_networks: false,
+            webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
+            webhook_poll_interval: DEFAULT_WEBHOOK_POLL_INTERVAL,
             connections: ConnectionSettings::default(),
         }
     }
@@ -132,6 +155,14 @@ impl ApiSettings {
         }
         if self.refresh_token_ttl <= self.access_token_ttl {
             problems.push(Problem::new("refresh_token_ttl", "must be longer than access_token_ttl"));
+        }
+        if self.webhook_timeout < Duration::from_secs(1) || self.webhook_timeout > Duration::from_secs(60) {
+            problems.push(Problem::new("webhook_timeout", "must be between 1s and 60s"));
+        }
+        if self.webhook_poll_interval < Duration::from_millis(10)
+            || self.webhook_poll_interval > Duration::from_secs(60)
+        {
+            problems.push(Problem::new("webhook_poll_interval", "must be between 10ms and 60s"));
         }
         problems
     }

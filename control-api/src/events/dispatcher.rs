@@ -80,6 +80,18 @@ impl Default for DispatcherSettings {
     }
 }
 
+impl From<&crate::settings::ApiSettings> for DispatcherSettings {
+    /// The dispatcher `marquee api` runs: the `webhook_*` settings, the defaults for the rest.
+    fn from(api: &crate::settings::ApiSettings) -> Self {
+        Self {
+            request_timeout: api.webhook_timeout,
+            poll_interval: api.webhook_poll_interval,
+            allow_private_networks: api.webhook_allow_private_networks,
+            ..Self::default()
+        }
+    }
+}
+
 /// What one step did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DispatchReport {
@@ -463,5 +475,35 @@ mod tests {
         assert!(literal_private_address("https://169.254.169.254/latest/meta-data"));
         assert!(!literal_private_address("https://8.8.8.8/hook"));
         assert!(!literal_private_address("https://localhost/hook"), "names are the resolver's to check");
+    }
+
+    #[test]
+    fn the_apis_settings_choose_the_timeout_polling_and_private_networks() {
+        use crate::settings::ApiSettings;
+        let defaults = DispatcherSettings::from(&ApiSettings::default());
+        assert_eq!(
+            (defaults.request_timeout, defaults.poll_interval, defaults.allow_private_networks),
+            (DEFAULT_REQUEST_TIMEOUT, DEFAULT_POLL_INTERVAL, false)
+        );
+        let api = ApiSettings {
+            webhook_timeout: Duration::from_secs(3),
+            webhook_poll_interval: Duration::from_millis(50),
+            webhook_allow_private_networks: true,
+            ..ApiSettings::default()
+        };
+        let settings = DispatcherSettings::from(&api);
+        assert_eq!(
+            (settings.request_timeout, settings.poll_interval, settings.allow_private_networks),
+            (Duration::from_secs(3), Duration::from_millis(50), true)
+        );
+        assert_eq!(settings.lease, DEFAULT_LEASE, "the lease outlasts any allowed timeout");
+        assert!(api.problems().is_empty());
+        let keys = |api: ApiSettings| api.problems().into_iter().map(|p| p.key).collect::<Vec<_>>();
+        let too_long = ApiSettings { webhook_timeout: Duration::from_secs(61), ..ApiSettings::default() };
+        assert_eq!(keys(too_long), ["webhook_timeout"]);
+        let too_short = ApiSettings { webhook_timeout: Duration::from_millis(999), ..ApiSettings::default() };
+        assert_eq!(keys(too_short), ["webhook_timeout"]);
+        let busy = ApiSettings { webhook_poll_interval: Duration::from_millis(1), ..ApiSettings::default() };
+        assert_eq!(keys(busy), ["webhook_poll_interval"]);
     }
 }

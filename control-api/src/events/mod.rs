@@ -6,7 +6,7 @@
 //! Pure parts, values in and values out: [`kind`] (the event types), [`retry`] (the backoff schedule),
 //! [`outcome`] (what an answer means), [`endpoint_rules`] (endpoint URLs and filters), [`signing`]. The
 //! functions that touch the database take the pool (or an open transaction), an owner scope (`Some(user)` for
-//! a creator, `None` for an admin) and the time, so handlers call them directly.
+//! a creator, `None` for an admin) and the time, so handlers call them directly; [`routes`] are those handlers.
 
 pub mod deliveries;
 pub mod dispatcher;
@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod outcome;
 mod public_dns;
 pub mod retry;
+pub mod routes;
 pub mod signing;
 
 pub use deliveries::{

@@ -4,10 +4,12 @@
 
 use std::net::SocketAddr;
 
+use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use marquee_control_api::auth::{now_ms, Role};
+use marquee_control_api::events::{Dispatcher, DispatcherSettings};
 use marquee_control_api::{Api, ApiSettings, AppState, Database};
 use marquee_test_support::postgres::Postgres;
 use tempfile::TempDir;
@@ -83,18 +85,26 @@ impl TestApi {
 
     /// Starts on `database` with the defaults changed by `adjust`.
     pub async fn start_with(database: TestDatabase, adjust: impl FnOnce(&mut ApiSettings)) -> Self {
-        Self::start_full(database, adjust, None).await
+        Self::start_full(database, adjust, None, false).await
     }
 
     /// Starts on a new database of `engine` that makes playback URLs with `playback`.
     pub async fn start_with_playback(engine: Engine, playback: marquee_control_api::playback::Playback) -> Self {
-        Self::start_full(TestDatabase::new(engine), |_| {}, Some(playback)).await
+        Self::start_full(TestDatabase::new(engine), |_| {}, Some(playback), false).await
+    }
+
+    /// Starts on `database` with the defaults changed by `adjust`, and a webhook dispatcher beside the server
+    /// as `marquee api` runs it (its settings from the `webhook_*` settings, its metrics at `/metrics`),
+    /// stopped with the server.
+    pub async fn start_with_dispatcher(database: TestDatabase, adjust: impl FnOnce(&mut ApiSettings)) -> Self {
+        Self::start_full(database, adjust, None, true).await
     }
 
     async fn start_full(
         database: TestDatabase,
         adjust: impl FnOnce(&mut ApiSettings),
         playback: Option<marquee_control_api::playback::Playback>,
+        dispatch: bool,
     ) -> Self {
         let db = Database::connect(&database.url).await.expect("the database opens and migrates");
         let media = database.dir.path().join("media");
@@ -106,12 +116,26 @@ impl TestApi {
         if let Some(playback) = playback {
             state = state.with_playback(playback);
         }
+        let dispatcher = dispatch.then(|| {
+            Dispatcher::new(db.clone(), DispatcherSettings::from(&settings))
+                .unwrap()
+                .with_metrics(state.metrics.registry())
+                .unwrap()
+        });
         let api = Api::bind(&settings, state).await.unwrap();
         let addr = api.local_addr();
         let (stop, stopped) = oneshot::channel();
-        let served = tokio::spawn(api.run(async move {
+        let stopped = async move {
             let _ = stopped.await;
-        }));
+        }
+        .shared();
+        let dispatching = dispatcher.map(|dispatcher| dispatcher.spawn(stopped.clone()));
+        let served = tokio::spawn(async move {
+            api.run(stopped).await;
+            if let Some(dispatching) = dispatching {
+                dispatching.await.unwrap();
+            }
+        });
         Self { addr, db, database, stop: Some(stop), served: Some(served) }
     }
 
@@ -119,7 +143,7 @@ impl TestApi {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Stops serving and waits until in-flight requests are done.
+    /// Stops serving (and dispatching) and waits until in-flight requests (and the dispatcher's step) are done.
     pub async fn stop(mut self) -> TestDatabase {
         let _ = self.stop.take().map(|s| s.send(()));
         if let Some(served) = self.served.take() {
