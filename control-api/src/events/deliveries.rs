@@ -260,8 +260,9 @@ async fn queue_again(connection: &mut AnyConnection, current: &Delivery, now: i6
             .await?;
             Ok(current.id.clone())
         }
-        DeliveryState::Sending => Ok(current.id.clone()),
-        DeliveryState::Delivered | DeliveryState::GivenUp => {
+        // A send in flight began before this request: another one is queued, so the redelivery asked for
+        // always starts after it was asked for.
+        DeliveryState::Sending | DeliveryState::Delivered | DeliveryState::GivenUp => {
             insert_delivery(connection, &current.endpoint_id, &current.event_id, now).await
         }
     }

@@ -104,11 +104,14 @@ pub async fn create_webhook(
     State(state): State<AppState>,
     caller: Caller,
     Json(new): Json<NewEndpoint>,
-) -> Result<(StatusCode, Json<CreatedEndpoint>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     scope(&caller)?;
     let created = super::create_endpoint(state.db.pool(), &caller.user_id, new, now_ms()).await?;
     tracing::info!(endpoint = %created.endpoint.id, owner = %caller.user_id, "Webhook endpoint registered.");
-    Ok((StatusCode::CREATED, Json(created)))
+    let mut response = axum::response::IntoResponse::into_response((StatusCode::CREATED, Json(created)));
+    // The secret is shown once: an idempotent retry must not find it stored.
+    response.extensions_mut().insert(crate::idempotency::SecretResponse);
+    Ok(response)
 }
 
 /// The caller's endpoints (everyone's for admins), without their secrets.
