@@ -31,15 +31,15 @@ CREATE TABLE jobs (
     -- When the latest attempt started, and when the job reached a final state.
     started_at BIGINT,
     finished_at BIGINT
-);
+) WITH (fillfactor = 70); -- room on each page for in-place (HOT) updates of heartbeats
 -- The claim: the first queued job in fair order.
 CREATE INDEX jobs_claim ON jobs (fair_round, created_at, id) WHERE state = 'queued';
--- Lease expiry, and a worker's running jobs (capacity).
-CREATE INDEX jobs_leases ON jobs (lease_expires_at) WHERE state = 'running';
-CREATE INDEX jobs_by_worker ON jobs (lease_owner) WHERE state = 'running';
+-- The running jobs: a worker's (capacity), and all of them for lease expiry (as many as the workers' slots).
+-- No index holds lease_expires_at or updated_at, so a heartbeat changes no indexed column and PostgreSQL can
+-- update the row in place (HOT) without touching any index.
+CREATE INDEX jobs_running ON jobs (lease_owner) WHERE state = 'running';
 -- An owner's latest round at enqueue.
 CREATE INDEX jobs_owner_rounds ON jobs (owner_id, fair_round) WHERE state IN ('queued', 'running');
-CREATE INDEX jobs_by_asset ON jobs (asset_id, created_at);
 
 CREATE TABLE workers (
     id TEXT PRIMARY KEY,
