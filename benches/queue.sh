@@ -36,6 +36,7 @@ cargo build --release --locked -p marquee-control-api --example queue_bench >/de
 bench="$CARGO_TARGET_DIR/release/examples/queue_bench"
 
 work=${keep:-$(mktemp -d)}
+mkdir -p "$work"
 chmod 755 "$work"
 as_pg=()
 if [[ $(id -u) == 0 ]]; then as_pg=(runuser -u postgres --); fi
@@ -69,7 +70,7 @@ pgbench_run() {
   "$pg_bin/pgbench" -h 127.0.0.1 -p "$port" -U marquee -n -M prepared -c "$workers" -j 2 -t "$per_worker" \
     -D now="$(date +%s%3N)" -D lease=30000 -D kind=transcode -D encoder=x264 \
     -D progress='{"percent":50,"stage":"encoding","fps":240.0}' -D result='{"renditions":5,"duration_ms":60000}' \
-    -f "$work/queue.sql" marquee > "$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; exit 1; }
+    -f "$work/queue.sql" marquee > "$work/pgbench.out" 2>&1 || { grep -v "^progress" "$work/pgbench.out" | head -5 >&2; tail -3 "$work/pgbench.out" >&2; exit 1; }
   grep -q "number of failed transactions: 0 " "$work/pgbench.out" || { cat "$work/pgbench.out" >&2; exit 1; }
   sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$work/pgbench.out"
 }
