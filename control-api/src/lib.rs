@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod jobs;
 pub mod metrics;
 pub mod openapi;
 pub mod playback;

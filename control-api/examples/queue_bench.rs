@@ -1,0 +1,180 @@
+//! The job queue benchmark's driver (run by `benches/queue.sh`, not a test): claim → heartbeat → complete
+//! cycles per second with concurrent workers, through the same `JobQueue` functions the API calls.
+//!
+//! ```text
+//! queue_bench run --database URL [--jobs N] [--workers W]   # prepare, then time W workers draining N jobs
+//! queue_bench prepare --database URL [--jobs N] [--workers W]   # only the tables: N queued jobs, workers "0".."W-1"
+//! queue_bench pgbench-script                                 # the same statements as a pgbench script
+//! ```
+//!
+//! Workers are registered with ids `0`..`W-1` so that pgbench's `:client_id` names one. The pgbench script is
+//! generated from the very SQL `jobs::store` runs (`claim_sql`, `HEARTBEAT_SQL`, `COMPLETE_SQL`), with each
+//! `$n` replaced by a pgbench variable; integer parameters get a `CAST(… AS BIGINT)` because pgbench leaves
+//! parameter types to the server where sqlx declares them.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use marquee_control_api::jobs::store::{claim_sql, COMPLETE_SQL, HEARTBEAT_SQL};
+use marquee_control_api::jobs::{enqueue_in, Encoder, JobQueue, NewJob};
+use marquee_control_api::{Database, Engine};
+use serde_json::json;
+
+const LEASE: Duration = Duration::from_secs(30);
+const KINDS: &[&str] = &["transcode"];
+const ENCODERS: &[Encoder] = &[Encoder::X264];
+/// Owners the jobs are spread over, so the fair order has rounds to work through.
+const OWNERS: usize = 10;
+
+struct Options {
+    command: String,
+    database: Option<String>,
+    jobs: usize,
+    workers: usize,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut args = std::env::args().skip(1);
+    let command = args
+        .next()
+        .context("usage: queue_bench run|prepare|pgbench-script [--database URL] [--jobs N] [--workers W]")?;
+    let mut options = Options { command, database: None, jobs: 20_000, workers: 8 };
+    while let Some(flag) = args.next() {
+        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--database" => options.database = Some(value),
+            "--jobs" => options.jobs = value.parse()?,
+            "--workers" => options.workers = value.parse()?,
+            _ => bail!("unknown option {flag}"),
+        }
+    }
+    Ok(options)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let options = options()?;
+    match options.command.as_str() {
+        "pgbench-script" => print!("{}", pgbench_script()),
+        "prepare" | "run" => {
+            let url = options.database.as_deref().context("--database URL is needed")?;
+            let db = Database::connect(url).await?;
+            prepare(&db, options.jobs, options.workers).await?;
+            if options.command == "run" {
+                let (claimed, took) = drain(JobQueue::new(db.clone()), options.workers).await?;
+                if claimed != options.jobs {
+                    bail!("{claimed} of {} jobs were claimed", options.jobs);
+                }
+                let engine = match db.engine() {
+                    Engine::Sqlite => "sqlite",
+                    Engine::Postgres => "postgres",
+                };
+                println!(
+                    "engine={engine} workers={} jobs={claimed} seconds={:.3} jobs_per_s={:.0}",
+                    options.workers,
+                    took.as_secs_f64(),
+                    claimed as f64 / took.as_secs_f64()
+                );
+            }
+        }
+        other => bail!("unknown command {other}"),
+    }
+    Ok(())
+}
+
+/// Empties the queue, registers workers `0`..`workers-1` and queues `jobs` jobs (one transaction).
+async fn prepare(db: &Database, jobs: usize, workers: usize) -> anyhow::Result<()> {
+    let pool = db.pool();
+    match db.engine() {
+        Engine::Postgres => {
+            sqlx::query("TRUNCATE jobs, workers").execute(pool).await?;
+        }
+        Engine::Sqlite => {
+            sqlx::query("DELETE FROM jobs").execute(pool).await?;
+            sqlx::query("DELETE FROM workers").execute(pool).await?;
+        }
+    }
+    let now = now_ms();
+    for id in 0..workers {
+        sqlx::query(
+            "INSERT INTO workers (id, name, encoders, capacity, registered_at, last_seen_at) \
+             VALUES ($1, $2, '[\"x264\"]', 1, $3, $3)",
+        )
+        .bind(id.to_string())
+        .bind(format!("bench-{id}"))
+        .bind(now)
+        .execute(pool)
+        .await?;
+    }
+    let mut tx = pool.begin().await?;
+    for i in 0..jobs {
+        let owner = format!("owner-{}", i % OWNERS);
+        enqueue_in(&mut tx, &NewJob::transcode(format!("asset-{i}"), owner, "default"), now).await?;
+    }
+    tx.commit().await?;
+    if db.engine() == Engine::Postgres {
+        sqlx::query("VACUUM ANALYZE jobs").execute(pool).await?;
+        sqlx::query("VACUUM ANALYZE workers").execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// Runs `workers` workers until the queue is empty; returns the jobs done and the time it took.
+async fn drain(queue: JobQueue, workers: usize) -> anyhow::Result<(usize, Duration)> {
+    let progress = json!({"percent": 50, "stage": "encoding", "fps": 240.0});
+    let result = json!({"renditions": 5, "duration_ms": 60_000});
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for id in 0..workers {
+        let (queue, progress, result) = (queue.clone(), progress.clone(), result.clone());
+        tasks.push(tokio::spawn(async move {
+            let worker = id.to_string();
+            let mut done = 0usize;
+            while let Some(claimed) = queue.claim(&worker, KINDS, ENCODERS, LEASE, now_ms()).await? {
+                queue.heartbeat(&claimed.lease, Some(&progress), now_ms()).await?;
+                queue.complete(&claimed.lease, &result, now_ms()).await?;
+                done += 1;
+            }
+            anyhow::Ok(done)
+        }));
+    }
+    let mut claimed = 0;
+    for task in tasks {
+        claimed += task.await??;
+    }
+    Ok((claimed, started.elapsed()))
+}
+
+/// The claim, heartbeat and complete statements as one pgbench transaction script (`-M prepared`; variables
+/// `now`, `lease`, `kind`, `encoder`, `progress`, `result` given with `-D`).
+fn pgbench_script() -> String {
+    let int = |name: &str| format!("CAST(:{name} AS BIGINT)");
+    let claim = with_variables(
+        &claim_sql(Engine::Postgres, 1, 1),
+        &[":client_id".into(), int("now"), int("lease"), ":kind".into(), ":encoder".into()],
+    );
+    let heartbeat = with_variables(
+        HEARTBEAT_SQL,
+        &[":id".into(), int("attempt"), ":client_id".into(), int("now"), ":progress".into()],
+    );
+    let complete = with_variables(
+        COMPLETE_SQL,
+        &[":id".into(), int("attempt"), ":client_id".into(), ":result".into(), int("now")],
+    );
+    format!("{claim} \\gset\n{heartbeat};\n{complete};\n")
+}
+
+/// `sql` with `$1`, `$2`, … replaced by `values[0]`, `values[1]`, … (highest first, so `$1` never eats `$10`).
+fn with_variables(sql: &str, values: &[String]) -> String {
+    let mut sql = sql.to_string();
+    for (i, value) in values.iter().enumerate().rev() {
+        sql = sql.replace(&format!("${}", i + 1), value);
+    }
+    assert!(!sql.contains('$'), "every parameter has a variable: {sql}");
+    sql
+}
+
+fn now_ms() -> i64 {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970");
+    i64::try_from(since_epoch.as_millis()).expect("milliseconds fit in i64")
+}
