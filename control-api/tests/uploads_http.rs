@@ -114,6 +114,13 @@ on_both_engines!(the_tus_protocol_answers_as_specified, |engine: Engine| async m
     assert_eq!(asset["status"], "queued");
     let stored = std::fs::read(api.database.dir.path().join("media/sources").join(&asset_id)).unwrap();
     assert!(stored == data, "the stored source is the file, byte for byte");
+    let jobs: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT asset_id, kind, state FROM jobs").fetch_all(api.db.pool()).await.unwrap();
+    assert_eq!(
+        jobs,
+        [(asset_id.clone(), "transcode".to_owned(), "queued".to_owned())],
+        "one job, queued with the asset"
+    );
     // Resending the last chunk (a client that missed the answer) changes nothing.
     let again = patch(2_000_000, &data[2_000_000..], None).await;
     assert_eq!(again.status, 409);

@@ -276,8 +276,8 @@ async fn append(
     }
 }
 
-/// The upload is complete: its asset waits for a transcode, with its `upload.completed` event. Safe to call
-/// again (a client resending the last PATCH finds the asset queued already).
+/// The upload is complete: its asset waits for a transcode, with its `upload.completed` event and its job in
+/// the queue. Safe to call again (a client resending the last PATCH finds the asset queued already).
 async fn completed(state: &AppState, upload: &Upload) -> Result<(), ApiError> {
     let mut tx = begin_write(state.db.pool()).await?;
     assets::set_source_key(&mut tx, &upload.asset_id, upload.storage_key.as_str()).await?;
@@ -290,6 +290,11 @@ async fn completed(state: &AppState, upload: &Upload) -> Result<(), ApiError> {
         now_ms(),
     )
     .await?;
+    // The asset's change, its event and its transcode job commit together: a queued asset always has its job.
+    if let Some(asset) = &moved {
+        let job = crate::jobs::NewJob::transcode(&asset.id, &asset.owner_id, &asset.preset);
+        crate::jobs::store::enqueue_in(&mut tx, &job, now_ms()).await.map_err(ApiError::from)?;
+    }
     tx.commit().await?;
     if moved.is_some() {
         tracing::info!(asset = %upload.asset_id, upload = %upload.id, bytes = upload.length, "Upload complete; asset queued.");
