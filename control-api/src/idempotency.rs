@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{now_ms, Caller};
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The request header.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";

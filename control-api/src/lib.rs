@@ -6,7 +6,8 @@
 //! - [`settings`]: the `[api]` section, flags and variables.
 //! - [`auth`]: users, roles, sign-in, API keys, and the [`auth::Caller`] of every request.
 //! - [`db`]: the database and its migrations (`control-api/migrations/{sqlite,postgres}`).
-//! - [`server`]: the router, its middleware and serving on `marquee-http`; [`routes`]: the `/v1` handlers.
+//! - [`state`]: what every handler may use; [`server`]: the router, its middleware and serving on
+//!   `marquee-http`; [`routes`]: the `/v1` routes of each resource module.
 //! - [`error`]: the one JSON error format; [`openapi`]: the generated OpenAPI document; [`metrics`].
 
 pub mod assets;
@@ -22,10 +23,12 @@ pub mod playback;
 pub mod routes;
 pub mod server;
 pub mod settings;
+pub mod state;
 pub mod uploads;
 
 pub use db::{Database, DatabaseError, Engine};
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
-pub use server::{router, Api, AppState};
+pub use server::{router, Api};
 pub use settings::ApiSettings;
+pub use state::AppState;

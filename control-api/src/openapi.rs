@@ -21,7 +21,7 @@ use crate::uploads::routes as uploads;
         auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
         assets::list, assets::read, assets::delete,
         uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
-        crate::playback::playback,
+        crate::playback::routes::playback,
         webhooks::list_events, webhooks::redeliver_event, webhooks::create_webhook, webhooks::list_webhooks,
         webhooks::get_webhook, webhooks::delete_webhook, webhooks::list_deliveries, webhooks::get_delivery,
         webhooks::redeliver,

@@ -2,7 +2,7 @@
 
 use axum::Router;
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Every `/v1` route.
 pub fn v1() -> Router<AppState> {
@@ -10,6 +10,6 @@ pub fn v1() -> Router<AppState> {
         .merge(crate::auth::routes::routes())
         .merge(crate::assets::routes::routes())
         .merge(crate::uploads::routes::routes())
-        .merge(crate::playback::routes())
+        .merge(crate::playback::routes::routes())
         .merge(crate::events::routes::routes())
 }

@@ -3,12 +3,12 @@
 //! `marquee-http`'s connection loop.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,65 +16,18 @@ use axum::Router;
 use futures_util::FutureExt;
 use marquee_http::admin::AdminRoute;
 use marquee_http::{Admin, ConnectionSettings};
-use marquee_storage::ObjectStore;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::limiter::LoginLimiter;
-use crate::auth::tokens::AccessTokens;
-use crate::auth::{AuthPolicy, AuthState};
-use crate::db::Database;
 use crate::error::{ApiError, ErrorMarker};
 use crate::metrics::ApiMetrics;
-use crate::playback::Playback;
 use crate::settings::ApiSettings;
-use crate::uploads::{UploadService, UploadSettings};
+use crate::state::AppState;
 
 /// The header that carries each request's id, in the request (a client's own id is kept) and the response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// What every handler may use.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub db: Database,
-    pub storage: Arc<dyn ObjectStore>,
-    pub metrics: ApiMetrics,
-    pub auth: AuthState,
-    pub uploads: UploadService,
-    /// Signing keys and base URL for playback URLs; `None` answers 503 to playback requests.
-    pub playback: Option<Playback>,
-}
-
-impl AppState {
-    /// The state over an open database and store, with `settings`' sign-in policy and the access-token secret
-    /// from the database (made on the first start).
-    pub async fn new(db: Database, storage: Arc<dyn ObjectStore>, settings: &ApiSettings) -> Result<Self, sqlx::Error> {
-        let secret = crate::auth::store::jwt_secret(&db, crate::auth::now_ms()).await?;
-        let auth = AuthState {
-            tokens: AccessTokens::new(&secret),
-            limiter: Arc::new(LoginLimiter::new()),
-            policy: AuthPolicy {
-                access_token_ttl: settings.access_token_ttl,
-                refresh_token_ttl: settings.refresh_token_ttl,
-                allow_registration: !settings.no_registration,
-            },
-        };
-        let uploads = UploadService::new(
-            db.clone(),
-            storage.clone(),
-            UploadSettings { max_upload_bytes: settings.max_upload_bytes, ..UploadSettings::default() },
-        );
-        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth, uploads, playback: None })
-    }
-
-    /// Makes playback URLs with `playback`.
-    pub fn with_playback(mut self, playback: Playback) -> Self {
-        self.playback = Some(playback);
-        self
-    }
-}
 
 /// The whole API as one axum router: the `/v1` routes, `/openapi.json`, and the admin endpoints.
 pub fn router(state: AppState, settings: &ApiSettings) -> Router {
@@ -190,9 +143,4 @@ impl Api {
         };
         marquee_http::serve_connections(self.listener, &self.connections, None, handler, shutdown).await;
     }
-}
-
-/// A header value from a string the API made itself.
-pub fn header_value(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }

@@ -180,3 +180,15 @@ pub fn base_url_problem(url: &str) -> Option<&'static str> {
         Some(_) => None,
     }
 }
+
+impl From<&ApiSettings> for crate::events::dispatcher::DispatcherSettings {
+    /// The dispatcher `marquee api` runs: the `webhook_*` settings, the defaults for the rest.
+    fn from(api: &ApiSettings) -> Self {
+        Self {
+            request_timeout: api.webhook_timeout,
+            poll_interval: api.webhook_poll_interval,
+            allow_private_networks: api.webhook_allow_private_networks,
+            ..Self::default()
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::auth::{now_ms, Caller, Role};
 use crate::error::extract::{Json, Path, Query};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::begin_write;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Assets listed per page at most.
 pub const MAX_PAGE: i64 = 200;

@@ -12,7 +12,7 @@ use super::store::{self, ApiKey, CreateUserError, Refreshed, User};
 use super::{client_ip, now_ms, password, Caller, Credential, Role};
 use crate::error::extract::{Json, Path, Query};
 use crate::error::{ApiError, ErrorBody};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Users listed per page at most.
 pub const MAX_PAGE: i64 = 200;

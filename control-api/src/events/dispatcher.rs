@@ -80,18 +80,6 @@ impl Default for DispatcherSettings {
     }
 }
 
-impl From<&crate::settings::ApiSettings> for DispatcherSettings {
-    /// The dispatcher `marquee api` runs: the `webhook_*` settings, the defaults for the rest.
-    fn from(api: &crate::settings::ApiSettings) -> Self {
-        Self {
-            request_timeout: api.webhook_timeout,
-            poll_interval: api.webhook_poll_interval,
-            allow_private_networks: api.webhook_allow_private_networks,
-            ..Self::default()
-        }
-    }
-}
-
 /// What one step did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DispatchReport {

@@ -15,7 +15,7 @@ use super::{deliveries, outbox, Attempt, CreatedEndpoint, Delivery, Endpoint, Ev
 use crate::auth::{now_ms, Caller, Role};
 use crate::error::extract::{Json, Path, Query};
 use crate::error::{ApiError, ErrorBody};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Events per page unless the client asks for another number.
 pub const DEFAULT_EVENT_PAGE: u32 = 100;

@@ -20,7 +20,7 @@ use crate::auth::{now_ms, Caller, Role};
 use crate::error::extract::Path;
 use crate::error::ApiError;
 use crate::events::{begin_write, EventType};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The preset an upload is transcoded with unless its metadata names another.
 pub const DEFAULT_PRESET: &str = "default";
@@ -126,11 +126,11 @@ pub async fn create(State(state): State<AppState>, caller: Caller, request: Requ
     }
     let mut response = StatusCode::CREATED.into_response();
     let headers = response.headers_mut();
-    headers.insert(http::header::LOCATION, crate::server::header_value(&format!("/v1/uploads/{}", upload.id)));
-    headers.insert("marquee-asset-id", crate::server::header_value(&asset.id));
+    headers.insert(http::header::LOCATION, crate::state::header_value(&format!("/v1/uploads/{}", upload.id)));
+    headers.insert("marquee-asset-id", crate::state::header_value(&asset.id));
     headers.insert(header::UPLOAD_OFFSET, number(upload.offset));
     if !upload.is_complete() {
-        headers.insert(header::UPLOAD_EXPIRES, crate::server::header_value(&tus::format_expires(upload.expires_at)));
+        headers.insert(header::UPLOAD_EXPIRES, crate::state::header_value(&tus::format_expires(upload.expires_at)));
     }
     Ok(response)
 }
@@ -187,12 +187,12 @@ pub async fn head(
     headers.insert(header::UPLOAD_OFFSET, number(upload.offset));
     headers.insert(header::UPLOAD_LENGTH, number(upload.length));
     headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("marquee-asset-id", crate::server::header_value(&upload.asset_id));
+    headers.insert("marquee-asset-id", crate::state::header_value(&upload.asset_id));
     if !upload.metadata.is_empty() {
-        headers.insert(header::UPLOAD_METADATA, crate::server::header_value(&upload.metadata.to_string()));
+        headers.insert(header::UPLOAD_METADATA, crate::state::header_value(&upload.metadata.to_string()));
     }
     if !upload.is_complete() {
-        headers.insert(header::UPLOAD_EXPIRES, crate::server::header_value(&tus::format_expires(upload.expires_at)));
+        headers.insert(header::UPLOAD_EXPIRES, crate::state::header_value(&tus::format_expires(upload.expires_at)));
     }
     Ok(response)
 }
@@ -231,7 +231,7 @@ pub async fn patch(
     if !upload.is_complete() {
         response
             .headers_mut()
-            .insert(header::UPLOAD_EXPIRES, crate::server::header_value(&tus::format_expires(upload.expires_at)));
+            .insert(header::UPLOAD_EXPIRES, crate::state::header_value(&tus::format_expires(upload.expires_at)));
     }
     Ok(response)
 }

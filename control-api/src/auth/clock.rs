@@ -1,0 +1,7 @@
+//! The time as the database keeps it.
+
+/// Milliseconds since the Unix epoch: the times the database keeps.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,61 @@
+//! What every handler may use: the database, the store, the metrics, sign-in's keys and limits, the upload
+//! service and the playback signer. Handlers take it as axum state; `server` builds the router over it.
+
+use std::sync::Arc;
+
+use marquee_storage::ObjectStore;
+
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::state::{AuthPolicy, AuthState};
+use crate::auth::tokens::AccessTokens;
+use crate::db::Database;
+use crate::metrics::ApiMetrics;
+use crate::playback::Playback;
+use crate::settings::ApiSettings;
+use crate::uploads::service::{UploadService, UploadSettings};
+
+/// What every handler may use.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub storage: Arc<dyn ObjectStore>,
+    pub metrics: ApiMetrics,
+    pub auth: AuthState,
+    pub uploads: UploadService,
+    /// Signing keys and base URL for playback URLs; `None` answers 503 to playback requests.
+    pub playback: Option<Playback>,
+}
+
+impl AppState {
+    /// The state over an open database and store, with `settings`' sign-in policy and the access-token secret
+    /// from the database (made on the first start).
+    pub async fn new(db: Database, storage: Arc<dyn ObjectStore>, settings: &ApiSettings) -> Result<Self, sqlx::Error> {
+        let secret = crate::auth::store::jwt_secret(&db, crate::auth::clock::now_ms()).await?;
+        let auth = AuthState {
+            tokens: AccessTokens::new(&secret),
+            limiter: Arc::new(LoginLimiter::new()),
+            policy: AuthPolicy {
+                access_token_ttl: settings.access_token_ttl,
+                refresh_token_ttl: settings.refresh_token_ttl,
+                allow_registration: !settings.no_registration,
+            },
+        };
+        let uploads = UploadService::new(
+            db.clone(),
+            storage.clone(),
+            UploadSettings { max_upload_bytes: settings.max_upload_bytes, ..UploadSettings::default() },
+        );
+        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth, uploads, playback: None })
+    }
+
+    /// Makes playback URLs with `playback`.
+    pub fn with_playback(mut self, playback: Playback) -> Self {
+        self.playback = Some(playback);
+        self
+    }
+}
+
+/// A header value from a string the API made itself.
+pub fn header_value(text: &str) -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from_str(text).unwrap_or_else(|_| axum::http::HeaderValue::from_static("-"))
+}
