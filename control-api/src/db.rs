@@ -176,6 +176,17 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`, which takes the write lock at once
+/// (waiting out the busy timeout): a deferred transaction that reads first cannot become a writer once another
+/// connection has written since, and fails at once with "database is locked".
+pub async fn begin_write(pool: &sqlx::AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

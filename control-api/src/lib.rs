@@ -12,6 +12,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod clock;
 pub mod db;
 pub mod error;
 pub mod events;

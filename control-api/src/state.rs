@@ -30,7 +30,7 @@ impl AppState {
     /// The state over an open database and store, with `settings`' sign-in policy and the access-token secret
     /// from the database (made on the first start).
     pub async fn new(db: Database, storage: Arc<dyn ObjectStore>, settings: &ApiSettings) -> Result<Self, sqlx::Error> {
-        let secret = crate::auth::store::jwt_secret(&db, crate::auth::clock::now_ms()).await?;
+        let secret = crate::auth::store::jwt_secret(&db, crate::clock::now_ms()).await?;
         let auth = AuthState {
             tokens: AccessTokens::new(&secret),
             limiter: Arc::new(LoginLimiter::new()),

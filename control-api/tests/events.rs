@@ -279,7 +279,7 @@ on_both_engines!(deliveries_are_signed_per_standard_webhooks, |engine: Engine| a
     let admins = endpoint(&db, &admin, &receiver, Some(&["asset.ready"])).await;
     let alices_created_only = endpoint(&db, &alice, &receiver, Some(&["asset.created"])).await;
 
-    let now = events::unix_millis();
+    let now = marquee_control_api::clock::now_ms();
     let event = record(&db, new_event(EventType::AssetReady, &alice, now)).await;
     let dispatcher = Dispatcher::new(db.clone(), exact_schedule()).unwrap();
     let report = dispatcher.run_once(now).await.unwrap();
@@ -577,7 +577,7 @@ on_both_engines!(the_background_dispatcher_delivers_until_stopped, |engine: Engi
     let task = Dispatcher::new(db.clone(), settings).unwrap().spawn(async move {
         let _ = stopped.await;
     });
-    let event = record(&db, new_event(EventType::AssetReady, &alice, events::unix_millis())).await;
+    let event = record(&db, new_event(EventType::AssetReady, &alice, marquee_control_api::clock::now_ms())).await;
     receiver.wait_for(1).await;
     let (headers, body) = receiver.requests().remove(0);
     assert_eq!(header(&headers, "webhook-id"), event.id);

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{Engine, TestDatabase};
+use marquee_control_api::clock::now_ms;
 use marquee_control_api::uploads::service::{source_key_for, UploadSettings};
-use marquee_control_api::uploads::tus::{now_ms, ChecksumAlgorithm};
+use marquee_control_api::uploads::tus::ChecksumAlgorithm;
 use marquee_control_api::uploads::{Checksum, Metadata, NewUpload, TusError, UploadError, UploadService};
 use marquee_control_api::Database;
 use marquee_storage::multipart::{MAX_PARTS, MIN_PART_SIZE};

@@ -88,7 +88,7 @@ async fn record(db: &Database, kind: EventType, owner: &str) -> events::Event {
         owner_id: owner.into(),
         asset_id: Some(asset.clone()),
         data: json!({"id": asset, "status": "ready"}),
-        at: events::unix_millis(),
+        at: marquee_control_api::clock::now_ms(),
     };
     let mut transaction = db.pool().begin().await.unwrap();
     let event = events::record(&mut transaction, event).await.unwrap();

@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::model::{keys, Asset, AssetStatus};
 use super::store::{self, AssetRow};
 use crate::auth::{now_ms, Caller, Role};
+use crate::db::begin_write;
 use crate::error::extract::{Json, Path, Query};
 use crate::error::{ApiError, ErrorBody};
-use crate::events::begin_write;
 use crate::state::AppState;
 
 /// Assets listed per page at most.

@@ -7,9 +7,9 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
 use super::caller::Caller;
-use super::clock::now_ms;
 use super::store;
 use super::tokens::{TokenError, API_KEY_PREFIX};
+use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -11,7 +11,6 @@
 //!   [`limiter`]: login rate limits; [`store`]: the tables; [`routes`]: the endpoints.
 
 pub mod caller;
-pub mod clock;
 pub mod extract;
 pub mod limiter;
 pub mod password;
@@ -20,8 +19,8 @@ pub mod state;
 pub mod store;
 pub mod tokens;
 
+pub use crate::clock::now_ms;
 pub use caller::{Caller, Credential, Role};
-pub use clock::now_ms;
 pub use extract::{client_ip, MaybeCaller};
 
 /// The first admin's email when `marquee api` makes one on an empty database.

@@ -32,7 +32,7 @@ use super::outcome::{retry_after_ms, verdict, Answer, Verdict};
 use super::public_dns::PublicAddressesOnly;
 use super::retry::{AfterFailure, RetrySchedule};
 use super::signing::SignatureHeaders;
-use super::unix_millis;
+use crate::clock::now_ms;
 use crate::db::{Database, Engine};
 
 /// Events fanned out per step, at most.
@@ -170,7 +170,7 @@ impl Dispatcher {
         tokio::spawn(async move {
             tokio::pin!(stop);
             loop {
-                let pause = match self.run_once(unix_millis()).await {
+                let pause = match self.run_once(now_ms()).await {
                     Ok(report) if report.was_full(&self.settings) => Duration::ZERO,
                     Ok(_) => self.settings.poll_interval,
                     Err(error) => {

@@ -34,19 +34,4 @@ pub use kind::EventType;
 pub use outbox::{event, events_after, record, Event, EventPage, NewEvent};
 pub use retry::RetrySchedule;
 
-/// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`, which takes the write lock at once
-/// (waiting out the busy timeout): a deferred transaction that reads first cannot become a writer once another
-/// connection has written since, and fails at once with "database is locked".
-pub async fn begin_write(pool: &sqlx::AnyPool) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-    if pool.connect_options().database_url.scheme() == "sqlite" {
-        pool.begin_with("BEGIN IMMEDIATE").await
-    } else {
-        pool.begin().await
-    }
-}
-
-/// The current time in Unix milliseconds, as the database stores times.
-pub fn unix_millis() -> i64 {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
-}
+pub use crate::db::begin_write;

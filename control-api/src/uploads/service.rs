@@ -198,7 +198,7 @@ impl std::fmt::Debug for UploadService {
 
 impl UploadService {
     pub fn new(db: Database, storage: Arc<dyn ObjectStore>, settings: UploadSettings) -> Self {
-        Self { db, storage, settings, clock: Arc::new(tus::now_ms) }
+        Self { db, storage, settings, clock: Arc::new(crate::clock::now_ms) }
     }
 
     /// The same service reading the time from `clock` (Unix milliseconds).

@@ -1,4 +1,4 @@
-//! The time as the database keeps it.
+//! The time as the database keeps it: milliseconds since the Unix epoch. The one clock of the API's code.
 
 /// Milliseconds since the Unix epoch: the times the database keeps.
 pub fn now_ms() -> i64 {
