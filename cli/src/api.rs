@@ -67,6 +67,7 @@ async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>, playback: O
         .context("cannot start the webhook dispatcher")?
         .with_metrics(state.metrics.registry())
         .context("cannot register the webhook metrics")?;
+    let farm = state.farm.clone();
     let api = Api::bind(&settings, state).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     println!(
         "Serving the control API on http://{} (database {}, storage {location})",
@@ -82,16 +83,18 @@ async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>, playback: O
     let _ = std::io::stdout().flush();
     // One signal stops both: the server lets in-flight requests finish, the dispatcher its step in progress.
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let dispatching = dispatcher.spawn(async move {
-        let mut stopping = stopping;
+    let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopping.wait_for(|stop| *stop).await;
-    });
+    };
+    let sweeping = marquee_control_api::farm::sweeper::spawn(farm, stopped(stopping.clone()));
+    let dispatching = dispatcher.spawn(stopped(stopping));
     api.run(async move {
         crate::shutdown::signal().await;
         let _ = stop.send(true);
     })
     .await;
     dispatching.await.context("the webhook dispatcher failed")?;
+    sweeping.await.context("the lease sweeper failed")?;
     eprintln!("Stopped: in-flight requests and webhook deliveries finished.");
     Ok(())
 }

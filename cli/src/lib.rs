@@ -20,3 +20,4 @@ pub mod shutdown;
 pub mod sign;
 pub mod transcode;
 pub mod upload;
+pub mod worker;

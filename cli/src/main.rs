@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use marquee::{admin, api, config, config_command, edge, origin, sign, transcode, upload};
+use marquee::{admin, api, config, config_command, edge, origin, sign, transcode, upload, worker};
 
 /// Marquee: a self-hosted video platform engine. Transcodes films into adaptive-bitrate CMAF ladders with
 /// HLS and DASH manifests; later releases serve them from an origin and edge caches.
@@ -81,6 +81,15 @@ enum Command {
     ///
     /// Example: MARQUEE_API_KEY=mqk_… marquee upload film.mp4 --api http://localhost:8090
     Upload(upload::UploadArgs),
+    /// Run a transcode worker: claim jobs from the control API, transcode each source into its ladder and
+    /// publish it to storage. Any number of workers may run on any machines that reach the API and storage.
+    ///
+    /// The first Ctrl-C or SIGTERM drains (no new jobs; running ones finish, then are handed back after
+    /// --drain-timeout); a second hands them back at once. A worker killed outright loses nothing: its jobs
+    /// return to the queue when their leases expire.
+    ///
+    /// Example: MARQUEE_API_KEY=mqk_… marquee worker --api http://localhost:8090 --storage /srv/marquee/media
+    Worker(worker::WorkerArgs),
     /// Account chores on the API's database, such as making the first admin.
     ///
     /// Example: marquee admin create --email ops@example.com --database sqlite:api.db
@@ -118,6 +127,7 @@ fn main() -> ExitCode {
         Command::Api(_) => api::run(matches.subcommand_matches("api").expect("clap matched api")),
         Command::Admin(args) => admin::run(args),
         Command::Upload(args) => upload::run(args),
+        Command::Worker(args) => worker::run(args),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
         Command::Config(args) => config_command::run(args),

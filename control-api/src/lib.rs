@@ -16,6 +16,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod farm;
 pub mod idempotency;
 pub mod jobs;
 pub mod metrics;

@@ -9,6 +9,7 @@ use crate::auth::routes as auth;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::events;
 use crate::events::routes as webhooks;
+use crate::farm::routes as farm;
 use crate::uploads::routes as uploads;
 
 /// Every endpoint, schema and error of the API.
@@ -25,6 +26,8 @@ use crate::uploads::routes as uploads;
         webhooks::list_events, webhooks::redeliver_event, webhooks::create_webhook, webhooks::list_webhooks,
         webhooks::get_webhook, webhooks::delete_webhook, webhooks::list_deliveries, webhooks::get_delivery,
         webhooks::redeliver,
+        farm::register, farm::list, farm::claim, farm::drain, farm::heartbeat, farm::complete, farm::fail,
+        farm::abort, farm::cancel, farm::transcode,
     ),
     components(schemas(
         ErrorBody,
@@ -41,7 +44,23 @@ use crate::uploads::routes as uploads;
         webhooks::DeliveryList,
         webhooks::EndpointList,
         webhooks::DeliveryPage,
-        webhooks::DeliveryDetail
+        webhooks::DeliveryDetail,
+        farm::WorkerView,
+        farm::RunningJob,
+        farm::TranscodeRequest,
+        marquee_farm_protocol::RegisterWorker,
+        marquee_farm_protocol::RegisteredWorker,
+        marquee_farm_protocol::ClaimRequest,
+        marquee_farm_protocol::ClaimedJob,
+        marquee_farm_protocol::JobSource,
+        marquee_farm_protocol::JobProgress,
+        marquee_farm_protocol::Heartbeat,
+        marquee_farm_protocol::HeartbeatAck,
+        marquee_farm_protocol::Rendition,
+        marquee_farm_protocol::CompleteJob,
+        marquee_farm_protocol::FailJob,
+        marquee_farm_protocol::FailAck,
+        marquee_farm_protocol::AbortJob
     )),
     modifiers(&BearerAuth)
 )]
@@ -60,6 +79,15 @@ impl Modify for BearerAuth {
                 Http::builder()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("An access token from POST /v1/auth/login, or an API key (mqk_…)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "worker",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A worker's token (mqw_…) from POST /v1/workers"))
                     .build(),
             ),
         );

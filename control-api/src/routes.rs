@@ -12,4 +12,5 @@ pub fn v1() -> Router<AppState> {
         .merge(crate::uploads::routes::routes())
         .merge(crate::playback::routes::routes())
         .merge(crate::events::routes::routes())
+        .merge(crate::farm::routes::routes())
 }

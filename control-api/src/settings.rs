@@ -26,6 +26,7 @@ const SIGN_IN: &str = "Sign-in";
 const PLAYBACK: &str = "Playback";
 const LISTENING: &str = "Listening";
 const WEBHOOKS: &str = "Webhooks";
+const FARM: &str = "Transcode farm";
 
 /// How long a webhook receiver has to answer (the Standard Webhooks spec recommends 15 to 30 s).
 pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = crate::events::dispatcher::DEFAULT_REQUEST_TIMEOUT;
@@ -98,6 +99,15 @@ pub struct ApiSettings {
     #[serde(with = "marquee_settings::human::duration")]
     #[setting(value_name = "DURATION", heading = WEBHOOKS)]
     pub webhook_poll_interval: Duration,
+    /// How long a worker's claim on a job lasts without a heartbeat: a worker that dies loses its job to another
+    /// this long after its last heartbeat.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION", heading = FARM)]
+    pub job_lease: Duration,
+    /// How often workers send heartbeats (told at registration): a canceled job stops within this time.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION", heading = FARM)]
+    pub heartbeat_interval: Duration,
     /// Client connections: timeouts, limits, shutdown grace.
     #[setting(flatten)]
     pub connections: ConnectionSettings,
@@ -120,6 +130,8 @@ impl Default for ApiSettings {
             webhook_allow_private_networks: false,
             webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_poll_interval: DEFAULT_WEBHOOK_POLL_INTERVAL,
+            job_lease: crate::farm::config::DEFAULT_JOB_LEASE,
+            heartbeat_interval: crate::farm::config::DEFAULT_HEARTBEAT_INTERVAL,
             connections: ConnectionSettings::default(),
         }
     }
@@ -163,6 +175,15 @@ impl ApiSettings {
             || self.webhook_poll_interval > Duration::from_secs(60)
         {
             problems.push(Problem::new("webhook_poll_interval", "must be between 10ms and 60s"));
+        }
+        if self.job_lease < Duration::from_secs(1) || self.job_lease > Duration::from_secs(3600) {
+            problems.push(Problem::new("job_lease", "must be between 1s and 1h"));
+        }
+        if self.heartbeat_interval < Duration::from_millis(100) || self.heartbeat_interval * 3 > self.job_lease {
+            problems.push(Problem::new(
+                "heartbeat_interval",
+                "must be at least 100ms and at most a third of job_lease (so one lost heartbeat does not lose the job)",
+            ));
         }
         problems
     }

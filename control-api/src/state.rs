@@ -9,6 +9,9 @@ use crate::auth::limiter::LoginLimiter;
 use crate::auth::state::{AuthPolicy, AuthState};
 use crate::auth::tokens::AccessTokens;
 use crate::db::Database;
+use crate::farm::config::FarmConfig;
+use crate::farm::metrics::FarmMetrics;
+use crate::farm::service::Farm;
 use crate::metrics::ApiMetrics;
 use crate::playback::Playback;
 use crate::settings::ApiSettings;
@@ -24,6 +27,8 @@ pub struct AppState {
     pub uploads: UploadService,
     /// Signing keys and base URL for playback URLs; `None` answers 503 to playback requests.
     pub playback: Option<Playback>,
+    /// The transcode farm: job claims, leases and the assets they work on.
+    pub farm: Farm,
 }
 
 impl AppState {
@@ -45,7 +50,16 @@ impl AppState {
             storage.clone(),
             UploadSettings { max_upload_bytes: settings.max_upload_bytes, ..UploadSettings::default() },
         );
-        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth, uploads, playback: None })
+        let metrics = ApiMetrics::new();
+        let farm_metrics = FarmMetrics::new(metrics.registry())
+            .map_err(|e| sqlx::Error::Configuration(format!("cannot register the farm's metrics: {e}").into()))?;
+        let farm = Farm::new(
+            db.clone(),
+            storage.clone(),
+            FarmConfig::new(settings.job_lease, settings.heartbeat_interval),
+            farm_metrics,
+        );
+        Ok(Self { db, storage, metrics, auth, uploads, playback: None, farm })
     }
 
     /// Makes playback URLs with `playback`.

@@ -45,6 +45,7 @@ mod key;
 mod local;
 mod location;
 pub mod multipart;
+mod prefixed;
 mod s3;
 mod store;
 
@@ -54,6 +55,7 @@ pub use key::{ObjectKey, MAX_KEY_LEN, RESERVED_SEGMENT_PREFIX};
 pub use local::{LocalDir, DEFAULT_READ_CHUNK_BYTES};
 pub use location::open;
 pub use multipart::{MultipartUpload, PartPlan, PlanError, UploadedPart};
+pub use prefixed::Prefixed;
 pub use s3::{
     S3Config, S3Credentials, S3Store, DEFAULT_LIST_PAGE_SIZE, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PARTS_IN_FLIGHT,
     DEFAULT_PART_SIZE, DEFAULT_REGION, ENDPOINT_ENV, MIN_PART_SIZE, REGION_ENV,

@@ -123,6 +123,14 @@ pub struct Asset {
     pub updated_at: i64,
 }
 
+/// What a preset name may be, for error messages.
+pub const PRESET_NAME_RULE: &str = "preset must be a preset name (1 to 64 letters, digits, - and _)";
+
+/// Whether `name` has a preset name's shape (the worker that runs the job knows whether it exists).
+pub fn is_preset_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Storage keys an asset owns: its uploaded source and everything under its presentation root.
 pub mod keys {
     /// The folder every presentation of the asset is published under (one sub-folder per transcode attempt,

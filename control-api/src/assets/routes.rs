@@ -102,8 +102,11 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Creator)?;
     let row = owned(&state, &caller, &id).await?;
+    let now = now_ms();
     let mut tx = begin_write(state.db.pool()).await?;
-    store::mark_deleted(&mut tx, &id, now_ms()).await?;
+    store::mark_deleted(&mut tx, &id, now).await?;
+    // A queued job is dropped and a running one stops at its worker's next heartbeat.
+    crate::farm::service::Farm::cancel_jobs_in(&mut tx, &id, now).await?;
     tx.commit().await?;
     // The row says deleted before any object goes, so nothing half-deleted is ever served as ready; a crash in
     // between leaves objects that a second DELETE removes.

@@ -203,3 +203,159 @@ pub async fn mark_deleted(
     record(tx, EventType::AssetDeleted, &row.asset, now).await?;
     Ok(Some(row))
 }
+
+/// What a completed transcode published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The attempt's folder, ending with `/`.
+    pub prefix: String,
+    pub source: serde_json::Value,
+    pub renditions: serde_json::Value,
+    pub duration_ms: i64,
+}
+
+/// Re-reads the asset in `tx` after a change and records `event` for it.
+async fn changed(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    event: Option<EventType>,
+    now: i64,
+) -> Result<Asset, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM assets WHERE id = $1")).bind(id).fetch_one(&mut **tx).await?;
+    let asset = row_of(&row)?.asset;
+    if let Some(kind) = event {
+        record(tx, kind, &asset, now).await?;
+    }
+    Ok(asset)
+}
+
+/// A claimed job's asset starts processing (queued → processing, with `asset.processing`), in `tx`. `None`
+/// when it was not queued (processing already after a retry: no second event).
+pub async fn start_processing(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    now: i64,
+) -> Result<Option<Asset>, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE assets SET status = 'processing', progress_json = NULL, error_code = NULL, error_message = NULL, \
+         updated_at = $1 WHERE id = $2 AND status = 'queued'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(None);
+    }
+    changed(tx, id, Some(EventType::AssetProcessing), now).await.map(Some)
+}
+
+/// The latest progress of the asset's running job, in `tx` (only while it is processing).
+pub async fn set_progress(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    progress: &serde_json::Value,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE assets SET progress_json = $1, updated_at = $2 WHERE id = $3 AND status = 'processing'")
+        .bind(progress.to_string())
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// Points the asset at its new presentation: processing → ready with `asset.ready`, in `tx`. `None` when it
+/// was not processing (deleted or canceled meanwhile).
+pub async fn publish(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    published: &Published,
+    now: i64,
+) -> Result<Option<Asset>, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE assets SET status = 'ready', presentation_prefix = $1, source_json = $2, renditions_json = $3, \
+         duration_ms = $4, progress_json = NULL, error_code = NULL, error_message = NULL, updated_at = $5 \
+         WHERE id = $6 AND status = 'processing'",
+    )
+    .bind(&published.prefix)
+    .bind(published.source.to_string())
+    .bind(published.renditions.to_string())
+    .bind(published.duration_ms)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(None);
+    }
+    changed(tx, id, Some(EventType::AssetReady), now).await.map(Some)
+}
+
+/// The asset failed for good: `from` → errored with `error` and `asset.errored`, in `tx`. `None` when it was
+/// in none of the `from` statuses.
+pub async fn fail(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    from: &[AssetStatus],
+    error: &AssetError,
+    now: i64,
+) -> Result<Option<Asset>, sqlx::Error> {
+    let statuses: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    let moved = sqlx::query(&format!(
+        "UPDATE assets SET status = 'errored', error_code = $1, error_message = $2, progress_json = NULL, \
+         updated_at = $3 WHERE id = $4 AND status IN ({})",
+        statuses.join(", ")
+    ))
+    .bind(&error.code)
+    .bind(&error.message)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(None);
+    }
+    changed(tx, id, Some(EventType::AssetErrored), now).await.map(Some)
+}
+
+/// The asset's job went back to the queue (its worker vanished, or an attempt failed and will be retried):
+/// processing → queued, in `tx`. No event: `asset.processing` follows when a worker claims it again.
+pub async fn requeue(tx: &mut Transaction<'static, Any>, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE assets SET status = 'queued', progress_json = NULL, updated_at = $1 WHERE id = $2 AND status = 'processing'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// A finished asset (ready or errored) is queued again with `preset`, in `tx` (a re-transcode; the current
+/// presentation stays until the new one is ready). `None` when it was not finished.
+pub async fn queue_again(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    preset: &str,
+    now: i64,
+) -> Result<Option<Asset>, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE assets SET status = 'queued', preset = $1, error_code = NULL, error_message = NULL, \
+         progress_json = NULL, updated_at = $2 WHERE id = $3 AND status IN ('ready', 'errored')",
+    )
+    .bind(preset)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(None);
+    }
+    changed(tx, id, None, now).await.map(Some)
+}

@@ -188,6 +188,7 @@ pub struct ExpiredLease {
     pub job_id: String,
     pub attempt: i64,
     pub state: JobState,
+    pub asset_id: String,
 }
 
 /// How many jobs are in a state and how long the oldest has been in it (for metrics).

@@ -81,7 +81,13 @@ const EXPIRE_SQL: &str = "UPDATE jobs SET \
      state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END, \
      finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE $1 END, \
      run_after = $1, lease_expires_at = NULL, error_code = $2, error_message = $3, updated_at = $1 \
-     WHERE state = 'running' AND lease_expires_at < $1 RETURNING id, attempt, state";
+     WHERE state = 'running' AND lease_expires_at < $1 RETURNING id, attempt, state, asset_id";
+
+/// Hands a running job back unfinished (its worker is stopping): queued again at once, and the attempt does
+/// not count against `max_attempts`. `$1` job, `$2` attempt, `$3` worker, `$4` now.
+const ABORT_SQL: &str = "UPDATE jobs SET state = 'queued', max_attempts = max_attempts + 1, run_after = $4, \
+     lease_expires_at = NULL, updated_at = $4 \
+     WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND state = 'running'";
 
 const EXPIRED_MESSAGE: &str = "the worker stopped sending heartbeats before its lease ended";
 
@@ -130,24 +136,13 @@ impl JobQueue {
         lease: Duration,
         now: i64,
     ) -> Result<Option<ClaimedJob>, JobError> {
-        if kinds.is_empty() {
-            return Ok(None);
-        }
-        let sql = claim_sql(self.db.engine(), kinds.len(), encoders.len());
-        let mut query = sqlx::query(&sql).bind(worker_id).bind(now).bind(millis(lease));
-        for kind in kinds {
-            query = query.bind(*kind);
-        }
-        for encoder in encoders {
-            query = query.bind(encoder.as_str());
-        }
-        let Some(row) = query.fetch_optional(self.db.pool()).await? else {
-            return Ok(None);
-        };
-        let job = job_from_row(&row)?;
-        let lease = job.lease().ok_or_else(|| decode_error("a claimed job is not running"))?;
-        let lease_expires_at = job.lease_expires_at.unwrap_or(now);
-        Ok(Some(ClaimedJob { lease, lease_expires_at, job }))
+        let mut conn = self.db.pool().acquire().await?;
+        claim_in(&mut conn, self.db.engine(), worker_id, kinds, encoders, lease, now).await
+    }
+
+    /// The retry schedule failed attempts are queued again by.
+    pub fn retry_schedule(&self) -> &RetrySchedule {
+        &self.retry
     }
 
     /// Extends the lease by its length from `now` and records `progress` (if any); returns the new end of
@@ -158,15 +153,8 @@ impl JobQueue {
         progress: Option<&serde_json::Value>,
         now: i64,
     ) -> Result<i64, JobError> {
-        let expires_at: Option<i64> = sqlx::query_scalar(HEARTBEAT_SQL)
-            .bind(&lease.job_id)
-            .bind(lease.attempt)
-            .bind(&lease.worker_id)
-            .bind(now)
-            .bind(progress.map(|p| p.to_string()))
-            .fetch_optional(self.db.pool())
-            .await?;
-        match expires_at {
+        let mut conn = self.db.pool().acquire().await?;
+        match heartbeat_in(&mut conn, lease, progress, now).await? {
             Some(at) => Ok(at),
             None => Err(self.refusal(lease).await),
         }
@@ -174,17 +162,17 @@ impl JobQueue {
 
     /// Marks the job succeeded with `result`. Sent again by the same claim after it succeeded, it is a no-op.
     pub async fn complete(&self, lease: &Lease, result: &serde_json::Value, now: i64) -> Result<(), JobError> {
-        let done = sqlx::query(COMPLETE_SQL)
-            .bind(&lease.job_id)
-            .bind(lease.attempt)
-            .bind(&lease.worker_id)
-            .bind(result.to_string())
-            .bind(now)
-            .execute(self.db.pool())
-            .await?;
-        if done.rows_affected() == 1 {
+        let mut conn = self.db.pool().acquire().await?;
+        if complete_in(&mut conn, lease, result, now).await? {
             return Ok(());
         }
+        drop(conn);
+        self.complete_refusal(lease).await
+    }
+
+    /// Why [`complete_in`] changed nothing, or `Ok` when this very claim had completed the job already (a
+    /// repeated report).
+    pub async fn complete_refusal(&self, lease: &Lease) -> Result<(), JobError> {
         match self.refusal(lease).await {
             JobError::LeaseLost { state: JobState::Succeeded, current_attempt, .. }
                 if current_attempt == lease.attempt && self.latest_worker(&lease.job_id).await? == lease.worker_id =>
@@ -204,23 +192,10 @@ impl JobQueue {
         retryable: bool,
         now: i64,
     ) -> Result<FailOutcome, JobError> {
-        let row = sqlx::query(FAIL_SQL)
-            .bind(&lease.job_id)
-            .bind(lease.attempt)
-            .bind(&lease.worker_id)
-            .bind(i64::from(retryable))
-            .bind(now)
-            .bind(self.retry.delay_ms(lease.attempt))
-            .bind(&failure.code)
-            .bind(&failure.message)
-            .fetch_optional(self.db.pool())
-            .await?;
-        let Some(row) = row else {
-            return Err(self.refusal(lease).await);
-        };
-        match state_of(&row.try_get::<String, _>(0)?)? {
-            JobState::Queued => Ok(FailOutcome::Retrying { run_after: row.try_get(1)? }),
-            _ => Ok(FailOutcome::Failed),
+        let mut conn = self.db.pool().acquire().await?;
+        match fail_in(&mut conn, lease, failure, retryable, self.retry.delay_ms(lease.attempt), now).await? {
+            Some(outcome) => Ok(outcome),
+            None => Err(self.refusal(lease).await),
         }
     }
 
@@ -248,21 +223,8 @@ impl JobQueue {
     /// Takes back every lease that ended before `now`: the job is queued again (claimable at once, under the
     /// next attempt number) or, if that was its last attempt, failed with [`LEASE_EXPIRED`].
     pub async fn expire_leases(&self, now: i64) -> Result<Vec<ExpiredLease>, JobError> {
-        let rows = sqlx::query(EXPIRE_SQL)
-            .bind(now)
-            .bind(LEASE_EXPIRED)
-            .bind(EXPIRED_MESSAGE)
-            .fetch_all(self.db.pool())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ExpiredLease {
-                    job_id: row.try_get(0)?,
-                    attempt: row.try_get(1)?,
-                    state: state_of(&row.try_get::<String, _>(2)?)?,
-                })
-            })
-            .collect()
+        let mut conn = self.db.pool().acquire().await?;
+        expire_leases_in(&mut conn, now).await
     }
 
     /// Jobs in each state (every state, 0 included) and the age of the longest-waiting one, for metrics.
@@ -285,7 +247,7 @@ impl JobQueue {
     }
 
     /// Why a worker write changed nothing.
-    async fn refusal(&self, lease: &Lease) -> JobError {
+    pub async fn refusal(&self, lease: &Lease) -> JobError {
         let row = sqlx::query("SELECT state, attempt FROM jobs WHERE id = $1")
             .bind(&lease.job_id)
             .fetch_optional(self.db.pool())
@@ -316,6 +278,141 @@ impl JobQueue {
             .await?;
         Ok(worker.unwrap_or_default())
     }
+}
+
+/// [`JobQueue::claim`] on `conn`, which may be inside the caller's transaction (the claim and the asset's
+/// change to processing commit together).
+pub async fn claim_in(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    worker_id: &str,
+    kinds: &[&str],
+    encoders: &[Encoder],
+    lease: Duration,
+    now: i64,
+) -> Result<Option<ClaimedJob>, JobError> {
+    if kinds.is_empty() {
+        return Ok(None);
+    }
+    let sql = claim_sql(engine, kinds.len(), encoders.len());
+    let mut query = sqlx::query(&sql).bind(worker_id).bind(now).bind(millis(lease));
+    for kind in kinds {
+        query = query.bind(*kind);
+    }
+    for encoder in encoders {
+        query = query.bind(encoder.as_str());
+    }
+    let Some(row) = query.fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let job = job_from_row(&row)?;
+    let lease = job.lease().ok_or_else(|| decode_error("a claimed job is not running"))?;
+    let lease_expires_at = job.lease_expires_at.unwrap_or(now);
+    Ok(Some(ClaimedJob { lease, lease_expires_at, job }))
+}
+
+/// [`JobQueue::heartbeat`] on `conn`: the new end of the lease, or `None` when the claim is no longer current.
+pub async fn heartbeat_in(
+    conn: &mut AnyConnection,
+    lease: &Lease,
+    progress: Option<&serde_json::Value>,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(HEARTBEAT_SQL)
+        .bind(&lease.job_id)
+        .bind(lease.attempt)
+        .bind(&lease.worker_id)
+        .bind(now)
+        .bind(progress.map(|p| p.to_string()))
+        .fetch_optional(&mut *conn)
+        .await
+}
+
+/// Marks the job succeeded on `conn`; `false` when the claim is no longer current (nothing changed).
+pub async fn complete_in(
+    conn: &mut AnyConnection,
+    lease: &Lease,
+    result: &serde_json::Value,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(COMPLETE_SQL)
+        .bind(&lease.job_id)
+        .bind(lease.attempt)
+        .bind(&lease.worker_id)
+        .bind(result.to_string())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`JobQueue::fail`] on `conn` with the retry delay given; `None` when the claim is no longer current.
+pub async fn fail_in(
+    conn: &mut AnyConnection,
+    lease: &Lease,
+    failure: &JobFailure,
+    retryable: bool,
+    delay_ms: i64,
+    now: i64,
+) -> Result<Option<FailOutcome>, sqlx::Error> {
+    let row = sqlx::query(FAIL_SQL)
+        .bind(&lease.job_id)
+        .bind(lease.attempt)
+        .bind(&lease.worker_id)
+        .bind(i64::from(retryable))
+        .bind(now)
+        .bind(delay_ms)
+        .bind(&failure.code)
+        .bind(&failure.message)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(match state_of(&row.try_get::<String, _>(0)?)? {
+        JobState::Queued => FailOutcome::Retrying { run_after: row.try_get(1)? },
+        _ => FailOutcome::Failed,
+    }))
+}
+
+/// Hands the claim's job back on `conn` (see `ABORT_SQL`); `false` when the claim is no longer current.
+pub async fn abort_in(conn: &mut AnyConnection, lease: &Lease, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(ABORT_SQL)
+        .bind(&lease.job_id)
+        .bind(lease.attempt)
+        .bind(&lease.worker_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`JobQueue::expire_leases`] on `conn`.
+pub async fn expire_leases_in(conn: &mut AnyConnection, now: i64) -> Result<Vec<ExpiredLease>, JobError> {
+    let rows =
+        sqlx::query(EXPIRE_SQL).bind(now).bind(LEASE_EXPIRED).bind(EXPIRED_MESSAGE).fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ExpiredLease {
+                job_id: row.try_get(0)?,
+                attempt: row.try_get(1)?,
+                state: state_of(&row.try_get::<String, _>(2)?)?,
+                asset_id: row.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Cancels every queued or running job of `asset_id` on `conn` (their workers learn it from their next
+/// write); returns how many.
+pub async fn cancel_asset_jobs_in(conn: &mut AnyConnection, asset_id: &str, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'canceled', lease_expires_at = NULL, finished_at = $2, updated_at = $2 \
+         WHERE asset_id = $1 AND state IN ('queued', 'running')",
+    )
+    .bind(asset_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Queues a job on `conn`, which may be inside the caller's transaction (the asset's change, the job and its

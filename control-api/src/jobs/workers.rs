@@ -33,19 +33,50 @@ const WORKER_COLUMNS: &str = "id, name, encoders, capacity, registered_at, last_
 
 impl JobQueue {
     pub async fn register_worker(&self, worker: &NewWorker, now: i64) -> Result<Worker, JobError> {
+        self.register_worker_with_token(worker, None, now).await
+    }
+
+    /// Registers a worker that will call with the token whose SHA-256 is `token_hash`.
+    pub async fn register_worker_with_token(
+        &self,
+        worker: &NewWorker,
+        token_hash: Option<&str>,
+        now: i64,
+    ) -> Result<Worker, JobError> {
         let encoders: Vec<&str> = worker.encoders.iter().map(|e| e.as_str()).collect();
         let row = sqlx::query(&format!(
-            "INSERT INTO workers (id, name, encoders, capacity, registered_at, last_seen_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING {WORKER_COLUMNS}"
+            "INSERT INTO workers (id, name, encoders, capacity, registered_at, last_seen_at, token_hash) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING {WORKER_COLUMNS}"
         ))
         .bind(uuid::Uuid::now_v7().to_string())
         .bind(&worker.name)
         .bind(serde_json::to_string(&encoders).expect("a list of strings serialises"))
         .bind(worker.capacity.max(1))
         .bind(now)
+        .bind(token_hash)
         .fetch_one(self.database().pool())
         .await?;
         Ok(worker_from_row(&row)?)
+    }
+
+    /// The worker whose token has this SHA-256.
+    pub async fn worker_by_token(&self, token_hash: &str) -> Result<Option<Worker>, JobError> {
+        let row = sqlx::query(&format!("SELECT {WORKER_COLUMNS} FROM workers WHERE token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(self.database().pool())
+            .await?;
+        Ok(row.as_ref().map(worker_from_row).transpose()?)
+    }
+
+    /// Workers seen since `since`, most recently registered first.
+    pub async fn workers_seen_since(&self, since: i64) -> Result<Vec<Worker>, JobError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {WORKER_COLUMNS} FROM workers WHERE last_seen_at >= $1 ORDER BY registered_at DESC, id LIMIT 1000"
+        ))
+        .bind(since)
+        .fetch_all(self.database().pool())
+        .await?;
+        rows.iter().map(|row| Ok(worker_from_row(row)?)).collect()
     }
 
     pub async fn worker(&self, worker_id: &str) -> Result<Option<Worker>, JobError> {

@@ -63,8 +63,9 @@ pub async fn playback(
     if !allowed {
         return Err(ApiError::forbidden("you are not allowed to watch this asset"));
     }
+    // A re-transcode keeps the current presentation playable until the new one replaces it.
     let prefix = match (&row.asset.status, &row.presentation_prefix) {
-        (AssetStatus::Ready, Some(prefix)) => prefix,
+        (AssetStatus::Ready | AssetStatus::Queued | AssetStatus::Processing, Some(prefix)) => prefix,
         _ => {
             return Err(ApiError::conflict(
                 "asset_not_ready",

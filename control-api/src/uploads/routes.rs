@@ -68,14 +68,8 @@ fn asset_settings(metadata: &Metadata) -> Result<(PlaybackPolicy, String), ApiEr
             .ok_or_else(|| ApiError::bad_request("invalid_metadata", "playback_policy must be `public` or `signed`"))?,
     };
     let preset = metadata.text("preset").unwrap_or(DEFAULT_PRESET).to_owned();
-    if preset.is_empty()
-        || preset.len() > 64
-        || !preset.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(ApiError::bad_request(
-            "invalid_metadata",
-            "preset must be a preset name (letters, digits, - and _)",
-        ));
+    if !crate::assets::model::is_preset_name(&preset) {
+        return Err(ApiError::bad_request("invalid_metadata", crate::assets::model::PRESET_NAME_RULE));
     }
     Ok((policy, preset))
 }
@@ -296,6 +290,7 @@ async fn completed(state: &AppState, upload: &Upload) -> Result<(), ApiError> {
         crate::jobs::store::enqueue_in(&mut tx, &job, now_ms()).await.map_err(ApiError::from)?;
     }
     tx.commit().await?;
+    state.farm.config.wake_claims();
     if moved.is_some() {
         tracing::info!(asset = %upload.asset_id, upload = %upload.id, bytes = upload.length, "Upload complete; asset queued.");
     }

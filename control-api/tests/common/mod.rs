@@ -122,6 +122,7 @@ impl TestApi {
                 .with_metrics(state.metrics.registry())
                 .unwrap()
         });
+        let farm = state.farm.clone();
         let api = Api::bind(&settings, state).await.unwrap();
         let addr = api.local_addr();
         let (stop, stopped) = oneshot::channel();
@@ -130,8 +131,11 @@ impl TestApi {
         }
         .shared();
         let dispatching = dispatcher.map(|dispatcher| dispatcher.spawn(stopped.clone()));
+        // The lease sweeper runs beside every API, as in `marquee api`.
+        let sweeping = marquee_control_api::farm::sweeper::spawn(farm, stopped.clone());
         let served = tokio::spawn(async move {
             api.run(stopped).await;
+            sweeping.await.unwrap();
             if let Some(dispatching) = dispatching {
                 dispatching.await.unwrap();
             }
