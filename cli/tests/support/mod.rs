@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+pub mod control;
 pub mod servers;
 
 pub fn repo_root() -> PathBuf {
