@@ -11,7 +11,7 @@ use crate::auth::tokens::AccessTokens;
 use crate::db::Database;
 use crate::metrics::ApiMetrics;
 use crate::playback::Playback;
-use crate::settings::ApiSettings;
+use crate::settings::{ApiSettings, IngestSettings};
 use crate::uploads::service::{UploadService, UploadSettings};
 
 /// What every handler may use.
@@ -22,6 +22,8 @@ pub struct AppState {
     pub metrics: ApiMetrics,
     pub auth: AuthState,
     pub uploads: UploadService,
+    /// Limits of one-shot uploads and `input_url` assets.
+    pub ingest: IngestSettings,
     /// Signing keys and base URL for playback URLs; `None` answers 503 to playback requests.
     pub playback: Option<Playback>,
 }
@@ -43,9 +45,14 @@ impl AppState {
         let uploads = UploadService::new(
             db.clone(),
             storage.clone(),
-            UploadSettings { max_upload_bytes: settings.max_upload_bytes, ..UploadSettings::default() },
+            UploadSettings {
+                max_upload_bytes: settings.max_upload_bytes,
+                expire_after_ms: i64::try_from(settings.upload_expiry.as_millis()).unwrap_or(i64::MAX),
+                ..UploadSettings::default()
+            },
         );
-        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth, uploads, playback: None })
+        let ingest = IngestSettings::from(settings);
+        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth, uploads, ingest, playback: None })
     }
 
     /// Makes playback URLs with `playback`.
