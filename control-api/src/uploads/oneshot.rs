@@ -158,3 +158,53 @@ async fn store_and_queue(
     };
     completed(state, &stored).await
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::assets::model::PlaybackPolicy;
+
+    fn length_of(value: Option<&str>) -> Result<u64, (u16, &'static str)> {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = value {
+            headers.insert(http::header::CONTENT_LENGTH, value.parse().unwrap());
+        }
+        declared_length(&headers).map_err(|e| (e.status.as_u16(), e.code))
+    }
+
+    #[test]
+    fn the_length_is_required_and_a_number() {
+        assert_eq!(length_of(Some("1024")), Ok(1024));
+        assert_eq!(length_of(None), Err((411, "length_required")));
+        assert_eq!(length_of(Some("-1")), Err((400, "invalid_content_length")));
+        assert_eq!(length_of(Some("12 MB")), Err((400, "invalid_content_length")));
+    }
+
+    #[test]
+    fn asset_settings_default_and_refuse_by_name() {
+        assert_eq!(asset_settings_from(None, None).unwrap(), (PlaybackPolicy::Signed, "default".to_owned()));
+        assert_eq!(
+            asset_settings_from(Some("public"), Some("bench-3rung")).unwrap(),
+            (PlaybackPolicy::Public, "bench-3rung".to_owned())
+        );
+        let policy = asset_settings_from(Some("open"), None).unwrap_err();
+        assert!(policy.message.contains("playback_policy"), "{policy}");
+        for preset in ["", "../etc", "a b", &"x".repeat(65)] {
+            let error = asset_settings_from(None, Some(preset)).unwrap_err();
+            assert_eq!(error.code, "invalid_asset_settings");
+            assert!(error.message.contains("preset"), "{error}");
+        }
+    }
+
+    proptest! {
+        /// Any number is read back exactly; anything else is refused, never misread.
+        #[test]
+        fn lengths_are_read_exactly(length in any::<u64>(), junk in "[a-zA-Z.,;_+-]{1,8}") {
+            prop_assert_eq!(length_of(Some(&length.to_string())), Ok(length));
+            let misspelt = format!("{length}{junk}");
+            prop_assert!(length_of(Some(&misspelt)).is_err());
+        }
+    }
+}
