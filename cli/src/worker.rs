@@ -35,6 +35,17 @@ pub struct WorkerArgs {
     /// Give a job up when no encoded data has arrived for this long (a stalled pipeline).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     stall_timeout: Duration,
+    /// The largest source fetched for an asset created from an input_url.
+    #[arg(long, value_name = "SIZE", default_value = "20GiB", value_parser = parse_size)]
+    max_source_bytes: u64,
+    /// Let input_url sources reach loopback and private networks (off: a URL users chose must not reach the
+    /// farm's own machines).
+    #[arg(long)]
+    allow_private_source_urls: bool,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    text.parse::<bytesize::ByteSize>().map(|s| s.as_u64()).map_err(|e| format!("{text:?} is not a size: {e}"))
 }
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
@@ -53,6 +64,8 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         scratch_dir: args.scratch_dir.unwrap_or_else(std::env::temp_dir),
         drain_timeout: args.drain_timeout,
         stall_timeout: args.stall_timeout,
+        max_source_bytes: args.max_source_bytes,
+        allow_private_urls: args.allow_private_source_urls,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -3,7 +3,8 @@
 //! while its attempt's segments are being written; replacements start. Every clip ends `ready` exactly once
 //! with a presentation from one attempt only (every object in its folder is one the manifests name, and
 //! every object they name is there; no other folder is left), and the file that is not media ends `errored`
-//! with the transcoder's reason and nothing published.
+//! with the transcoder's reason and nothing published. One more asset is created from an `input_url` that the
+//! farm fetches itself.
 
 mod support;
 
@@ -66,7 +67,10 @@ fn named_by_playlists(folder: &Path) -> BTreeSet<String> {
 #[test]
 fn three_workers_share_six_jobs_through_two_sigkills() {
     let dir = tempfile::tempdir().unwrap();
-    let api = ControlApi::start(dir.path(), &["--job-lease", "2s", "--heartbeat-interval", "500ms"]);
+    let api = ControlApi::start(
+        dir.path(),
+        &["--job-lease", "2s", "--heartbeat-interval", "500ms", "--allow-private-input-urls"],
+    );
     let admin_key = api.user_key("ops@example.com", "admin");
     let creator_key = api.user_key("cora@example.com", "creator");
 
@@ -80,6 +84,15 @@ fn three_workers_share_six_jobs_through_two_sigkills() {
     let not_media = dir.path().join("notes.mp4");
     std::fs::write(&not_media, "these are meeting notes, not a film\n".repeat(100)).unwrap();
     let broken = api.upload(&not_media, &creator_key, &[]);
+    let sources = support::StaticServer::start(dir.path());
+    let (status, from_url) = support::control::post(
+        &api.server.url,
+        "/v1/assets",
+        Some(&creator_key),
+        serde_json::json!({"input_url": sources.url("clip.mp4")}),
+    );
+    assert_eq!(status, 201, "{from_url}");
+    clips.push(from_url["id"].as_str().unwrap().to_owned());
 
     let mut workers: HashMap<String, Server> =
         (0..WORKERS).map(|i| (format!("w{i}"), api.worker(dir.path(), &admin_key, &format!("w{i}")))).collect();

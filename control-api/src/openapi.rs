@@ -21,6 +21,7 @@ use crate::uploads::routes as uploads;
         auth::create_user, auth::list_users, auth::update_user,
         auth::create_api_key, auth::list_api_keys, auth::revoke_api_key,
         assets::list, assets::read, assets::delete,
+        crate::assets::from_url::create, crate::uploads::oneshot::upload,
         uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
         crate::playback::routes::playback,
         webhooks::list_events, webhooks::redeliver_event, webhooks::create_webhook, webhooks::list_webhooks,

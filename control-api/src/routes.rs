@@ -10,6 +10,7 @@ pub fn v1() -> Router<AppState> {
         .merge(crate::auth::routes::routes())
         .merge(crate::assets::routes::routes())
         .merge(crate::uploads::routes::routes())
+        .merge(crate::uploads::oneshot::routes())
         .merge(crate::playback::routes::routes())
         .merge(crate::events::routes::routes())
         .merge(crate::farm::routes::routes())

@@ -109,27 +109,43 @@ async fn errors_with_request_id(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(serde_json::to_vec(&value).unwrap_or_default()))
 }
 
-/// A bound API server.
+/// A bound API server, with the background task that expires abandoned uploads.
 #[derive(Debug)]
 pub struct Api {
     listener: TcpListener,
     router: Router,
     connections: ConnectionSettings,
+    expiry: crate::uploads::expiry::UploadExpiry,
 }
 
 impl Api {
     /// Binds `settings.listen` and builds the router over `state`.
     pub async fn bind(settings: &ApiSettings, state: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await?;
-        Ok(Self { listener, router: router(state, settings), connections: settings.connections.clone() })
+        let expiry = crate::uploads::expiry::UploadExpiry::new(
+            state.db.clone(),
+            state.uploads.clone(),
+            settings.upload_expiry_interval,
+        );
+        Ok(Self { listener, router: router(state, settings), connections: settings.connections.clone(), expiry })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish (up to the shutdown grace).
+    /// Serves (and expires abandoned uploads) until `shutdown` completes, then lets in-flight requests and the
+    /// expiry step in progress finish (up to the shutdown grace).
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) {
+        let (stop, mut stopping) = tokio::sync::watch::channel(false);
+        let expiring = self.expiry.spawn(async move {
+            // Also stops if the server ends without its shutdown (the sender is dropped).
+            let _ = stopping.wait_for(|stop| *stop).await;
+        });
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
         let router = self.router;
         let handler = move |mut request: http::Request<marquee_http::RequestBody>, peer: SocketAddr| {
             let router = router.clone();
@@ -142,5 +158,8 @@ impl Api {
             }
         };
         marquee_http::serve_connections(self.listener, &self.connections, None, handler, shutdown).await;
+        if let Err(error) = expiring.await {
+            tracing::error!(%error, "The upload expiry task failed.");
+        }
     }
 }

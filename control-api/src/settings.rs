@@ -16,6 +16,14 @@ pub const DEFAULT_DATABASE: &str = "sqlite:marquee-api.db";
 /// The largest JSON request body; larger ones get 413.
 pub const DEFAULT_MAX_JSON_BYTES: u64 = 1024 * 1024;
 
+/// The largest file `POST /v1/assets/upload` takes in one request: 64 MiB (larger files go through tus).
+pub const DEFAULT_MAX_ONESHOT_BYTES: u64 = 64 << 20;
+/// How long an unfinished upload lives after its creation or its last data.
+pub const DEFAULT_UPLOAD_EXPIRY: Duration =
+    Duration::from_millis(crate::uploads::service::DEFAULT_EXPIRE_AFTER_MS as u64);
+/// How often the API looks for expired uploads.
+pub const DEFAULT_UPLOAD_EXPIRY_INTERVAL: Duration = crate::uploads::expiry::DEFAULT_EXPIRY_INTERVAL;
+
 /// How long an access token is valid; refresh tokens get new ones.
 pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a login lasts without being refreshed.
@@ -60,6 +68,26 @@ pub struct ApiSettings {
     #[serde(with = "marquee_settings::human::bytes")]
     #[setting(value_name = "SIZE", heading = STORAGE)]
     pub max_upload_bytes: u64,
+    /// How long an unfinished upload lives after its creation or its last data (`Upload-Expires`). Then it is
+    /// removed with what it stored, and its asset becomes `errored` with the code `upload_expired`.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION", heading = STORAGE)]
+    pub upload_expiry: Duration,
+    /// How often the API looks for expired uploads to remove.
+    #[serde(with = "marquee_settings::human::duration")]
+    #[setting(value_name = "DURATION", heading = STORAGE)]
+    pub upload_expiry_interval: Duration,
+    /// The largest file accepted in one request by POST /v1/assets/upload (413 above it); larger files go
+    /// through tus (/v1/uploads).
+    #[serde(with = "marquee_settings::human::bytes")]
+    #[setting(value_name = "SIZE", heading = STORAGE)]
+    pub max_oneshot_bytes: u64,
+    /// Let `input_url` assets name loopback, private and link-local addresses. Off by default, since the URLs
+    /// are chosen by users, who must not reach the API's or the workers' own machines or network through them;
+    /// tests and single-machine setups that serve sources locally need it. Workers fetching sources should be
+    /// told the same.
+    #[setting(heading = STORAGE)]
+    pub allow_private_input_urls: bool,
     /// Signing keys (`marquee keygen`; the same file the origin and edges verify with): playback URLs are
     /// signed with its current key. Without it, playback requests answer 503.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,6 +149,10 @@ impl Default for ApiSettings {
             storage: None,
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
             max_upload_bytes: crate::uploads::service::DEFAULT_MAX_UPLOAD_BYTES,
+            upload_expiry: DEFAULT_UPLOAD_EXPIRY,
+            upload_expiry_interval: DEFAULT_UPLOAD_EXPIRY_INTERVAL,
+            max_oneshot_bytes: DEFAULT_MAX_ONESHOT_BYTES,
+            allow_private_input_urls: false,
             key_file: None,
             playback_base_url: None,
             playback_ttl: crate::playback::DEFAULT_PLAYBACK_TTL,
@@ -149,6 +181,17 @@ impl ApiSettings {
         }
         if self.max_upload_bytes == 0 || self.max_upload_bytes > marquee_storage::multipart::MAX_OBJECT_SIZE {
             problems.push(Problem::new("max_upload_bytes", "must be between 1 byte and 5 TiB (the S3 object limit)"));
+        }
+        if self.upload_expiry < Duration::from_secs(1) || self.upload_expiry > Duration::from_secs(365 * 24 * 3600) {
+            problems.push(Problem::new("upload_expiry", "must be between 1s and 365 days"));
+        }
+        if self.upload_expiry_interval < Duration::from_millis(10)
+            || self.upload_expiry_interval > Duration::from_secs(3600)
+        {
+            problems.push(Problem::new("upload_expiry_interval", "must be between 10ms and 1h"));
+        }
+        if self.max_oneshot_bytes == 0 || self.max_oneshot_bytes > self.max_upload_bytes {
+            problems.push(Problem::new("max_oneshot_bytes", "must be between 1 byte and max_upload_bytes"));
         }
         if let Some(url) = &self.playback_base_url {
             if let Some(problem) = base_url_problem(url) {
@@ -199,6 +242,27 @@ pub fn base_url_problem(url: &str) -> Option<&'static str> {
             Some("must be a scheme and host (and port) only, like https://cdn.example.com")
         }
         Some(_) => None,
+    }
+}
+
+/// What one-shot uploads and `input_url` assets may take; the handlers' part of [`ApiSettings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestSettings {
+    /// `max_oneshot_bytes`.
+    pub max_oneshot_bytes: u64,
+    /// `allow_private_input_urls`.
+    pub allow_private_input_urls: bool,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self::from(&ApiSettings::default())
+    }
+}
+
+impl From<&ApiSettings> for IngestSettings {
+    fn from(api: &ApiSettings) -> Self {
+        Self { max_oneshot_bytes: api.max_oneshot_bytes, allow_private_input_urls: api.allow_private_input_urls }
     }
 }
 

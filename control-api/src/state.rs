@@ -14,7 +14,7 @@ use crate::farm::metrics::FarmMetrics;
 use crate::farm::service::Farm;
 use crate::metrics::ApiMetrics;
 use crate::playback::Playback;
-use crate::settings::ApiSettings;
+use crate::settings::{ApiSettings, IngestSettings};
 use crate::uploads::service::{UploadService, UploadSettings};
 
 /// What every handler may use.
@@ -25,6 +25,8 @@ pub struct AppState {
     pub metrics: ApiMetrics,
     pub auth: AuthState,
     pub uploads: UploadService,
+    /// Limits of one-shot uploads and `input_url` assets.
+    pub ingest: IngestSettings,
     /// Signing keys and base URL for playback URLs; `None` answers 503 to playback requests.
     pub playback: Option<Playback>,
     /// The transcode farm: job claims, leases and the assets they work on.
@@ -48,7 +50,11 @@ impl AppState {
         let uploads = UploadService::new(
             db.clone(),
             storage.clone(),
-            UploadSettings { max_upload_bytes: settings.max_upload_bytes, ..UploadSettings::default() },
+            UploadSettings {
+                max_upload_bytes: settings.max_upload_bytes,
+                expire_after_ms: i64::try_from(settings.upload_expiry.as_millis()).unwrap_or(i64::MAX),
+                ..UploadSettings::default()
+            },
         );
         let metrics = ApiMetrics::new();
         let farm_metrics = FarmMetrics::new(metrics.registry())
@@ -59,7 +65,8 @@ impl AppState {
             FarmConfig::new(settings.job_lease, settings.heartbeat_interval),
             farm_metrics,
         );
-        Ok(Self { db, storage, metrics, auth, uploads, playback: None, farm })
+        let ingest = IngestSettings::from(settings);
+        Ok(Self { db, storage, metrics, auth, uploads, ingest, playback: None, farm })
     }
 
     /// Makes playback URLs with `playback`.

@@ -28,6 +28,10 @@ pub struct JobContext {
     pub heartbeat_interval: Duration,
     pub encoders: Vec<&'static str>,
     pub stall_timeout: Duration,
+    /// The largest source fetched from an `input_url`.
+    pub max_source_bytes: u64,
+    /// Whether `input_url`s may reach loopback and private networks.
+    pub allow_private_urls: bool,
 }
 
 /// Why a job stopped before its end.
@@ -195,11 +199,21 @@ async fn fetch(context: &JobContext, source: &JobSource, dest: &Path) -> Result<
             file.flush().await.map_err(|e| unavailable(format!("scratch space: {e}")))?;
             Ok(())
         }
-        JobSource::Url { url } => Err(Failure {
-            code: codes::SOURCE_UNAVAILABLE,
-            message: format!("this worker cannot fetch {url}: URL sources are not supported by this version"),
-            retryable: true,
-        }),
+        JobSource::Url { url } => {
+            let fetched =
+                marquee_outbound::fetch_to_file(url, dest, context.max_source_bytes, context.allow_private_urls).await;
+            match fetched {
+                Ok(bytes) => {
+                    tracing::info!(%url, bytes, "Fetched the source.");
+                    Ok(())
+                }
+                Err(e) => Err(Failure {
+                    code: codes::SOURCE_UNAVAILABLE,
+                    message: e.to_string(),
+                    retryable: e.is_retryable(),
+                }),
+            }
+        }
     }
 }
 

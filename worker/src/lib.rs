@@ -46,6 +46,10 @@ pub struct WorkerOptions {
     /// How long running jobs may take to finish after the first stop signal before they are handed back.
     pub drain_timeout: Duration,
     pub stall_timeout: Duration,
+    /// The largest source fetched from an `input_url`.
+    pub max_source_bytes: u64,
+    /// Whether `input_url`s may reach loopback and private networks.
+    pub allow_private_urls: bool,
 }
 
 /// Runs the worker until it has drained after a signal from `signals` (the first drains, the second hands
@@ -83,6 +87,8 @@ pub async fn run(options: WorkerOptions, mut signals: mpsc::UnboundedReceiver<()
         heartbeat_interval: Duration::from_secs_f64(registered.heartbeat_seconds.max(0.1)),
         encoders,
         stall_timeout: options.stall_timeout,
+        max_source_bytes: options.max_source_bytes,
+        allow_private_urls: options.allow_private_urls,
     });
     let slots = Arc::new(Semaphore::new(usize::try_from(options.capacity.max(1)).unwrap_or(1)));
     let (hand_back, handing_back) = watch::channel(false);

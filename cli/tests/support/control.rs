@@ -78,6 +78,8 @@ impl ControlApi {
         let mut cmd: Command = marquee();
         cmd.current_dir(dir)
             .args(["worker", "--api", &self.server.url, "--storage", "media", "--name", name])
+            // The tests' input_url sources are served on loopback.
+            .arg("--allow-private-source-urls")
             .env("MARQUEE_API_KEY", admin_key);
         Server::start(cmd)
     }

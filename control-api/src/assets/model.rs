@@ -43,13 +43,13 @@ impl AssetStatus {
 
     /// Whether an asset may go from `self` to `to`. Deleted is final; anything may be deleted; a finished
     /// asset (ready or errored) may be queued again (a re-transcode); a job that lost its worker goes from
-    /// processing back to queued.
+    /// processing back to queued; an upload that expired unfinished leaves its asset errored.
     pub fn may_become(self, to: AssetStatus) -> bool {
         use AssetStatus::*;
         match (self, to) {
             (Deleted, _) => false,
             (_, Deleted) => true,
-            (WaitingUpload, Queued) => true,
+            (WaitingUpload, Queued) | (WaitingUpload, Errored) => true,
             (Queued, Processing) | (Queued, Errored) => true,
             (Processing, Ready) | (Processing, Errored) | (Processing, Queued) => true,
             (Ready, Queued) | (Errored, Queued) => true,
@@ -102,6 +102,10 @@ pub struct Asset {
     pub playback_policy: PlaybackPolicy,
     /// The ladder preset it is (or will be) transcoded with.
     pub preset: String,
+    /// Where the farm fetches the source from, for an asset created with an `input_url` (assets are shown only
+    /// to their owner and admins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_url: Option<String>,
     /// Progress while queued or processing: percent, stage, fps, ETA (from the worker's reports).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]

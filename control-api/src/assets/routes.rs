@@ -1,4 +1,4 @@
-//! `/v1/assets`: list (cursor pagination, status filter), read, delete. Creators see and change their own
+//! `/v1/assets`: create from a URL ([`super::from_url`]), list (cursor pagination, status filter), read, delete. Creators see and change their own
 //! assets, admins everyone's; another user's asset answers 404.
 
 use axum::extract::State;
@@ -20,7 +20,9 @@ use crate::state::AppState;
 pub const MAX_PAGE: i64 = 200;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/assets", get(list)).route("/assets/{id}", get(read).delete(delete))
+    Router::new()
+        .route("/assets", get(list).post(super::from_url::create))
+        .route("/assets/{id}", get(read).delete(delete))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -8,7 +8,8 @@ use super::model::{Asset, AssetError, AssetStatus, PlaybackPolicy};
 use crate::db::Database;
 use crate::events::{self, EventType, NewEvent};
 
-const COLUMNS: &str = "id, owner_id, status, playback_policy, preset, source_key, presentation_prefix, source_json, \
+const COLUMNS: &str =
+    "id, owner_id, status, playback_policy, preset, input_url, source_key, presentation_prefix, source_json, \
                        renditions_json, duration_ms, progress_json, error_code, error_message, created_at, updated_at";
 
 /// An asset row with the storage keys the API does not show.
@@ -37,6 +38,7 @@ fn row_of(row: &AnyRow) -> Result<AssetRow, sqlx::Error> {
             status: AssetStatus::parse(&status).unwrap_or(AssetStatus::Errored),
             playback_policy: PlaybackPolicy::parse(&policy).unwrap_or_default(),
             preset: row.try_get("preset")?,
+            input_url: row.try_get("input_url")?,
             progress: json_of(row.try_get("progress_json")?),
             source: json_of(row.try_get("source_json")?),
             renditions: json_of(row.try_get("renditions_json")?),
@@ -74,12 +76,34 @@ async fn record(
 
 /// Inserts a new asset waiting for its upload, in `tx`, with its `asset.created` event.
 pub async fn insert(tx: &mut Transaction<'static, Any>, new: &NewAsset, now: i64) -> Result<Asset, sqlx::Error> {
+    insert_as(tx, new, AssetStatus::WaitingUpload, None, now).await
+}
+
+/// Inserts a new asset whose source the farm fetches from `input_url`, in `tx`, with its `asset.created` event.
+/// It is queued at once: the caller enqueues its job in the same transaction.
+pub async fn insert_from_url(
+    tx: &mut Transaction<'static, Any>,
+    new: &NewAsset,
+    input_url: &str,
+    now: i64,
+) -> Result<Asset, sqlx::Error> {
+    insert_as(tx, new, AssetStatus::Queued, Some(input_url), now).await
+}
+
+async fn insert_as(
+    tx: &mut Transaction<'static, Any>,
+    new: &NewAsset,
+    status: AssetStatus,
+    input_url: Option<&str>,
+    now: i64,
+) -> Result<Asset, sqlx::Error> {
     let asset = Asset {
         id: uuid::Uuid::now_v7().to_string(),
         owner_id: new.owner_id.clone(),
-        status: AssetStatus::WaitingUpload,
+        status,
         playback_policy: new.playback_policy,
         preset: new.preset.clone(),
+        input_url: input_url.map(str::to_owned),
         progress: None,
         source: None,
         renditions: None,
@@ -89,14 +113,15 @@ pub async fn insert(tx: &mut Transaction<'static, Any>, new: &NewAsset, now: i64
         updated_at: now,
     };
     sqlx::query(
-        "INSERT INTO assets (id, owner_id, status, playback_policy, preset, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        "INSERT INTO assets (id, owner_id, status, playback_policy, preset, input_url, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
     .bind(&asset.id)
     .bind(&asset.owner_id)
     .bind(asset.status.as_str())
     .bind(asset.playback_policy.as_str())
     .bind(&asset.preset)
+    .bind(asset.input_url.clone())
     .bind(now)
     .execute(&mut **tx)
     .await?;

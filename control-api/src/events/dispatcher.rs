@@ -19,17 +19,16 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use marquee_outbound::PublicAddressesOnly;
 use reqwest::header::CONTENT_TYPE;
 use sqlx::AnyConnection;
 use tracing::{info, warn};
 
 use super::deliveries::{insert_delivery, receiving_endpoints};
-use super::endpoint_rules::is_private_address;
 use super::error::EventsError;
 use super::metrics::WebhookMetrics;
 use super::outbox::{EventRow, EVENT_COLUMNS};
 use super::outcome::{retry_after_ms, verdict, Answer, Verdict};
-use super::public_dns::PublicAddressesOnly;
 use super::retry::{AfterFailure, RetrySchedule};
 use super::signing::SignatureHeaders;
 use crate::clock::now_ms;
@@ -432,11 +431,7 @@ async fn finish(
 
 /// Whether `url`'s host is an IP address (not a name) on a private network.
 fn literal_private_address(url: &str) -> bool {
-    let url = reqwest::Url::parse(url).ok();
-    let host = url.as_ref().and_then(|url| url.host_str()).unwrap_or_default();
-    // IPv6 hosts are written in brackets.
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.parse::<std::net::IpAddr>().is_ok_and(is_private_address)
+    reqwest::Url::parse(url).is_ok_and(|url| marquee_outbound::literal_private_host(&url))
 }
 
 /// A reqwest error in a few words: the innermost cause says what happened (refused, reset, bad certificate).

@@ -2,7 +2,6 @@
 //! wants, and which events reach which endpoint.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
 
 use reqwest::Url;
 
@@ -39,38 +38,6 @@ pub fn endpoint_url(text: &str) -> Result<Url, InvalidEndpointUrl> {
         return Err(invalid("a fragment is never sent to a server"));
     }
     Ok(url)
-}
-
-/// Whether `ip` is on a loopback, private, link-local, shared or otherwise non-public network. Webhook URLs
-/// are chosen by users, so unless the operator allows it, they must not lead the API to its own machine or
-/// network (server-side request forgery).
-pub fn is_private_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_private_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_private_v4(v4),
-            None => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || v6.is_unique_local()
-                    || v6.is_unicast_link_local()
-            }
-        },
-    }
-}
-
-fn is_private_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || a == 0
-        // 100.64.0.0/10, carrier-grade NAT.
-        || (a == 100 && (64..128).contains(&b))
 }
 
 /// The event types an endpoint receives.
@@ -194,31 +161,6 @@ mod tests {
         assert!(endpoint_receives("root", true, &all, "bob", EventType::AssetReady));
         let ready_only = EventFilter::Only([EventType::AssetReady].into());
         assert!(!endpoint_receives("root", true, &ready_only, "bob", EventType::AssetCreated));
-    }
-
-    #[test]
-    fn private_addresses() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(is_private_address(private.parse().unwrap()), "{private}");
-        }
-        for public in ["8.8.8.8", "1.1.1.1", "100.128.0.1", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
-            assert!(!is_private_address(public.parse().unwrap()), "{public}");
-        }
     }
 
     fn any_filter() -> impl Strategy<Value = EventFilter> {

@@ -17,7 +17,6 @@ pub mod kind;
 pub mod metrics;
 pub mod outbox;
 pub mod outcome;
-mod public_dns;
 pub mod retry;
 pub mod routes;
 pub mod signing;

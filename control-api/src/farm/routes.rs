@@ -253,7 +253,7 @@ pub async fn transcode(
     if !is_preset_name(&preset) {
         return Err(ApiError::bad_request("invalid_preset", PRESET_NAME_RULE));
     }
-    if row.source_key.is_none() {
+    if row.source_key.is_none() && row.asset.input_url.is_none() {
         return Err(ApiError::conflict("no_source", "the asset has no uploaded source to transcode"));
     }
     let now = now_ms();

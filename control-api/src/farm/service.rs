@@ -129,13 +129,17 @@ impl Farm {
             return Ok(Claim::None);
         };
         let job = &claimed.job;
-        let asset = sqlx::query("SELECT status, source_key FROM assets WHERE id = $1")
+        let asset = sqlx::query("SELECT status, source_key, input_url FROM assets WHERE id = $1")
             .bind(&job.asset_id)
             .fetch_optional(&mut *tx)
             .await?;
         let source = match &asset {
             Some(row) if row.try_get::<String, _>(0)? != AssetStatus::Deleted.as_str() => {
-                row.try_get::<Option<String>, _>(1)?.map(|key| JobSource::Stored { key })
+                match (row.try_get::<Option<String>, _>(1)?, row.try_get::<Option<String>, _>(2)?) {
+                    (Some(key), _) => Some(JobSource::Stored { key }),
+                    (None, Some(url)) => Some(JobSource::Url { url }),
+                    (None, None) => None,
+                }
             }
             _ => None,
         };

@@ -5,6 +5,9 @@
 //!   (with an optional checksum), terminate, expire. HTTP handlers call it directly.
 //! - [`routes`]: `/v1/uploads`, the tus endpoints, which make the asset an upload becomes and queue it at
 //!   the last byte.
+//! - [`oneshot`]: `POST /v1/assets/upload`, a small file in one request, through the same service and the same
+//!   completion as tus.
+//! - [`expiry`]: the background task that removes abandoned uploads and leaves their assets errored.
 //!
 //! An upload is one storage multipart upload towards its final key, planned from `Upload-Length`
 //! ([`marquee_storage::PartPlan`]). PATCH bodies of any size are cut into whole parts as they arrive; the bytes
@@ -12,6 +15,8 @@
 //! so the API holds at most one part per upload in memory, keeps nothing on its own disk, and any API
 //! instance can carry on after a restart. The offset in the database advances only once the bytes are stored.
 
+pub mod expiry;
+pub mod oneshot;
 pub mod routes;
 pub mod service;
 pub mod tus;

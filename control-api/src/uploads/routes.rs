@@ -62,14 +62,25 @@ pub async fn options(State(state): State<AppState>) -> Response {
 
 /// The asset settings an upload's metadata asks for.
 fn asset_settings(metadata: &Metadata) -> Result<(PlaybackPolicy, String), ApiError> {
-    let policy = match metadata.text("playback_policy") {
+    asset_settings_from(metadata.text("playback_policy"), metadata.text("preset"))
+        .map_err(|e| ApiError { code: "invalid_metadata", ..e })
+}
+
+/// The playback policy and preset a new asset asks for (`signed` and [`DEFAULT_PRESET`] when not given), or a
+/// 400 `invalid_asset_settings` naming the wrong one. Shared by every way an asset is made.
+pub(crate) fn asset_settings_from(
+    policy: Option<&str>,
+    preset: Option<&str>,
+) -> Result<(PlaybackPolicy, String), ApiError> {
+    let policy = match policy {
         None => PlaybackPolicy::default(),
-        Some(text) => PlaybackPolicy::parse(text)
-            .ok_or_else(|| ApiError::bad_request("invalid_metadata", "playback_policy must be `public` or `signed`"))?,
+        Some(text) => PlaybackPolicy::parse(text).ok_or_else(|| {
+            ApiError::bad_request("invalid_asset_settings", "playback_policy must be `public` or `signed`")
+        })?,
     };
-    let preset = metadata.text("preset").unwrap_or(DEFAULT_PRESET).to_owned();
+    let preset = preset.unwrap_or(DEFAULT_PRESET).to_owned();
     if !crate::assets::model::is_preset_name(&preset) {
-        return Err(ApiError::bad_request("invalid_metadata", crate::assets::model::PRESET_NAME_RULE));
+        return Err(ApiError::bad_request("invalid_asset_settings", crate::assets::model::PRESET_NAME_RULE));
     }
     Ok((policy, preset))
 }
@@ -130,7 +141,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, request: Requ
 }
 
 /// An asset whose upload could not even begin is removed again (its `asset.deleted` event says so).
-async fn forget_asset(state: &AppState, asset_id: &str) {
+pub(crate) async fn forget_asset(state: &AppState, asset_id: &str) {
     let result = async {
         let mut tx = begin_write(state.db.pool()).await?;
         assets::mark_deleted(&mut tx, asset_id, now_ms()).await?;
@@ -272,7 +283,7 @@ async fn append(
 
 /// The upload is complete: its asset waits for a transcode, with its `upload.completed` event and its job in
 /// the queue. Safe to call again (a client resending the last PATCH finds the asset queued already).
-async fn completed(state: &AppState, upload: &Upload) -> Result<(), ApiError> {
+pub(crate) async fn completed(state: &AppState, upload: &Upload) -> Result<(), ApiError> {
     let mut tx = begin_write(state.db.pool()).await?;
     assets::set_source_key(&mut tx, &upload.asset_id, upload.storage_key.as_str()).await?;
     let moved = assets::transition(

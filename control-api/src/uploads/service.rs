@@ -134,6 +134,33 @@ impl Upload {
     }
 }
 
+/// An unfinished upload past its expiry, as [`UploadService::expired`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredUpload {
+    pub id: String,
+    /// The asset it was to become.
+    pub asset_id: String,
+}
+
+/// An upload claimed for its clean-up (terminated, and locked with `token` so nothing else writes to or cleans
+/// it meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanUpClaim {
+    pub id: String,
+    token: String,
+}
+
+/// Why an upload is claimed for its clean-up, which decides the state it must be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Termination {
+    /// A client terminated it (tus termination): any upload not terminated yet.
+    Requested,
+    /// It expired unfinished.
+    Expired,
+    /// Its clean-up was interrupted: it is terminated already.
+    Interrupted,
+}
+
 /// The default key of an asset's uploaded source: `sources/<asset id>`.
 pub fn source_key_for(asset_id: &str) -> Result<ObjectKey, StorageError> {
     ObjectKey::parse("sources")?.join(asset_id)
@@ -371,74 +398,148 @@ impl UploadService {
     /// A complete upload's object stays where it is (it is the asset's source now). 423 while a PATCH writes.
     pub async fn terminate(&self, id: &str) -> Result<(), UploadError> {
         let now = self.now();
-        if !self.mark_terminated(id, now, false).await? {
+        let claim = self.claim_for_clean_up(self.db.pool(), id, now, Termination::Requested).await?;
+        let Some(claim) = claim else {
             let row = self.load(id).await?.ok_or(TusError::NotFound)?;
             if row.terminated_at.is_some() {
                 return Err(TusError::NotFound.into());
             }
             return Err(TusError::Locked.into());
-        }
-        let row = self.load(id).await?.ok_or(TusError::NotFound)?;
-        self.clean_up(&row).await?;
+        };
+        self.clean_up_claimed(&claim).await?;
         info!(upload = %id, "Upload terminated.");
         Ok(())
     }
 
     /// Removes every unfinished upload that expired at `now`, with its stored parts and tail, and finishes the
     /// clean-up of terminations that were interrupted. Returns how many uploads were removed. Uploads a PATCH
-    /// is writing to are left for the next round.
+    /// is writing to are left for the next round. The uploads only: [`crate::uploads::expiry`] also fails
+    /// their assets, in the claim's transaction.
     pub async fn expire(&self, now: i64) -> Result<usize, UploadError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM uploads WHERE (completed_at IS NULL AND expires_at <= $1) OR terminated_at IS NOT NULL",
-        )
-        .bind(now)
-        .fetch_all(self.db.pool())
-        .await?;
         let mut removed = 0;
-        for id in ids {
-            if !self.mark_terminated(&id, now, true).await? {
-                continue;
-            }
-            let Some(row) = self.load(&id).await? else { continue };
-            self.clean_up(&row).await?;
-            debug!(upload = %id, "Expired upload removed.");
+        for expired in self.expired(now, i64::MAX).await? {
+            let Some(claim) = self.claim_expired(self.db.pool(), &expired.id, now).await? else { continue };
+            self.clean_up_claimed(&claim).await?;
+            debug!(upload = %expired.id, "Expired upload removed.");
             removed += 1;
         }
+        removed += self.clean_up_interrupted(now, i64::MAX).await?;
         if removed > 0 {
             info!(removed, "Expired uploads removed.");
         }
         Ok(removed)
     }
 
-    /// Marks the upload terminated unless a PATCH holds it; `expired_only` keeps to expired or already
-    /// terminated unfinished uploads. Whether the row is (now) marked for clean-up.
-    async fn mark_terminated(&self, id: &str, now: i64, expired_only: bool) -> Result<bool, UploadError> {
-        let condition = if expired_only {
-            "((completed_at IS NULL AND expires_at <= $1) OR terminated_at IS NOT NULL)"
-        } else {
-            "terminated_at IS NULL"
-        };
-        let marked = sqlx::query(&format!(
-            "UPDATE uploads SET terminated_at = COALESCE(terminated_at, $1), updated_at = $1 WHERE id = $2 AND \
-             {condition} AND (lock_token IS NULL OR lock_expires_at <= $1)"
-        ))
+    /// Unfinished uploads that expired by `now` and are not terminated yet, soonest expiry first, at most
+    /// `limit`. Candidates only: [`claim_expired`](Self::claim_expired) decides.
+    pub async fn expired(&self, now: i64, limit: i64) -> Result<Vec<ExpiredUpload>, UploadError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, asset_id FROM uploads WHERE completed_at IS NULL AND expires_at <= $1 \
+             AND terminated_at IS NULL ORDER BY expires_at, id LIMIT $2",
+        )
         .bind(now)
-        .bind(id)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        Ok(marked == 1)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id, asset_id)| ExpiredUpload { id, asset_id }).collect())
     }
 
-    /// Removes what storage holds for a terminated upload, then its row. Safe to run twice.
-    async fn clean_up(&self, row: &StoredUpload) -> Result<(), UploadError> {
+    /// Claims the expired upload `id` on `connection` (a transaction of the caller's, so that what else expiry
+    /// changes commits with the claim, or the pool): marks it terminated and takes its lock for the clean-up,
+    /// in one conditional UPDATE, so that of several API instances only one claims it. An upload a PATCH is
+    /// writing to is not claimed (it is left for the next round, and the PATCH extends its expiry). `None`
+    /// when the upload is not, or no longer, expired and free.
+    pub async fn claim_expired<'c, C>(
+        &self,
+        connection: C,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<CleanUpClaim>, UploadError>
+    where
+        C: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        self.claim_for_clean_up(connection, id, now, Termination::Expired).await
+    }
+
+    /// Finishes the clean-up of up to `limit` terminated uploads whose clean-up was interrupted (an API
+    /// instance died, or storage failed, in the middle): each is claimed again once its clean-up lock has
+    /// lapsed. Returns how many were removed.
+    pub async fn clean_up_interrupted(&self, now: i64, limit: i64) -> Result<usize, UploadError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM uploads WHERE terminated_at IS NOT NULL \
+             AND (lock_token IS NULL OR lock_expires_at <= $1) ORDER BY terminated_at, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut removed = 0;
+        for id in ids {
+            let Some(claim) = self.claim_for_clean_up(self.db.pool(), &id, now, Termination::Interrupted).await? else {
+                continue;
+            };
+            self.clean_up_claimed(&claim).await?;
+            debug!(upload = %id, "Interrupted clean-up finished.");
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// The one conditional UPDATE that claims an upload for its clean-up: sets `terminated_at` (kept if set)
+    /// and takes the lock for one lease, if the upload is in the state `why` needs and no PATCH (nor another
+    /// clean-up) holds it.
+    async fn claim_for_clean_up<'c, C>(
+        &self,
+        connection: C,
+        id: &str,
+        now: i64,
+        why: Termination,
+    ) -> Result<Option<CleanUpClaim>, UploadError>
+    where
+        C: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let condition = match why {
+            Termination::Requested => "terminated_at IS NULL",
+            Termination::Expired => "completed_at IS NULL AND expires_at <= $1 AND terminated_at IS NULL",
+            Termination::Interrupted => "terminated_at IS NOT NULL",
+        };
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let claimed = sqlx::query(&format!(
+            "UPDATE uploads SET terminated_at = COALESCE(terminated_at, $1), lock_token = $2, lock_expires_at = $3, \
+             updated_at = $1 WHERE id = $4 AND {condition} AND (lock_token IS NULL OR lock_expires_at <= $1)"
+        ))
+        .bind(now)
+        .bind(&token)
+        .bind(now + self.settings.lock_lease_ms)
+        .bind(id)
+        .execute(connection)
+        .await?
+        .rows_affected();
+        Ok((claimed == 1).then(|| CleanUpClaim { id: id.to_owned(), token }))
+    }
+
+    /// Removes what storage holds for a claimed, terminated upload (the multipart upload unless it was complete,
+    /// the tails), then its row, if the claim is still this one's. Safe to run again after a failure: aborting
+    /// and deleting are idempotent, and a lapsed claim is taken again by [`clean_up_interrupted`].
+    ///
+    /// [`clean_up_interrupted`]: Self::clean_up_interrupted
+    pub async fn clean_up_claimed(&self, claim: &CleanUpClaim) -> Result<(), UploadError> {
+        let Some(row) = self.load(&claim.id).await? else { return Ok(()) };
+        if row.lock_token.as_deref() != Some(claim.token.as_str()) {
+            warn!(upload = %claim.id, "Another clean-up took over this upload; leaving it to that one.");
+            return Ok(());
+        }
         if row.upload.completed_at.is_none() {
             if let Some(multipart) = row.multipart() {
                 self.storage.abort_multipart(&multipart).await?;
             }
         }
         self.delete_staging(&row.upload.id).await?;
-        sqlx::query("DELETE FROM uploads WHERE id = $1").bind(&row.upload.id).execute(self.db.pool()).await?;
+        sqlx::query("DELETE FROM uploads WHERE id = $1 AND lock_token = $2")
+            .bind(&claim.id)
+            .bind(&claim.token)
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
 
