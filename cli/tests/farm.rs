@@ -98,10 +98,9 @@ fn three_workers_share_six_jobs_through_two_sigkills() {
         (0..WORKERS).map(|i| (format!("w{i}"), api.worker(dir.path(), &admin_key, &format!("w{i}")))).collect();
     let media = dir.path().join("media");
     let mut killed_assets = Vec::new();
-    let mut next_name = WORKERS;
     // Kill one worker once it reports encoding progress, another once its attempt has written a segment
     // but not yet its master playlist; start a replacement for each.
-    for moment in ["encoding", "writing segments"] {
+    for (replacement, moment) in ["encoding", "writing segments"].into_iter().enumerate() {
         let mut victim = None;
         wait_until(&format!("a worker is {moment}"), Duration::from_secs(120), || {
             let farm = api.get("/v1/workers", &api.admin);
@@ -135,8 +134,7 @@ fn three_workers_share_six_jobs_through_two_sigkills() {
         let (name, asset) = victim.unwrap();
         drop(workers.remove(&name)); // SIGKILL
         killed_assets.push(asset);
-        let replacement = format!("w{next_name}");
-        next_name += 1;
+        let replacement = format!("w{}", WORKERS + replacement);
         workers.insert(replacement.clone(), api.worker(dir.path(), &admin_key, &replacement));
     }
 

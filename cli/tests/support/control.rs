@@ -17,9 +17,11 @@ impl ControlApi {
     /// `marquee api` in `dir` (database `dir/api.db`, storage `dir/media`) with `args` added.
     pub fn start(dir: &Path, args: &[&str]) -> Self {
         let mut cmd = marquee();
-        cmd.current_dir(dir)
-            .args(["api", "--listen", "127.0.0.1:0", "--storage", "media", "--database", "sqlite:api.db"])
-            .args(args);
+        cmd.current_dir(dir).args(["api", "--listen", "127.0.0.1:0", "--storage", "media"]);
+        if !args.contains(&"--database") {
+            cmd.args(["--database", "sqlite:api.db"]);
+        }
+        cmd.args(args);
         let server = Server::start(cmd);
         wait_until("the first admin is printed", PATIENCE, || server.stdout().contains("First start"));
         let stdout = server.stdout();
