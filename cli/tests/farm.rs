@@ -191,6 +191,37 @@ fn three_workers_share_six_jobs_through_two_sigkills() {
     let probe = support::ffprobe_json(folder.join("master.m3u8").to_str().unwrap(), &["-show_streams"]);
     assert!(probe["streams"].as_array().unwrap().iter().any(|s| s["codec_type"] == "video"), "{probe}");
 
+    // SIGTERM drains: a worker told to stop while it transcodes finishes the job, then exits.
+    let (status, again) = support::control::post(
+        &api.server.url,
+        &format!("/v1/assets/{}/transcode", clips[1]),
+        Some(&creator_key),
+        serde_json::json!({}),
+    );
+    assert_eq!(status, 202, "{again}");
+    let mut busy = None;
+    wait_until("a worker takes the re-transcode", Duration::from_secs(60), || {
+        let farm = api.get("/v1/workers", &api.admin);
+        busy = farm.as_array().unwrap().iter().find_map(|w| {
+            let name = w["name"].as_str().unwrap();
+            (workers.contains_key(name) && !w["running"].as_array().unwrap().is_empty()).then(|| name.to_owned())
+        });
+        busy.is_some()
+    });
+    let draining = workers.remove(&busy.unwrap()).unwrap();
+    let (status, stderr) = draining.terminate();
+    assert!(status.success() && stderr.contains("Draining"), "{stderr}");
+    let ready = api.get(&format!("/v1/assets/{}", clips[1]), &api.admin);
+    assert_eq!(ready["status"], "ready", "the draining worker finished its job before exiting: {ready}");
+    let events = api.get("/v1/events?after=0&limit=1000", &api.admin);
+    let readies = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "asset.ready" && e["asset_id"] == clips[1].as_str())
+        .count();
+    assert_eq!(readies, 2, "ready again after the re-transcode");
+
     for (name, worker) in workers {
         let (status, stderr) = worker.terminate();
         assert!(status.success(), "{name}: {stderr}");
