@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
+pub mod layer_responses;
 pub mod metrics;
 pub mod openapi;
 pub mod playback;

@@ -9,6 +9,7 @@ use crate::auth::routes as auth;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::events;
 use crate::events::routes as webhooks;
+use crate::layer_responses::LayerResponses;
 use crate::uploads::routes as uploads;
 
 /// Every endpoint, schema and error of the API.
@@ -43,7 +44,7 @@ use crate::uploads::routes as uploads;
         webhooks::DeliveryPage,
         webhooks::DeliveryDetail
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &LayerResponses)
 )]
 pub struct ApiDoc;
 

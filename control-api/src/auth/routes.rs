@@ -139,7 +139,9 @@ pub async fn refresh(
 
 /// End the caller's login: its refresh token and access tokens stop working.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "signed out"), (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "signed out"),
+        (status = 400, description = "an API key is not a login (`not_a_login`)", body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     match &caller.credential {
         Credential::Session(session) => {
