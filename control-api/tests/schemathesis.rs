@@ -62,19 +62,29 @@ fn junit_cases(report: &str) -> Vec<String> {
     cases
 }
 
-/// Something for the operations on one thing to find (schemathesis takes ids from the lists): a ready asset with
-/// its events, and a webhook endpoint (never called: no dispatcher runs).
-async fn seed(api: &TestApi, token: &str) {
-    let auth = format!("Bearer {token}");
+/// Starts an upload of `length` bytes as `token`'s user, with `data` in the creation request: its asset's id and
+/// the upload's.
+async fn upload(api: &TestApi, token: &str, length: u64, data: &[u8]) -> (String, String) {
+    let (auth, length) = (format!("Bearer {token}"), length.to_string());
     let headers = [
         ("authorization", auth.as_str()),
         ("tus-resumable", "1.0.0"),
-        ("upload-length", "4"),
+        ("upload-length", length.as_str()),
         ("content-type", "application/offset+octet-stream"),
     ];
-    let created = send("POST", &api.url("/v1/uploads"), &headers, b"data".to_vec()).await;
+    let created = send("POST", &api.url("/v1/uploads"), &headers, data.to_vec()).await;
     assert_eq!(created.status, 201, "{}", created.text());
-    let asset = created.headers["marquee-asset-id"].to_str().unwrap();
+    let asset = created.headers["marquee-asset-id"].to_str().unwrap().to_owned();
+    let location = created.headers["location"].to_str().unwrap();
+    (asset, location.rsplit('/').next().unwrap().to_owned())
+}
+
+/// Something for the operations on one thing to find (schemathesis takes ids from the lists): a ready asset with
+/// its events, and a webhook endpoint (never called: no dispatcher runs). The ids of two unfinished uploads
+/// (nothing lists uploads), one for HEAD and PATCH and one for DELETE, to pass to schemathesis.
+async fn seed(api: &TestApi, token: &str) -> (String, String) {
+    let (asset, _) = upload(api, token, 4, b"data").await;
+    let asset = asset.as_str();
     // What a worker's completion does to it.
     sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
         .bind(format!("media/{asset}/a1/"))
@@ -85,6 +95,9 @@ async fn seed(api: &TestApi, token: &str) {
     let endpoint = serde_json::json!({"url": "https://hooks.example.com/marquee", "description": "never called"});
     let webhook = call("POST", &api.url("/v1/webhooks"), token, Some(&endpoint)).await;
     assert_eq!(webhook.status, 201, "{}", webhook.text());
+    let (_, resumed) = upload(api, token, 1 << 20, b"the first bytes").await;
+    let (_, terminated) = upload(api, token, 1 << 20, b"").await;
+    (resumed, terminated)
 }
 
 on_both_engines!(the_api_answers_as_its_openapi_document_says, |engine: Engine| async move {
@@ -107,7 +120,7 @@ on_both_engines!(the_api_answers_as_its_openapi_document_says, |engine: Engine| 
     let spare = call("POST", &api.url("/v1/api-keys"), &token, Some(&serde_json::json!({"name": "spare"}))).await;
     assert_eq!(spare.status, 201, "{}", spare.text());
     let spare_key = spare.json()["api_key"]["id"].as_str().unwrap().to_owned();
-    seed(&api, &token).await;
+    let (resumed_upload, terminated_upload) = seed(&api, &token).await;
     let doc = get(&api.url("/openapi.json")).await.json();
     let expected = operations(&doc);
     assert!(expected.len() > 20, "{expected:?}");
@@ -120,6 +133,8 @@ on_both_engines!(the_api_answers_as_its_openapi_document_says, |engine: Engine| 
         .env("MARQUEE_API_KEY", &key)
         .env("MARQUEE_SPARE_KEY_ID", &spare_key)
         .env("MARQUEE_SPARE_USER_ID", &spare_user)
+        .env("MARQUEE_UPLOAD_ID", &resumed_upload)
+        .env("MARQUEE_TERMINATED_UPLOAD_ID", &terminated_upload)
         .env("SCHEMATHESIS_HOOKS", settings_dir().join("hooks.py"))
         .arg("--config-file")
         .arg(settings_dir().join("schemathesis.toml"))
