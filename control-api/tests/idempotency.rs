@@ -88,3 +88,33 @@ on_both_engines!(an_answer_with_a_secret_is_never_kept, |engine: Engine| async m
     assert_eq!((bad.status, bad.json()["error"]["code"].as_str()), (400, Some("invalid_idempotency_key")));
     api.stop().await;
 });
+
+on_both_engines!(token_pairs_are_never_kept, |engine: Engine| async move {
+    let api = TestApi::start(engine).await;
+    api.user("cora@example.com", "a good long password", Role::Creator).await;
+    let credentials = json!({"email": "cora@example.com", "password": "a good long password"});
+    let login = |key: &'static str| {
+        let body = serde_json::to_vec(&credentials).unwrap();
+        let url = api.url("/v1/auth/login");
+        async move { send("POST", &url, &[("content-type", "application/json"), ("idempotency-key", key)], body).await }
+    };
+    let first = login("login-1").await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let refresh_token = first.json()["refresh_token"].as_str().unwrap().to_owned();
+    let again = login("login-1").await;
+    assert_eq!((again.status, again.json()["error"]["code"].as_str()), (409, Some("idempotency_key_used")));
+    let refresh = json!({"refresh_token": refresh_token});
+    let rotated = send(
+        "POST",
+        &api.url("/v1/auth/refresh"),
+        &[("content-type", "application/json"), ("idempotency-key", "refresh-1")],
+        serde_json::to_vec(&refresh).unwrap(),
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text());
+    // No token is kept in plain text.
+    let kept: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT response_body FROM idempotency_keys").fetch_all(api.db.pool()).await.unwrap();
+    assert_eq!(kept, [None, None], "both answers are known, neither kept");
+    api.stop().await;
+});
