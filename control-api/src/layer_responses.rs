@@ -1,6 +1,6 @@
 //! The answers an operation may get from the layers a request passes before and around its handler, rather
 //! than from the handler itself: the JSON, path and query extractors (400, 413, 415), the caller's credential
-//! (401) and the `Idempotency-Key` middleware (its header, 400, 409, 422). [`LayerResponses`] adds them to
+//! (401) and, for signed-in callers, the `Idempotency-Key` middleware (its header, 400, 409, 422). [`LayerResponses`] adds them to
 //! every operation of the OpenAPI document from what the operation declares, so each `#[utoipa::path]` lists
 //! only its handler's own answers and no operation (today's or one added later) misses these.
 
@@ -47,12 +47,13 @@ fn add_layer_answers(method: &str, path: &str, operation: &mut Operation) {
     let parameters = operation.parameters.as_deref().unwrap_or_default();
     let has_parameter = |place: fn(&ParameterIn) -> bool| parameters.iter().any(|p| place(&p.parameter_in));
     let path_or_query = has_parameter(|p| matches!(p, ParameterIn::Path | ParameterIn::Query));
-    let idempotent = idempotent(method, path);
     // Without an "everyone" alternative (`{}`), a credential is required; with one, a wrong credential is
     // still refused.
     let authenticated = operation.security.as_ref().is_some_and(|requirements| {
         requirements.iter().any(|r| serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty())))
     });
+    // Keys are a signed-in caller's: requests of operations nobody signs in for are never idempotent.
+    let idempotent = authenticated && idempotent(method, path);
 
     let head = method == "HEAD";
     let mut add = |status: &str, description: &str| {
@@ -145,6 +146,21 @@ mod tests {
         assert_eq!(operation["parameters"][0]["name"], "idempotency-key");
         assert_eq!(operation["parameters"][0]["in"], "header");
         assert_eq!(operation["parameters"][0]["schema"]["maxLength"], 255);
+    }
+
+    #[test]
+    fn an_operation_nobody_signs_in_for_has_no_idempotency_key() {
+        let operation = OperationBuilder::new()
+            .request_body(Some(
+                RequestBodyBuilder::new().content("application/json", Content::new(None::<RefOr<_>>)).build(),
+            ))
+            .response("200", Response::new("signed in"))
+            .build();
+        let mut doc = document(HttpMethod::Post, "/v1/auth/login", operation);
+        LayerResponses.modify(&mut doc);
+        assert_eq!(statuses(&doc, "/v1/auth/login", "post"), ["200", "400", "413", "415"]);
+        let value = serde_json::to_value(&doc).unwrap();
+        assert!(value["paths"]["/v1/auth/login"]["post"]["parameters"].is_null(), "{value}");
     }
 
     #[test]
