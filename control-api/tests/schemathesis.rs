@@ -2,8 +2,9 @@
 //! engines: it reads `/openapi.json`, sends generated requests (valid ones, and invalid ones: wrong types,
 //! missing or unknown fields, odd strings) to every operation as an admin, and fails on any 5xx, any status
 //! code the document does not list for the operation, any response whose body or content type is outside the
-//! document, and any invalid request the API accepts. Bounded examples and a fixed seed keep a run short and
-//! repeatable (`tests/schemathesis/schemathesis.toml`).
+//! document, any invalid request the API accepts, a missing required header (the credential) not refused, and
+//! a method the path does not have answered otherwise than 405. Bounded examples and a fixed seed keep a run
+//! short and repeatable (`tests/schemathesis/schemathesis.toml`).
 //!
 //! The webhook dispatcher is not started: the generated webhook URLs must never be called.
 
