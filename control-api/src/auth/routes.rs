@@ -264,6 +264,7 @@ pub struct PageQuery {
     /// The `next_cursor` of the previous page.
     pub after: Option<String>,
     /// How many at most (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -325,6 +326,7 @@ pub async fn update_user(
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// What the key is for, e.g. "ingest server".
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The role the key acts with: at most the caller's (the default).
     pub role: Option<Role>,
