@@ -3,7 +3,7 @@
 #   scripts/install-deps.sh          build + run: Rust, GStreamer 1.22 (dev + plugins), ffmpeg
 #   scripts/install-deps.sh --test   also the test clients: xmllint, Chromium, python3 (samples/set-rotation.py),
 #                                    PostgreSQL (the control API tests start throwaway servers of their own),
-#                                    Node.js 20 or newer + the npm players
+#                                    Node.js 20 or newer + the npm players, schemathesis (PyPI, in a virtualenv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,7 @@ packages=(
   gstreamer1.0-libav gstreamer1.0-tools ffmpeg
 )
 if (( want_test )); then
-  packages+=(libxml2-utils chromium python3 postgresql postgresql-contrib)
+  packages+=(libxml2-utils chromium python3 python3-venv postgresql postgresql-contrib)
   # Debian's nodejs is 18; its npm fetches a newer Node below (scripts/install-node.sh).
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -68,4 +68,14 @@ if (( want_test )); then
   fi
   # The storage tests' S3 server (Garage), built once into ~/.cache/marquee-tools; a no-op when it is there.
   scripts/install-garage.sh
+  # schemathesis, for the control API's OpenAPI test (control-api/tests/schemathesis.rs), pinned, in a
+  # virtualenv of its own outside the clone. 4.x reads OpenAPI 3.1 natively (3.x needed an experimental flag).
+  schemathesis_version=4.32.5
+  st_venv="$HOME/.cache/marquee-tools/schemathesis"
+  if [[ "$("$st_venv/bin/st" --version 2>/dev/null)" != *" $schemathesis_version" ]]; then
+    echo "Installing schemathesis $schemathesis_version into $st_venv…"
+    rm -rf "$st_venv"
+    python3 -m venv "$st_venv"
+    "$st_venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+  fi
 fi

@@ -135,16 +135,77 @@ fn json_problem(text: &str) -> String {
     format!("the JSON body is not valid: {text}")
 }
 
+/// Whether a JSON text has a NUL character in a string (the only way to write one is the escape `\u0000`).
+/// PostgreSQL cannot store NUL in text and no name, address or URL has one, so the extractors refuse it on
+/// both engines alike.
+pub fn json_has_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            // An escape is two bytes at least; `\\` must not start another.
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// Whether a URI path or query, before percent-decoding, decodes to a NUL character somewhere.
+pub fn uri_part_has_nul(raw: &str) -> bool {
+    raw.contains("%00")
+}
+
+/// Whether `Content-Type` says JSON: `application/json` or `application/…+json`, with any parameters.
+fn json_content_type(headers: &http::HeaderMap) -> bool {
+    let Some(value) = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        _ => false,
+    }
+}
+
+fn nul_refused(what: &'static str, code: &'static str) -> ApiError {
+    ApiError::bad_request(
+        code,
+        format!("the {what} has a NUL character (\\u0000 or %00), which no value here may have"),
+    )
+}
+
 /// JSON body and query extractors whose rejections are [`ApiError`]s, so bad input gets the API's error format.
 pub mod extract {
-    use axum::extract::{FromRequest, FromRequestParts};
+    use axum::body::Bytes;
+    use axum::extract::rejection::JsonRejection;
+    use axum::extract::{FromRequest, FromRequestParts, Request};
+    use http::request::Parts;
+    use serde::de::DeserializeOwned;
 
-    use super::ApiError;
+    use super::{json_content_type, json_has_nul, nul_refused, uri_part_has_nul, ApiError};
 
-    /// `axum::Json`, rejecting with an [`ApiError`].
-    #[derive(Debug, Clone, Copy, Default, FromRequest)]
-    #[from_request(via(axum::Json), rejection(ApiError))]
+    /// `axum::Json`, rejecting with an [`ApiError`], and refusing NUL characters in strings.
+    #[derive(Debug, Clone, Copy, Default)]
     pub struct Json<T>(pub T);
+
+    impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+        type Rejection = ApiError;
+
+        async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+            if !json_content_type(request.headers()) {
+                return Err(JsonRejection::MissingJsonContentType(Default::default()).into());
+            }
+            // Within the router's body limit (`DefaultBodyLimit`), as `axum::Json` reads it.
+            let bytes = Bytes::from_request(request, state).await.map_err(JsonRejection::BytesRejection)?;
+            let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+            if json_has_nul(&bytes) {
+                return Err(nul_refused("JSON body", "invalid_body"));
+            }
+            Ok(Self(value))
+        }
+    }
 
     impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
         fn into_response(self) -> axum::response::Response {
@@ -152,15 +213,37 @@ pub mod extract {
         }
     }
 
-    /// `axum::extract::Query`, rejecting with an [`ApiError`].
-    #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-    #[from_request(via(axum::extract::Query), rejection(ApiError))]
+    /// `axum::extract::Query`, rejecting with an [`ApiError`], and refusing NUL characters.
+    #[derive(Debug, Clone, Copy, Default)]
     pub struct Query<T>(pub T);
 
-    /// `axum::extract::Path`, rejecting with an [`ApiError`].
-    #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-    #[from_request(via(axum::extract::Path), rejection(ApiError))]
+    impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+        type Rejection = ApiError;
+
+        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+            let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+            if parts.uri.query().is_some_and(uri_part_has_nul) {
+                return Err(nul_refused("query", "invalid_query"));
+            }
+            Ok(Self(value))
+        }
+    }
+
+    /// `axum::extract::Path`, rejecting with an [`ApiError`], and refusing NUL characters.
+    #[derive(Debug, Clone, Copy, Default)]
     pub struct Path<T>(pub T);
+
+    impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+        type Rejection = ApiError;
+
+        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+            let axum::extract::Path(value) = axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+            if uri_part_has_nul(parts.uri.path()) {
+                return Err(nul_refused("path", "invalid_path"));
+            }
+            Ok(Self(value))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +256,45 @@ mod tests {
             json_problem("Failed to deserialize the JSON body into the target type: unknown field `x` at line 1"),
             "the JSON body is not valid: unknown field `x` at line 1"
         );
+    }
+
+    #[test]
+    fn nul_escapes_are_found_and_escaped_backslashes_are_not_taken_for_them() {
+        assert!(json_has_nul(br#"{"name":"a\u0000b"}"#));
+        assert!(json_has_nul(br#"{"a\u0000":1}"#));
+        assert!(!json_has_nul(br#"{"name":"a\\u0000b"}"#), "a backslash, then the text u0000");
+        assert!(json_has_nul(br#"{"name":"a\\\u0000b"}"#), "a backslash, then NUL");
+        assert!(!json_has_nul(br#""\u000"#), "cut short");
+        assert!(!json_has_nul(br#""\"#), "an escape at the end");
+        assert!(!json_has_nul(br#"{"n":"\u0001 \u1000"}"#));
+        assert!(uri_part_has_nul("/v1/assets/a%00b") && !uri_part_has_nul("/v1/assets/a%2500b"));
+    }
+
+    #[test]
+    fn json_content_types_are_told_apart() {
+        let with = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::CONTENT_TYPE, value.parse().unwrap());
+            json_content_type(&headers)
+        };
+        for yes in
+            ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/problem+json"]
+        {
+            assert!(with(yes), "{yes}");
+        }
+        for no in ["text/json", "application/jsonx", "application/x-www-form-urlencoded", "json", ""] {
+            assert!(!with(no), "{no}");
+        }
+        assert!(!json_content_type(&http::HeaderMap::new()));
+    }
+
+    proptest::proptest! {
+        /// Whatever the strings, their JSON has a NUL escape exactly when one of them has NUL.
+        #[test]
+        fn json_has_nul_exactly_when_a_string_has_nul(key in "[a\\\\u0\\x00]{0,8}", value in "(.|\\x00|\\\\u0000){0,12}") {
+            let json = serde_json::to_vec(&serde_json::json!({ key.clone(): value.clone() })).unwrap();
+            proptest::prop_assert_eq!(json_has_nul(&json), key.contains('\0') || value.contains('\0'));
+        }
     }
 
     #[tokio::test]

@@ -1,8 +1,8 @@
 //! `Idempotency-Key` on mutating requests (POST, PUT, PATCH, DELETE; not the tus endpoints, whose offsets make
 //! them safe to retry already): the first answer is kept, and a retry with the same key and body gets it again
 //! (with `Idempotent-Replayed: true`) instead of doing the work twice. The same key with another body is 422;
-//! while the first request still runs, 409. Keys are the caller's own (scoped by user) and kept for
-//! [`KEEP_FOR`]. An answer that carries a secret shown once (a new API key, a webhook secret) is not kept: its
+//! while the first request still runs, 409. Keys are the caller's own (scoped by user; a request that is not
+//! signed in is not idempotent) and kept for [`KEEP_FOR`]. An answer that carries a secret shown once (a new API key, a webhook secret) is not kept: its
 //! retry gets 409 saying so. A 5xx answer is not kept either, so the retry runs again.
 
 use std::time::Duration;
@@ -51,7 +51,15 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
 }
 
 async fn run(state: AppState, request: Request, next: Next) -> Result<Response, Response> {
-    let key = request.headers()[IDEMPOTENCY_KEY].to_str().unwrap_or_default().trim().to_owned();
+    let (mut parts, body) = request.into_parts();
+    // Keys are the caller's own; a request that is not signed in gets its answer from the handler as usual (a
+    // 401 where the operation needs a caller) and nothing is kept. Unknown callers shared one scope before, so
+    // one client's key could replay, or refuse with 422, another's request.
+    let scope = match Caller::from_request_parts(&mut parts, &state).await {
+        Ok(caller) => caller.user_id,
+        Err(_) => return Ok(next.run(Request::from_parts(parts, body)).await),
+    };
+    let key = parts.headers[IDEMPOTENCY_KEY].to_str().unwrap_or_default().trim().to_owned();
     if key.is_empty() || key.len() > MAX_KEY_LENGTH {
         return Err(ApiError::bad_request(
             "invalid_idempotency_key",
@@ -59,12 +67,6 @@ async fn run(state: AppState, request: Request, next: Next) -> Result<Response, 
         )
         .into_response());
     }
-    let (mut parts, body) = request.into_parts();
-    // Keys are the caller's own; a request that is not signed in gets its answer from the handler as usual.
-    let scope = match Caller::from_request_parts(&mut parts, &state).await {
-        Ok(caller) => caller.user_id,
-        Err(_) => "anonymous".to_owned(),
-    };
     let limit = 64 * 1024 * 1024;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")

@@ -19,6 +19,7 @@ pub mod events;
 pub mod farm;
 pub mod idempotency;
 pub mod jobs;
+pub mod layer_responses;
 pub mod metrics;
 pub mod openapi;
 pub mod playback;

@@ -10,6 +10,7 @@ use crate::error::{ErrorBody, ErrorDetail};
 use crate::events;
 use crate::events::routes as webhooks;
 use crate::farm::routes as farm;
+use crate::layer_responses::LayerResponses;
 use crate::uploads::routes as uploads;
 
 /// Every endpoint, schema and error of the API.
@@ -63,7 +64,7 @@ use crate::uploads::routes as uploads;
         marquee_farm_protocol::FailAck,
         marquee_farm_protocol::AbortJob
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &LayerResponses)
 )]
 pub struct ApiDoc;
 

@@ -32,7 +32,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole API as one axum router: the `/v1` routes, `/openapi.json`, and the admin endpoints.
 pub fn router(state: AppState, settings: &ApiSettings) -> Router {
     let admin = admin(&state);
-    let v1 = crate::routes::v1().with_state(state.clone());
+    // Idempotency only on requests a route's method takes: a method the path does not have answers 405 (set after
+    // the layer, so outside it), not a replay or a 422.
+    let v1 = crate::routes::v1()
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::idempotency::idempotency))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(crate::openapi::document))
@@ -40,7 +45,6 @@ pub fn router(state: AppState, settings: &ApiSettings) -> Router {
         .route("/readyz", get(admin_endpoint).with_state((admin.clone(), AdminRoute::Ready)))
         .route("/metrics", get(admin_endpoint).with_state((admin, AdminRoute::Metrics)))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), crate::idempotency::idempotency))
         .layer(middleware::from_fn(errors_with_request_id))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), count_requests))
         .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(settings.max_json_bytes).unwrap_or(usize::MAX)))
@@ -74,6 +78,14 @@ async fn admin_endpoint(State((admin, route)): State<(Admin, AdminRoute)>) -> Re
 
 async fn not_found() -> ApiError {
     ApiError::not_found("endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take this method; the Allow header lists those it takes",
+    )
 }
 
 /// Counts every request by route template and status, and times it.

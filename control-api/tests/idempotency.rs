@@ -88,3 +88,44 @@ on_both_engines!(an_answer_with_a_secret_is_never_kept, |engine: Engine| async m
     assert_eq!((bad.status, bad.json()["error"]["code"].as_str()), (400, Some("invalid_idempotency_key")));
     api.stop().await;
 });
+
+on_both_engines!(requests_without_a_caller_are_not_idempotent, |engine: Engine| async move {
+    let api = TestApi::start(engine).await;
+    api.user("cora@example.com", "a good long password", Role::Creator).await;
+    let admin = api.signed_in("ada@example.com", Role::Admin).await;
+    let anonymous = |path: &str, key: &'static str, body: &serde_json::Value| {
+        let (url, body) = (api.url(path), serde_json::to_vec(body).unwrap());
+        async move { send("POST", &url, &[("content-type", "application/json"), ("idempotency-key", key)], body).await }
+    };
+    // Sign-ins with one key are two sign-ins, and their tokens are not kept anywhere.
+    let credentials = json!({"email": "cora@example.com", "password": "a good long password"});
+    let first = anonymous("/v1/auth/login", "login-1", &credentials).await;
+    let second = anonymous("/v1/auth/login", "login-1", &credentials).await;
+    assert_eq!((first.status, second.status), (200, 200), "{}", second.text());
+    assert_ne!(first.json()["refresh_token"], second.json()["refresh_token"]);
+    // A request that needs a caller is refused as unsigned, whatever another client did with the same key.
+    let user = json!({"email": "olga@example.com", "password": "a good long password", "role": "creator"});
+    let refused = anonymous("/v1/users", "login-1", &user).await;
+    assert_eq!((refused.status, refused.json()["error"]["code"].as_str()), (401, Some("unauthorized")));
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys").fetch_one(api.db.pool()).await.unwrap();
+    assert_eq!(kept, 0, "nothing kept for callers nobody knows");
+    // A method the path does not have is 405, before the key (used already, for another request) is looked at.
+    assert_eq!(post(&api, "/v1/users", &admin, "admin-1", &user).await.status, 201);
+    let put = send(
+        "PUT",
+        &api.url("/v1/api-keys"),
+        &[
+            ("authorization", &format!("Bearer {admin}")),
+            ("content-type", "application/json"),
+            ("idempotency-key", "admin-1"),
+        ],
+        serde_json::to_vec(&user).unwrap(),
+    )
+    .await;
+    assert_eq!(put.status, 405, "{}", put.text());
+    assert_eq!(put.json()["error"]["code"], "method_not_allowed");
+    let mut allowed: Vec<&str> = put.headers["allow"].to_str().unwrap().split(',').collect();
+    allowed.sort_unstable();
+    assert_eq!(allowed, ["GET", "HEAD", "POST"]);
+    api.stop().await;
+});

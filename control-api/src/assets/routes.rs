@@ -29,10 +29,12 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct AssetQuery {
     /// Only assets in this status (default: all but deleted ones).
+    #[param(value_type = Option<AssetStatus>)]
     pub status: Option<String>,
     /// The `next_cursor` of the previous page.
     pub after: Option<String>,
     /// How many at most (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -110,19 +110,24 @@ pub async fn login(
     let (session, refresh) =
         store::start_session(&state.db, &account.user.id, now_ms(), refresh_ttl_ms(&state)).await?;
     tracing::info!(user = %account.user.id, session = %session, "Signed in.");
-    Ok(Json(pair(&state, &account.user.id, account.user.role, &session, refresh).await).into_response())
+    Ok(shown_once(pair(&state, &account.user.id, account.user.role, &session, refresh).await))
+}
+
+/// A token pair's answer, marked as holding secrets shown once: an `Idempotency-Key` retry must not find the
+/// tokens kept in plain text (refresh tokens are otherwise stored only hashed).
+fn shown_once(pair: TokenPair) -> Response {
+    let mut response = Json(pair).into_response();
+    response.extensions_mut().insert(crate::idempotency::SecretResponse);
+    response
 }
 
 /// Exchange a refresh token for a new pair. A token presented a second time ends its login.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn refresh(
-    State(state): State<AppState>,
-    Json(body): Json<RefreshRequest>,
-) -> Result<Json<TokenPair>, ApiError> {
+pub async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshRequest>) -> Result<Response, ApiError> {
     match store::rotate_refresh(&state.db, &body.refresh_token, now_ms(), refresh_ttl_ms(&state)).await? {
         Refreshed::Rotated { user_id, role, session_id, refresh_token } => {
-            Ok(Json(pair(&state, &user_id, role, &session_id, refresh_token).await))
+            Ok(shown_once(pair(&state, &user_id, role, &session_id, refresh_token).await))
         }
         Refreshed::Reused => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -139,7 +144,9 @@ pub async fn refresh(
 
 /// End the caller's login: its refresh token and access tokens stop working.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "signed out"), (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "signed out"),
+        (status = 400, description = "an API key is not a login (`not_a_login`)", body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     match &caller.credential {
         Credential::Session(session) => {
@@ -257,6 +264,7 @@ pub struct PageQuery {
     /// The `next_cursor` of the previous page.
     pub after: Option<String>,
     /// How many at most (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -318,6 +326,7 @@ pub async fn update_user(
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// What the key is for, e.g. "ingest server".
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The role the key acts with: at most the caller's (the default).
     pub role: Option<Role>,

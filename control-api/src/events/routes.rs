@@ -51,8 +51,10 @@ fn page_size(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// The `cursor` of the previous page (0, the default, reads from the first event).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// How many events at most (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -164,6 +166,7 @@ pub struct DeliveriesQuery {
     /// The `next_cursor` of the previous page.
     pub after: Option<String>,
     /// How many deliveries at most (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

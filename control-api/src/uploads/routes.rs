@@ -47,6 +47,36 @@ fn number(value: impl ToString) -> HeaderValue {
     HeaderValue::from_str(&value.to_string()).expect("digits are a valid header value")
 }
 
+/// The `Tus-Resumable` header's schema: the one version spoken ([`TUS_VERSION`]).
+#[derive(Debug)]
+pub struct TusResumable;
+
+impl utoipa::PartialSchema for TusResumable {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some([TUS_VERSION]))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TusResumable {}
+
+/// The schema of upload data: any bytes.
+#[derive(Debug)]
+pub struct UploadData;
+
+impl utoipa::PartialSchema for UploadData {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .content_media_type("application/octet-stream")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UploadData {}
+
 /// What the server offers (tus core): version, extensions, size limit, checksum algorithms.
 #[utoipa::path(options, path = "/v1/uploads", tag = "uploads",
     responses((status = 204, description = "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm")))]
@@ -89,7 +119,7 @@ pub(crate) fn asset_settings_from(
 /// also its first data (creation-with-upload).
 #[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("bearer" = [])),
     params(
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "the tus version: 1.0.0"),
         ("Upload-Length" = u64, Header, description = "the file's size in bytes"),
         ("Upload-Metadata" = Option<String>, Header, description = "filename, playback_policy, preset (base64 values)"),
     ),
@@ -97,7 +127,8 @@ pub(crate) fn asset_settings_from(
         (status = 201, description = "Location: the upload's URL; Marquee-Asset-Id: the asset; Upload-Offset; Upload-Expires"),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 412, body = crate::error::ErrorBody),
-        (status = 413, body = crate::error::ErrorBody)))]
+        (status = 413, body = crate::error::ErrorBody), (status = 423, body = crate::error::ErrorBody),
+        (status = 460, description = "checksum mismatch of the data sent with the creation", body = crate::error::ErrorBody)))]
 pub async fn create(State(state): State<AppState>, caller: Caller, request: Request) -> Result<Response, ApiError> {
     caller.require(Role::Creator)?;
     let (parts, body) = request.into_parts();
@@ -176,9 +207,11 @@ async fn owned(state: &AppState, caller: &Caller, id: &str) -> Result<Upload, Ap
 
 /// The offset to resume from (tus core), with the length, metadata and expiry.
 #[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
-    params(("id" = String, Path, description = "the upload's id"), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    params(("id" = String, Path, description = "the upload's id"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "the tus version: 1.0.0")),
     responses((status = 200, description = "Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires"),
-        (status = 404, description = "unknown or terminated"), (status = 410, description = "expired")))]
+        (status = 404, description = "unknown or terminated"), (status = 410, description = "expired"),
+        (status = 412, description = "Tus-Resumable is not 1.0.0")))]
 pub async fn head(
     State(state): State<AppState>,
     caller: Caller,
@@ -204,13 +237,15 @@ pub async fn head(
 
 /// Appends data at `Upload-Offset` (tus core; with `Upload-Checksum`, the checksum extension).
 #[utoipa::path(patch, path = "/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
-    params(("id" = String, Path, description = "the upload's id"), ("Tus-Resumable" = String, Header, description = "1.0.0"),
+    params(("id" = String, Path, description = "the upload's id"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "the tus version: 1.0.0"),
         ("Upload-Offset" = u64, Header, description = "where this data starts"),
         ("Upload-Checksum" = Option<String>, Header, description = "`sha1 BASE64` or `sha256 BASE64` of this body")),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    request_body(content = inline(UploadData), content_type = "application/offset+octet-stream"),
     responses((status = 204, description = "Upload-Offset: the new offset"),
         (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
-        (status = 410, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody),
+        (status = 410, body = crate::error::ErrorBody), (status = 412, body = crate::error::ErrorBody),
+        (status = 413, body = crate::error::ErrorBody),
         (status = 415, body = crate::error::ErrorBody), (status = 423, body = crate::error::ErrorBody),
         (status = 460, description = "checksum mismatch", body = crate::error::ErrorBody)))]
 pub async fn patch(
@@ -244,8 +279,10 @@ pub async fn patch(
 /// Stops an upload and removes what it stored (tus termination). Its asset is deleted with it unless the
 /// upload was already complete.
 #[utoipa::path(delete, path = "/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
-    params(("id" = String, Path, description = "the upload's id"), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    params(("id" = String, Path, description = "the upload's id"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "the tus version: 1.0.0")),
     responses((status = 204, description = "terminated"), (status = 404, body = crate::error::ErrorBody),
+        (status = 410, body = crate::error::ErrorBody), (status = 412, body = crate::error::ErrorBody),
         (status = 423, body = crate::error::ErrorBody)))]
 pub async fn terminate(
     State(state): State<AppState>,

@@ -1,0 +1,171 @@
+//! schemathesis (PyPI, installed by `scripts/install-deps.sh --test`) against the running API, on both
+//! engines: it reads `/openapi.json`, sends generated requests (valid ones, and invalid ones: wrong types,
+//! missing or unknown fields, odd strings) to every operation as an admin, and fails on any 5xx, any status
+//! code the document does not list for the operation, any response whose body or content type is outside the
+//! document, any invalid request the API accepts, a missing required header (the credential) not refused, and
+//! a method the path does not have answered otherwise than 405. Bounded examples and a fixed seed keep a run
+//! short and repeatable (`tests/schemathesis/schemathesis.toml`).
+//!
+//! The webhook dispatcher is not started: the generated webhook URLs must never be called.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{call, get, send, Engine, TestApi};
+use marquee_control_api::auth::Role;
+use marquee_control_api::playback::{NoEntitlements, Playback};
+use marquee_signing::KeyRing;
+
+/// schemathesis's settings (checks, seed, examples) and hooks, beside this file.
+fn settings_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis")
+}
+
+/// Where `scripts/install-deps.sh --test` installs schemathesis (a virtualenv outside the clone).
+fn schemathesis() -> PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let st = PathBuf::from(home).join(".cache/marquee-tools/schemathesis/bin/st");
+    assert!(
+        st.is_file(),
+        "schemathesis is not installed ({} is missing): run `scripts/install-deps.sh --test`",
+        st.display()
+    );
+    st
+}
+
+/// The operations of an OpenAPI document, as `METHOD /path`.
+fn operations(doc: &serde_json::Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("the document has paths") {
+        for (method, _) in item.as_object().expect("a path item is an object") {
+            if ["get", "put", "post", "delete", "options", "head", "patch", "trace"].contains(&method.as_str()) {
+                found.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The names of the test cases in a JUnit report (schemathesis writes one per operation, and one for its
+/// stateful scenarios), sorted.
+fn junit_cases(report: &str) -> Vec<String> {
+    let mut cases: Vec<String> = report
+        .split("<testcase ")
+        .skip(1)
+        .filter_map(|case| case.split("name=\"").nth(1)?.split('"').next().map(str::to_owned))
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// Starts an upload of `length` bytes as `token`'s user, with `data` in the creation request: its asset's id and
+/// the upload's.
+async fn upload(api: &TestApi, token: &str, length: u64, data: &[u8]) -> (String, String) {
+    let (auth, length) = (format!("Bearer {token}"), length.to_string());
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("tus-resumable", "1.0.0"),
+        ("upload-length", length.as_str()),
+        ("content-type", "application/offset+octet-stream"),
+    ];
+    let created = send("POST", &api.url("/v1/uploads"), &headers, data.to_vec()).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let asset = created.headers["marquee-asset-id"].to_str().unwrap().to_owned();
+    let location = created.headers["location"].to_str().unwrap();
+    (asset, location.rsplit('/').next().unwrap().to_owned())
+}
+
+/// Something for the operations on one thing to find (schemathesis takes ids from the lists): a ready asset with
+/// its events, and a webhook endpoint (never called: no dispatcher runs). The ids of two unfinished uploads
+/// (nothing lists uploads), one for HEAD and PATCH and one for DELETE, to pass to schemathesis.
+async fn seed(api: &TestApi, token: &str) -> (String, String) {
+    let (asset, _) = upload(api, token, 4, b"data").await;
+    let asset = asset.as_str();
+    // What a worker's completion does to it.
+    sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
+        .bind(format!("media/{asset}/a1/"))
+        .bind(asset)
+        .execute(api.db.pool())
+        .await
+        .unwrap();
+    let endpoint = serde_json::json!({"url": "https://hooks.example.com/marquee", "description": "never called"});
+    let webhook = call("POST", &api.url("/v1/webhooks"), token, Some(&endpoint)).await;
+    assert_eq!(webhook.status, 201, "{}", webhook.text());
+    let (_, resumed) = upload(api, token, 1 << 20, b"the first bytes").await;
+    let (_, terminated) = upload(api, token, 1 << 20, b"").await;
+    (resumed, terminated)
+}
+
+on_both_engines!(the_api_answers_as_its_openapi_document_says, |engine: Engine| async move {
+    let st = schemathesis();
+    let playback = Playback {
+        keys: KeyRing::from_toml("keys.toml", &marquee_signing::generate_key_file_toml("k1").unwrap()).unwrap(),
+        base_url: "https://cdn.example.com".into(),
+        ttl: Duration::from_secs(3600),
+        entitlements: Arc::new(NoEntitlements),
+    };
+    let api = TestApi::start_with_playback(engine, playback).await;
+    // An admin API key: it reaches every operation, and neither logout nor a password change ends it.
+    let token = api.signed_in("schemathesis@example.com", Role::Admin).await;
+    let created =
+        call("POST", &api.url("/v1/api-keys"), &token, Some(&serde_json::json!({"name": "schemathesis"}))).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let key = created.json()["key"].as_str().unwrap().to_owned();
+    // What schemathesis revokes and demotes instead (see schemathesis.toml).
+    let spare_user = api.user("spare@example.com", "a good long password", Role::Creator).await;
+    let spare = call("POST", &api.url("/v1/api-keys"), &token, Some(&serde_json::json!({"name": "spare"}))).await;
+    assert_eq!(spare.status, 201, "{}", spare.text());
+    let spare_key = spare.json()["api_key"]["id"].as_str().unwrap().to_owned();
+    let (resumed_upload, terminated_upload) = seed(&api, &token).await;
+    let doc = get(&api.url("/openapi.json")).await.json();
+    let expected = operations(&doc);
+    assert!(expected.len() > 20, "{expected:?}");
+
+    let work = tempfile::tempdir().unwrap();
+    let junit = work.path().join("junit.xml");
+    let mut command = Command::new(&st);
+    command
+        .current_dir(work.path())
+        .env("MARQUEE_API_KEY", &key)
+        .env("MARQUEE_SPARE_KEY_ID", &spare_key)
+        .env("MARQUEE_SPARE_USER_ID", &spare_user)
+        .env("MARQUEE_UPLOAD_ID", &resumed_upload)
+        .env("MARQUEE_TERMINATED_UPLOAD_ID", &terminated_upload)
+        .env("SCHEMATHESIS_HOOKS", settings_dir().join("hooks.py"))
+        .arg("--config-file")
+        .arg(settings_dir().join("schemathesis.toml"))
+        .arg("run")
+        .arg(api.url("/openapi.json"))
+        .args(["--report", "junit", "--report-junit-path"])
+        .arg(&junit);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; run `scripts/install-deps.sh --test`", st.display()));
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "schemathesis found answers outside the OpenAPI document:\n{printed}");
+    // Every operation of the document was tested, none skipped for want of something schemathesis could send.
+    let report = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("no JUnit report ({e}):\n{printed}"));
+    let tested = junit_cases(&report);
+    let untested: Vec<&String> = expected.iter().filter(|operation| !tested.contains(operation)).collect();
+    assert!(untested.is_empty(), "not tested: {untested:?}\n{printed}");
+    assert!(!report.contains("<skipped"), "{report}\n{printed}");
+    api.stop().await;
+});
+
+#[test]
+fn operations_and_junit_cases_are_named_alike() {
+    let doc = serde_json::json!({"paths": {
+        "/v1/a": {"get": {}, "post": {}, "parameters": []},
+        "/v1/b/{id}": {"delete": {}}
+    }});
+    assert_eq!(operations(&doc), ["DELETE /v1/b/{id}", "GET /v1/a", "POST /v1/a"]);
+    let report =
+        r#"<testsuite><testcase name="POST /v1/a" time="1"/><testcase name="GET /v1/a"></testcase></testsuite>"#;
+    assert_eq!(junit_cases(report), ["GET /v1/a", "POST /v1/a"]);
+}
