@@ -40,12 +40,14 @@ impl AppState {
                 allow_registration: !settings.no_registration,
             },
         };
+        let metrics = ApiMetrics::new();
         let uploads = UploadService::new(
             db.clone(),
             storage.clone(),
             UploadSettings { max_upload_bytes: settings.max_upload_bytes, ..UploadSettings::default() },
-        );
-        Ok(Self { db, storage, metrics: ApiMetrics::new(), auth, uploads, playback: None })
+        )
+        .with_metrics(metrics.uploads().clone());
+        Ok(Self { db, storage, metrics, auth, uploads, playback: None })
     }
 
     /// Makes playback URLs with `playback`.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::{Engine, TestDatabase};
 use marquee_control_api::clock::now_ms;
+use marquee_control_api::metrics::{UploadEvent, UploadMetrics};
 use marquee_control_api::uploads::service::{source_key_for, UploadSettings};
 use marquee_control_api::uploads::tus::ChecksumAlgorithm;
 use marquee_control_api::uploads::{Checksum, Metadata, NewUpload, TusError, UploadError, UploadService};
@@ -27,6 +28,8 @@ struct Setup {
     storage: Arc<dyn ObjectStore>,
     service: UploadService,
     clock: Arc<AtomicI64>,
+    /// What the service counts.
+    metrics: UploadMetrics,
 }
 
 fn settings() -> UploadSettings {
@@ -47,9 +50,11 @@ impl Setup {
     fn with_storage(database: TestDatabase, db: Database, storage: Arc<dyn ObjectStore>) -> Self {
         let clock = Arc::new(AtomicI64::new(now_ms()));
         let time = clock.clone();
+        let metrics = UploadMetrics::new();
         let service = UploadService::new(db.clone(), storage.clone(), settings())
-            .with_clock(Arc::new(move || time.load(Ordering::SeqCst)));
-        Self { database, db, storage, service, clock }
+            .with_clock(Arc::new(move || time.load(Ordering::SeqCst)))
+            .with_metrics(metrics.clone());
+        Self { database, db, storage, service, clock, metrics }
     }
 
     /// Drops the service, the database connections and the store, as a stopped API does.
@@ -258,6 +263,7 @@ on_both_engines!(expiry_cleans_up, |engine: Engine| async move {
     // Created later, so not expired yet: only one upload goes.
     let removed = setup.service.expire(expires_at).await.unwrap();
     assert_eq!(removed, 1);
+    assert_eq!(setup.metrics.counted(UploadEvent::Expired), 1);
     assert_eq!(tus_error(setup.service.get(&abandoned.id).await), TusError::NotFound);
     assert!(setup.service.get(&fresh.id).await.is_ok());
     // A complete upload never expires; its object stays.
@@ -267,6 +273,13 @@ on_both_engines!(expiry_cleans_up, |engine: Engine| async move {
     let much_later = expires_at + 365 * 24 * 3600 * 1000;
     assert_eq!(setup.service.expire(much_later).await.unwrap(), 1);
     assert_eq!(setup.staging_dirs(), 0);
+    let counted = |event| setup.metrics.counted(event);
+    assert_eq!(
+        (counted(UploadEvent::Created), counted(UploadEvent::Completed), counted(UploadEvent::Expired)),
+        (3, 1, 2)
+    );
+    assert_eq!(counted(UploadEvent::Terminated), 0);
+    assert_eq!(setup.metrics.stored_bytes(), (PART + 5 + 20) as u64, "every byte stored counts, expired or not");
     assert_eq!(setup.stored_keys().await, [finished.storage_key.to_string()]);
 });
 

@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use crate::db::Database;
 use crate::error::ApiError;
+use crate::metrics::{UploadEvent, UploadMetrics};
 use crate::uploads::tus::{self, BodyHasher, Checksum, Metadata, TusError, UploadState};
 
 /// The largest upload accepted unless configured otherwise: 256 GiB.
@@ -185,6 +186,7 @@ pub struct UploadService {
     storage: Arc<dyn ObjectStore>,
     settings: UploadSettings,
     clock: Clock,
+    metrics: UploadMetrics,
 }
 
 impl std::fmt::Debug for UploadService {
@@ -198,7 +200,13 @@ impl std::fmt::Debug for UploadService {
 
 impl UploadService {
     pub fn new(db: Database, storage: Arc<dyn ObjectStore>, settings: UploadSettings) -> Self {
-        Self { db, storage, settings, clock: Arc::new(crate::clock::now_ms) }
+        Self { db, storage, settings, clock: Arc::new(crate::clock::now_ms), metrics: UploadMetrics::new() }
+    }
+
+    /// The same service counting into `metrics` (the API's, served at `/metrics`).
+    pub fn with_metrics(mut self, metrics: UploadMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The same service reading the time from `clock` (Unix milliseconds).
@@ -275,6 +283,10 @@ impl UploadService {
             return Err(error.into());
         }
         info!(upload = %upload.id, asset = %upload.asset_id, length = upload.length, "Upload created.");
+        self.metrics.count(UploadEvent::Created);
+        if upload.is_complete() {
+            self.metrics.count(UploadEvent::Completed);
+        }
         Ok(upload)
     }
 
@@ -378,6 +390,7 @@ impl UploadService {
             }
             return Err(TusError::Locked.into());
         }
+        self.metrics.count(UploadEvent::Terminated);
         let row = self.load(id).await?.ok_or(TusError::NotFound)?;
         self.clean_up(&row).await?;
         info!(upload = %id, "Upload terminated.");
@@ -388,19 +401,24 @@ impl UploadService {
     /// clean-up of terminations that were interrupted. Returns how many uploads were removed. Uploads a PATCH
     /// is writing to are left for the next round.
     pub async fn expire(&self, now: i64) -> Result<usize, UploadError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM uploads WHERE (completed_at IS NULL AND expires_at <= $1) OR terminated_at IS NOT NULL",
+        let ids: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, terminated_at FROM uploads \
+             WHERE (completed_at IS NULL AND expires_at <= $1) OR terminated_at IS NOT NULL",
         )
         .bind(now)
         .fetch_all(self.db.pool())
         .await?;
         let mut removed = 0;
-        for id in ids {
+        for (id, terminated_at) in ids {
             if !self.mark_terminated(&id, now, true).await? {
                 continue;
             }
             let Some(row) = self.load(&id).await? else { continue };
             self.clean_up(&row).await?;
+            // A row a DELETE marked (its clean-up interrupted) was counted as terminated then.
+            if terminated_at.is_none() {
+                self.metrics.count(UploadEvent::Expired);
+            }
             debug!(upload = %id, "Expired upload removed.");
             removed += 1;
         }
@@ -678,6 +696,10 @@ impl Writer<'_> {
             return Err(TusError::Locked.into());
         }
         self.last_renewal = now;
+        self.service.metrics.stored(offset.saturating_sub(self.row.upload.offset));
+        if complete {
+            self.service.metrics.count(UploadEvent::Completed);
+        }
         let upload = &mut self.row.upload;
         upload.offset = offset;
         upload.expires_at = expires_at;
