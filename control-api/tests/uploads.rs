@@ -412,3 +412,28 @@ on_both_engines!(a_completion_that_was_not_recorded_is_recorded_on_retry, |engin
     assert!(setup.storage.get(&upload.storage_key).await.unwrap() == data);
     assert_eq!(setup.stored_keys().await, [upload.storage_key.to_string()]);
 });
+
+on_both_engines!(one_long_body_stores_its_parts_in_order_as_they_arrive, |engine: Engine| async move {
+    // Parts are stored while the next one arrives; a body that breaks after several parts keeps every whole
+    // part and its tail, and the object ends up byte for byte, from one PATCH and from one broken then resumed.
+    let setup = Setup::new(engine).await;
+    let data = film(4 * PART + 321);
+    let upload = setup.create(data.len()).await;
+    let done = setup.service.append(&upload.id, 0, body(&data, 64 * 1024 + 3), None).await.unwrap();
+    assert!(done.is_complete());
+    assert!(setup.storage.get(&upload.storage_key).await.unwrap() == data);
+    assert_eq!(setup.metrics.stored_bytes(), data.len() as u64);
+
+    let upload = setup.create(data.len() + 1).await;
+    let data = film(data.len() + 1);
+    let cut = 3 * PART + 10;
+    let chunks: Vec<Result<Bytes, &'static str>> =
+        data[..cut].chunks(100_000).map(|c| Ok(Bytes::copy_from_slice(c))).chain([Err("connection reset")]).collect();
+    let failed = setup.service.append(&upload.id, 0, futures_util::stream::iter(chunks), None).await;
+    assert!(matches!(failed, Err(UploadError::Body(_))), "{failed:?}");
+    assert_eq!(setup.service.get(&upload.id).await.unwrap().offset, cut as u64);
+    let done = setup.service.append(&upload.id, cut as u64, body(&data[cut..], 1 << 20), None).await.unwrap();
+    assert!(done.is_complete());
+    assert!(setup.storage.get(&upload.storage_key).await.unwrap() == data);
+    assert_eq!(setup.stored_keys().await.len(), 2, "the two objects, no tail");
+});

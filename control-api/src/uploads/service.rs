@@ -526,7 +526,14 @@ impl Writer<'_> {
         let mut unconfirmed: Vec<UploadedPart> = Vec::new();
         let mut received: u64 = 0;
         let mut failure: Option<UploadError> = None;
-        while let Some(chunk) = body.next().await {
+        // The part being stored while the next one arrives. One at a time, so parts are stored in order and a
+        // PATCH holds at most two parts in memory; storing overlaps receiving instead of pausing it (a local
+        // store's fsync per part, an S3 PUT per part).
+        let mut storing: Option<PartTask> = None;
+        // A failure of storage or of the claim: nothing more is stored or recorded.
+        let mut error: Option<UploadError> = None;
+        let confirm_later = checksum.is_some();
+        'body: while let Some(chunk) = body.next().await {
             let mut chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
@@ -548,23 +555,45 @@ impl Writer<'_> {
                 if pending.len() < part_size {
                     continue;
                 }
-                let full = std::mem::replace(&mut pending, BytesMut::with_capacity(part_size)).freeze();
-                let number = u32::try_from(parts.len() + unconfirmed.len() + 1)
-                    .map_err(|_| inconsistent("part count".into()))?;
-                let part = storage.put_part(&multipart, number, full).await?;
-                if checksum.is_some() {
-                    unconfirmed.push(part);
-                } else {
-                    parts.push(part);
-                    let offset: u64 = parts.iter().map(|part| part.size).sum();
-                    // The tail is inside this part now.
-                    self.commit(offset, &parts, None, false).await?;
-                    if let Some(tail) = old_tail.take() {
-                        self.delete_tail(&tail).await;
+                if let Some(task) = storing.take() {
+                    let stored = joined(task, &id).await;
+                    if let Err(e) =
+                        self.settle(stored, confirm_later, &mut parts, &mut unconfirmed, &mut old_tail).await
+                    {
+                        error = Some(e);
+                        break 'body;
                     }
                 }
+                let full = std::mem::replace(&mut pending, BytesMut::with_capacity(part_size)).freeze();
+                let Ok(number) = u32::try_from(parts.len() + unconfirmed.len() + 1) else {
+                    error = Some(inconsistent("part count".into()));
+                    break 'body;
+                };
+                let (storage, multipart) = (storage.clone(), multipart.clone());
+                storing = Some(tokio::spawn(async move { storage.put_part(&multipart, number, full).await }));
             }
-            self.renew_if_due().await?;
+            // A part stored while this chunk arrived is recorded now, so the offset keeps up.
+            if let Some(task) = storing.take_if(|task| task.is_finished()) {
+                let stored = joined(task, &id).await;
+                if let Err(e) = self.settle(stored, confirm_later, &mut parts, &mut unconfirmed, &mut old_tail).await {
+                    error = Some(e);
+                    break;
+                }
+            }
+            if let Err(e) = self.renew_if_due().await {
+                error = Some(e);
+                break;
+            }
+        }
+        // The part in flight ends before anything else happens: the claim is not given up while it writes.
+        if let Some(task) = storing.take() {
+            let stored = joined(task, &id).await;
+            if error.is_none() {
+                error = self.settle(stored, confirm_later, &mut parts, &mut unconfirmed, &mut old_tail).await.err();
+            }
+        }
+        if let Some(error) = error {
+            return Err(error);
         }
 
         if let (Some(checksum), Some(hasher)) = (&checksum, hasher) {
@@ -621,6 +650,31 @@ impl Writer<'_> {
             Some(failure) => Err(failure),
             None => Ok(upload),
         }
+    }
+
+    /// Takes in a part that was stored: a checksummed body's parts wait for the checksum (`confirm_later`),
+    /// any other part is recorded at once (and the tail it absorbed is deleted).
+    async fn settle(
+        &mut self,
+        stored: Result<UploadedPart, UploadError>,
+        confirm_later: bool,
+        parts: &mut Vec<UploadedPart>,
+        unconfirmed: &mut Vec<UploadedPart>,
+        old_tail: &mut Option<String>,
+    ) -> Result<(), UploadError> {
+        let part = stored?;
+        if confirm_later {
+            unconfirmed.push(part);
+            return Ok(());
+        }
+        parts.push(part);
+        let offset: u64 = parts.iter().map(|part| part.size).sum();
+        // The tail is inside this part now.
+        self.commit(offset, parts, None, false).await?;
+        if let Some(tail) = old_tail.take() {
+            self.delete_tail(&tail).await;
+        }
+        Ok(())
     }
 
     /// Stores the last part (`last`, unless empty) and completes the object at its key. If an earlier attempt
@@ -753,6 +807,17 @@ impl Writer<'_> {
         if let Err(error) = self.service.storage.delete(&key).await {
             warn!(upload = %self.row.upload.id, %error, "Could not delete an old tail object.");
         }
+    }
+}
+
+/// A part being stored by a task of its own.
+type PartTask = tokio::task::JoinHandle<Result<UploadedPart, StorageError>>;
+
+/// The stored part, once its task is done.
+async fn joined(task: PartTask, id: &str) -> Result<UploadedPart, UploadError> {
+    match task.await {
+        Ok(stored) => Ok(stored?),
+        Err(e) => Err(UploadError::Inconsistent { id: id.to_owned(), detail: format!("storing a part failed: {e}") }),
     }
 }
 
