@@ -40,7 +40,8 @@ pub struct UploadSettings {
     pub expire_after_ms: i64,
     /// A PATCH's claim lapses this long after its last renewal.
     pub lock_lease_ms: i64,
-    /// The part size used when the length allows it (see [`PartPlan`]); also the most memory one PATCH holds.
+    /// The part size used when the length allows it (see [`PartPlan`]). A PATCH holds at most two parts in
+    /// memory: one being stored, the next arriving.
     pub preferred_part_size: u64,
 }
 
