@@ -47,6 +47,7 @@ impl AppState {
                 allow_registration: !settings.no_registration,
             },
         };
+        let metrics = ApiMetrics::new();
         let uploads = UploadService::new(
             db.clone(),
             storage.clone(),
@@ -55,8 +56,8 @@ impl AppState {
                 expire_after_ms: i64::try_from(settings.upload_expiry.as_millis()).unwrap_or(i64::MAX),
                 ..UploadSettings::default()
             },
-        );
-        let metrics = ApiMetrics::new();
+        )
+        .with_metrics(metrics.uploads().clone());
         let farm_metrics = FarmMetrics::new(metrics.registry())
             .map_err(|e| sqlx::Error::Configuration(format!("cannot register the farm's metrics: {e}").into()))?;
         let farm = Farm::new(

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::{Engine, TestDatabase};
 use marquee_control_api::clock::now_ms;
+use marquee_control_api::metrics::{UploadEvent, UploadMetrics};
 use marquee_control_api::uploads::service::{source_key_for, UploadSettings};
 use marquee_control_api::uploads::tus::ChecksumAlgorithm;
 use marquee_control_api::uploads::{Checksum, Metadata, NewUpload, TusError, UploadError, UploadService};
@@ -27,6 +28,8 @@ struct Setup {
     storage: Arc<dyn ObjectStore>,
     service: UploadService,
     clock: Arc<AtomicI64>,
+    /// What the service counts.
+    metrics: UploadMetrics,
 }
 
 fn settings() -> UploadSettings {
@@ -47,9 +50,11 @@ impl Setup {
     fn with_storage(database: TestDatabase, db: Database, storage: Arc<dyn ObjectStore>) -> Self {
         let clock = Arc::new(AtomicI64::new(now_ms()));
         let time = clock.clone();
+        let metrics = UploadMetrics::new();
         let service = UploadService::new(db.clone(), storage.clone(), settings())
-            .with_clock(Arc::new(move || time.load(Ordering::SeqCst)));
-        Self { database, db, storage, service, clock }
+            .with_clock(Arc::new(move || time.load(Ordering::SeqCst)))
+            .with_metrics(metrics.clone());
+        Self { database, db, storage, service, clock, metrics }
     }
 
     /// Drops the service, the database connections and the store, as a stopped API does.
@@ -258,6 +263,7 @@ on_both_engines!(expiry_cleans_up, |engine: Engine| async move {
     // Created later, so not expired yet: only one upload goes.
     let removed = setup.service.expire(expires_at).await.unwrap();
     assert_eq!(removed, 1);
+    assert_eq!(setup.metrics.counted(UploadEvent::Expired), 1);
     assert_eq!(tus_error(setup.service.get(&abandoned.id).await), TusError::NotFound);
     assert!(setup.service.get(&fresh.id).await.is_ok());
     // A complete upload never expires; its object stays.
@@ -267,6 +273,13 @@ on_both_engines!(expiry_cleans_up, |engine: Engine| async move {
     let much_later = expires_at + 365 * 24 * 3600 * 1000;
     assert_eq!(setup.service.expire(much_later).await.unwrap(), 1);
     assert_eq!(setup.staging_dirs(), 0);
+    let counted = |event| setup.metrics.counted(event);
+    assert_eq!(
+        (counted(UploadEvent::Created), counted(UploadEvent::Completed), counted(UploadEvent::Expired)),
+        (3, 1, 2)
+    );
+    assert_eq!(counted(UploadEvent::Terminated), 0);
+    assert_eq!(setup.metrics.stored_bytes(), (PART + 5 + 20) as u64, "every byte stored counts, expired or not");
     assert_eq!(setup.stored_keys().await, [finished.storage_key.to_string()]);
 });
 
@@ -398,4 +411,29 @@ on_both_engines!(a_completion_that_was_not_recorded_is_recorded_on_retry, |engin
     assert!(done.is_complete());
     assert!(setup.storage.get(&upload.storage_key).await.unwrap() == data);
     assert_eq!(setup.stored_keys().await, [upload.storage_key.to_string()]);
+});
+
+on_both_engines!(one_long_body_stores_its_parts_in_order_as_they_arrive, |engine: Engine| async move {
+    // Parts are stored while the next one arrives; a body that breaks after several parts keeps every whole
+    // part and its tail, and the object ends up byte for byte, from one PATCH and from one broken then resumed.
+    let setup = Setup::new(engine).await;
+    let data = film(4 * PART + 321);
+    let upload = setup.create(data.len()).await;
+    let done = setup.service.append(&upload.id, 0, body(&data, 64 * 1024 + 3), None).await.unwrap();
+    assert!(done.is_complete());
+    assert!(setup.storage.get(&upload.storage_key).await.unwrap() == data);
+    assert_eq!(setup.metrics.stored_bytes(), data.len() as u64);
+
+    let upload = setup.create(data.len() + 1).await;
+    let data = film(data.len() + 1);
+    let cut = 3 * PART + 10;
+    let chunks: Vec<Result<Bytes, &'static str>> =
+        data[..cut].chunks(100_000).map(|c| Ok(Bytes::copy_from_slice(c))).chain([Err("connection reset")]).collect();
+    let failed = setup.service.append(&upload.id, 0, futures_util::stream::iter(chunks), None).await;
+    assert!(matches!(failed, Err(UploadError::Body(_))), "{failed:?}");
+    assert_eq!(setup.service.get(&upload.id).await.unwrap().offset, cut as u64);
+    let done = setup.service.append(&upload.id, cut as u64, body(&data[cut..], 1 << 20), None).await.unwrap();
+    assert!(done.is_complete());
+    assert!(setup.storage.get(&upload.storage_key).await.unwrap() == data);
+    assert_eq!(setup.stored_keys().await.len(), 2, "the two objects, no tail");
 });

@@ -259,3 +259,83 @@ on_both_engines!(a_client_that_vanishes_mid_patch_does_not_lock_the_upload, |eng
     }
     api.stop().await;
 });
+
+/// A sample's value in a Prometheus text exposition (0 when absent).
+fn sample(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0, |value| value.trim().parse().unwrap_or_else(|e| panic!("{name}: {e}")))
+}
+
+on_both_engines!(metrics_count_upload_bytes_and_what_happened_to_uploads, |engine: Engine| async move {
+    let api = TestApi::start(engine).await;
+    let creator = api.signed_in("cora@example.com", Role::Creator).await;
+    let auth = format!("Bearer {creator}");
+    let metrics = || async { common::get(&api.url("/metrics")).await.text() };
+    let before = metrics().await;
+    for event in ["created", "completed", "terminated", "expired"] {
+        assert!(before.contains(&format!("marquee_api_uploads_total{{event=\"{event}\"}} 0")), "{before}");
+    }
+    assert!(before.contains("marquee_api_upload_bytes_total 0"), "{before}");
+
+    let patch = |url: String, offset: usize, body: Vec<u8>, checksum: Option<String>| {
+        let auth = auth.clone();
+        async move {
+            let offset = offset.to_string();
+            let mut headers = vec![
+                ("authorization", auth.as_str()),
+                TUS,
+                ("content-type", "application/offset+octet-stream"),
+                ("upload-offset", offset.as_str()),
+            ];
+            let checksum = checksum.unwrap_or_default();
+            if !checksum.is_empty() {
+                headers.push(("upload-checksum", checksum.as_str()));
+            }
+            send("PATCH", &url, &headers, body).await
+        }
+    };
+    let create = |length: usize, first: Vec<u8>| {
+        let auth = auth.clone();
+        let api = &api;
+        async move {
+            let length = length.to_string();
+            let mut headers = vec![("authorization", auth.as_str()), TUS, ("upload-length", length.as_str())];
+            if !first.is_empty() {
+                headers.push(("content-type", "application/offset+octet-stream"));
+            }
+            let created = send("POST", &api.url("/v1/uploads"), &headers, first).await;
+            assert_eq!(created.status, 201, "{}", created.text());
+            api.url(header(&created, "location"))
+        }
+    };
+
+    // One upload in three pieces (creation-with-upload, a whole part and more, the rest), with refusals between
+    // that store nothing: a wrong offset and a wrong checksum.
+    let data = bytes(9 * 1024 * 1024 + 5);
+    let url = create(data.len(), data[..1000].to_vec()).await;
+    assert_eq!(patch(url.clone(), 7, data[7..100].to_vec(), None).await.status, 409);
+    let middle = data[1000..8_500_000].to_vec();
+    assert_eq!(patch(url.clone(), 1000, middle.clone(), Some(sha256_header(b"not it"))).await.status, 460);
+    assert_eq!(patch(url.clone(), 1000, middle, None).await.status, 204);
+    assert_eq!(sample(&metrics().await, "marquee_api_upload_bytes_total"), 8_500_000);
+    let last = patch(url.clone(), 8_500_000, data[8_500_000..].to_vec(), None).await;
+    assert_eq!((last.status, header(&last, "upload-offset")), (204, data.len().to_string().as_str()));
+
+    // A second upload gets 300 bytes and is terminated; an empty one is complete at its creation.
+    let abandoned = create(5000, Vec::new()).await;
+    assert_eq!(patch(abandoned.clone(), 0, bytes(300), None).await.status, 204);
+    assert_eq!(send("DELETE", &abandoned, &[("authorization", &auth), TUS], Vec::new()).await.status, 204);
+    create(0, Vec::new()).await;
+
+    let after = metrics().await;
+    assert_eq!(sample(&after, "marquee_api_upload_bytes_total"), data.len() as u64 + 300, "{after}");
+    let counted = |event: &str| sample(&after, &format!("marquee_api_uploads_total{{event=\"{event}\"}}"));
+    assert_eq!(
+        (counted("created"), counted("completed"), counted("terminated"), counted("expired")),
+        (3, 2, 1, 0),
+        "{after}"
+    );
+    api.stop().await;
+});

@@ -12,8 +12,9 @@
 //! An upload is one storage multipart upload towards its final key, planned from `Upload-Length`
 //! ([`marquee_storage::PartPlan`]). PATCH bodies of any size are cut into whole parts as they arrive; the bytes
 //! after the last whole part (less than one part) are kept in a tail object in storage, beside the upload,
-//! so the API holds at most one part per upload in memory, keeps nothing on its own disk, and any API
-//! instance can carry on after a restart. The offset in the database advances only once the bytes are stored.
+//! so the API holds at most two parts per upload in memory (one being stored while the next arrives), keeps
+//! nothing on its own disk, and any API instance can carry on after a restart. The offset in the database
+//! advances only once the bytes are stored.
 
 pub mod expiry;
 pub mod oneshot;

@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use crate::db::Database;
 use crate::error::ApiError;
+use crate::metrics::{UploadEvent, UploadMetrics};
 use crate::uploads::tus::{self, BodyHasher, Checksum, Metadata, TusError, UploadState};
 
 /// The largest upload accepted unless configured otherwise: 256 GiB.
@@ -39,7 +40,8 @@ pub struct UploadSettings {
     pub expire_after_ms: i64,
     /// A PATCH's claim lapses this long after its last renewal.
     pub lock_lease_ms: i64,
-    /// The part size used when the length allows it (see [`PartPlan`]); also the most memory one PATCH holds.
+    /// The part size used when the length allows it (see [`PartPlan`]). A PATCH holds at most two parts in
+    /// memory: one being stored, the next arriving.
     pub preferred_part_size: u64,
 }
 
@@ -212,6 +214,7 @@ pub struct UploadService {
     storage: Arc<dyn ObjectStore>,
     settings: UploadSettings,
     clock: Clock,
+    metrics: UploadMetrics,
 }
 
 impl std::fmt::Debug for UploadService {
@@ -225,7 +228,13 @@ impl std::fmt::Debug for UploadService {
 
 impl UploadService {
     pub fn new(db: Database, storage: Arc<dyn ObjectStore>, settings: UploadSettings) -> Self {
-        Self { db, storage, settings, clock: Arc::new(crate::clock::now_ms) }
+        Self { db, storage, settings, clock: Arc::new(crate::clock::now_ms), metrics: UploadMetrics::new() }
+    }
+
+    /// The same service counting into `metrics` (the API's, served at `/metrics`).
+    pub fn with_metrics(mut self, metrics: UploadMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The same service reading the time from `clock` (Unix milliseconds).
@@ -302,6 +311,10 @@ impl UploadService {
             return Err(error.into());
         }
         info!(upload = %upload.id, asset = %upload.asset_id, length = upload.length, "Upload created.");
+        self.metrics.count(UploadEvent::Created);
+        if upload.is_complete() {
+            self.metrics.count(UploadEvent::Completed);
+        }
         Ok(upload)
     }
 
@@ -406,6 +419,7 @@ impl UploadService {
             }
             return Err(TusError::Locked.into());
         };
+        self.metrics.count(UploadEvent::Terminated);
         self.clean_up_claimed(&claim).await?;
         info!(upload = %id, "Upload terminated.");
         Ok(())
@@ -458,7 +472,11 @@ impl UploadService {
     where
         C: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        self.claim_for_clean_up(connection, id, now, Termination::Expired).await
+        let claim = self.claim_for_clean_up(connection, id, now, Termination::Expired).await?;
+        if claim.is_some() {
+            self.metrics.count(UploadEvent::Expired);
+        }
+        Ok(claim)
     }
 
     /// Finishes the clean-up of up to `limit` terminated uploads whose clean-up was interrupted (an API
@@ -609,7 +627,14 @@ impl Writer<'_> {
         let mut unconfirmed: Vec<UploadedPart> = Vec::new();
         let mut received: u64 = 0;
         let mut failure: Option<UploadError> = None;
-        while let Some(chunk) = body.next().await {
+        // The part being stored while the next one arrives. One at a time, so parts are stored in order and a
+        // PATCH holds at most two parts in memory; storing overlaps receiving instead of pausing it (a local
+        // store's fsync per part, an S3 PUT per part).
+        let mut storing: Option<PartTask> = None;
+        // A failure of storage or of the claim: nothing more is stored or recorded.
+        let mut error: Option<UploadError> = None;
+        let confirm_later = checksum.is_some();
+        'body: while let Some(chunk) = body.next().await {
             let mut chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
@@ -631,23 +656,45 @@ impl Writer<'_> {
                 if pending.len() < part_size {
                     continue;
                 }
-                let full = std::mem::replace(&mut pending, BytesMut::with_capacity(part_size)).freeze();
-                let number = u32::try_from(parts.len() + unconfirmed.len() + 1)
-                    .map_err(|_| inconsistent("part count".into()))?;
-                let part = storage.put_part(&multipart, number, full).await?;
-                if checksum.is_some() {
-                    unconfirmed.push(part);
-                } else {
-                    parts.push(part);
-                    let offset: u64 = parts.iter().map(|part| part.size).sum();
-                    // The tail is inside this part now.
-                    self.commit(offset, &parts, None, false).await?;
-                    if let Some(tail) = old_tail.take() {
-                        self.delete_tail(&tail).await;
+                if let Some(task) = storing.take() {
+                    let stored = joined(task, &id).await;
+                    if let Err(e) =
+                        self.settle(stored, confirm_later, &mut parts, &mut unconfirmed, &mut old_tail).await
+                    {
+                        error = Some(e);
+                        break 'body;
                     }
                 }
+                let full = std::mem::replace(&mut pending, BytesMut::with_capacity(part_size)).freeze();
+                let Ok(number) = u32::try_from(parts.len() + unconfirmed.len() + 1) else {
+                    error = Some(inconsistent("part count".into()));
+                    break 'body;
+                };
+                let (storage, multipart) = (storage.clone(), multipart.clone());
+                storing = Some(tokio::spawn(async move { storage.put_part(&multipart, number, full).await }));
             }
-            self.renew_if_due().await?;
+            // A part stored while this chunk arrived is recorded now, so the offset keeps up.
+            if let Some(task) = storing.take_if(|task| task.is_finished()) {
+                let stored = joined(task, &id).await;
+                if let Err(e) = self.settle(stored, confirm_later, &mut parts, &mut unconfirmed, &mut old_tail).await {
+                    error = Some(e);
+                    break;
+                }
+            }
+            if let Err(e) = self.renew_if_due().await {
+                error = Some(e);
+                break;
+            }
+        }
+        // The part in flight ends before anything else happens: the claim is not given up while it writes.
+        if let Some(task) = storing.take() {
+            let stored = joined(task, &id).await;
+            if error.is_none() {
+                error = self.settle(stored, confirm_later, &mut parts, &mut unconfirmed, &mut old_tail).await.err();
+            }
+        }
+        if let Some(error) = error {
+            return Err(error);
         }
 
         if let (Some(checksum), Some(hasher)) = (&checksum, hasher) {
@@ -704,6 +751,31 @@ impl Writer<'_> {
             Some(failure) => Err(failure),
             None => Ok(upload),
         }
+    }
+
+    /// Takes in a part that was stored: a checksummed body's parts wait for the checksum (`confirm_later`),
+    /// any other part is recorded at once (and the tail it absorbed is deleted).
+    async fn settle(
+        &mut self,
+        stored: Result<UploadedPart, UploadError>,
+        confirm_later: bool,
+        parts: &mut Vec<UploadedPart>,
+        unconfirmed: &mut Vec<UploadedPart>,
+        old_tail: &mut Option<String>,
+    ) -> Result<(), UploadError> {
+        let part = stored?;
+        if confirm_later {
+            unconfirmed.push(part);
+            return Ok(());
+        }
+        parts.push(part);
+        let offset: u64 = parts.iter().map(|part| part.size).sum();
+        // The tail is inside this part now.
+        self.commit(offset, parts, None, false).await?;
+        if let Some(tail) = old_tail.take() {
+            self.delete_tail(&tail).await;
+        }
+        Ok(())
     }
 
     /// Stores the last part (`last`, unless empty) and completes the object at its key. If an earlier attempt
@@ -779,6 +851,10 @@ impl Writer<'_> {
             return Err(TusError::Locked.into());
         }
         self.last_renewal = now;
+        self.service.metrics.stored(offset.saturating_sub(self.row.upload.offset));
+        if complete {
+            self.service.metrics.count(UploadEvent::Completed);
+        }
         let upload = &mut self.row.upload;
         upload.offset = offset;
         upload.expires_at = expires_at;
@@ -832,6 +908,17 @@ impl Writer<'_> {
         if let Err(error) = self.service.storage.delete(&key).await {
             warn!(upload = %self.row.upload.id, %error, "Could not delete an old tail object.");
         }
+    }
+}
+
+/// A part being stored by a task of its own.
+type PartTask = tokio::task::JoinHandle<Result<UploadedPart, StorageError>>;
+
+/// The stored part, once its task is done.
+async fn joined(task: PartTask, id: &str) -> Result<UploadedPart, UploadError> {
+    match task.await {
+        Ok(stored) => Ok(stored?),
+        Err(e) => Err(UploadError::Inconsistent { id: id.to_owned(), detail: format!("storing a part failed: {e}") }),
     }
 }
 
