@@ -69,7 +69,7 @@ fn three_workers_share_six_jobs_through_two_sigkills() {
     let dir = tempfile::tempdir().unwrap();
     let api = ControlApi::start(
         dir.path(),
-        &["--job-lease", "2s", "--heartbeat-interval", "500ms", "--allow-private-input-urls"],
+        &["--job-lease", "4s", "--heartbeat-interval", "500ms", "--allow-private-input-urls"],
     );
     let admin_key = api.user_key("ops@example.com", "admin");
     let creator_key = api.user_key("cora@example.com", "creator");
@@ -138,7 +138,8 @@ fn three_workers_share_six_jobs_through_two_sigkills() {
         workers.insert(replacement.clone(), api.worker(dir.path(), &admin_key, &replacement));
     }
 
-    wait_until("every clip is ready and the notes errored", Duration::from_secs(300), || {
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
         let assets = api.get("/v1/assets?limit=200", &api.admin);
         let status: HashMap<String, String> = assets["items"]
             .as_array()
@@ -146,8 +147,19 @@ fn three_workers_share_six_jobs_through_two_sigkills() {
             .iter()
             .map(|a| (a["id"].as_str().unwrap().to_owned(), a["status"].as_str().unwrap().to_owned()))
             .collect();
-        clips.iter().all(|id| status[id] == "ready") && status[&broken] == "errored"
-    });
+        if clips.iter().all(|id| status[id] == "ready") && status[&broken] == "errored" {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let logs: Vec<String> = workers.iter().map(|(name, w)| format!("--- {name}:\n{}", w.stderr())).collect();
+            panic!(
+                "not every clip is ready and the notes errored within 300 s: {assets:#}\n{}\n--- api:\n{}",
+                logs.join("\n"),
+                api.server.stderr()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let errored = api.get(&format!("/v1/assets/{broken}"), &api.admin);
     assert_eq!(errored["error"]["code"], "invalid_media", "{errored}");
@@ -190,6 +202,43 @@ fn three_workers_share_six_jobs_through_two_sigkills() {
     let folder = folder_of(&clips[0]).unwrap();
     let probe = support::ffprobe_json(folder.join("master.m3u8").to_str().unwrap(), &["-show_streams"]);
     assert!(probe["streams"].as_array().unwrap().iter().any(|s| s["codec_type"] == "video"), "{probe}");
+
+    // Cancel: a running job stops within 2 s (its worker learns it from its next heartbeat, every 500 ms here,
+    // and the transcoder removes what the attempt wrote); the asset is errored with `canceled`.
+    let canceled = clips[2].clone();
+    let (status, again) = support::control::post(
+        &api.server.url,
+        &format!("/v1/assets/{canceled}/transcode"),
+        Some(&creator_key),
+        serde_json::json!({}),
+    );
+    assert_eq!(status, 202, "{again}");
+    let mut running = None;
+    wait_until("the re-transcode is encoding", Duration::from_secs(60), || {
+        let farm = api.get("/v1/workers", &api.admin);
+        running = farm
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|w| w["running"].as_array().unwrap().clone())
+            .find(|job| job["asset_id"] == canceled.as_str() && job["progress"]["percent"].as_f64() > Some(0.0));
+        running.is_some()
+    });
+    let job = running.unwrap();
+    let attempt_folder = media.join(format!("media/{canceled}/{}-{}", job["job_id"].as_str().unwrap(), job["attempt"]));
+    let (status, answer) = support::control::post(
+        &api.server.url,
+        &format!("/v1/assets/{canceled}/cancel"),
+        Some(&creator_key),
+        serde_json::json!({}),
+    );
+    assert_eq!((status, answer["error"]["code"].clone()), (200, serde_json::json!("canceled")), "{answer}");
+    wait_until("the canceled attempt stops and its objects are gone", Duration::from_secs(2), || {
+        files_under(&attempt_folder).is_empty()
+    });
+    wait_until("the worker has stopped the job", Duration::from_secs(2), || {
+        workers.values().any(|w| w.stderr().contains("The API took the job back"))
+    });
 
     // SIGTERM drains: a worker told to stop while it transcodes finishes the job, then exits.
     let (status, again) = support::control::post(

@@ -178,5 +178,5 @@ fn upload_to_playback_on_sqlite() {
 #[test]
 fn upload_to_playback_on_postgres() {
     let postgres = marquee_test_support::postgres::Postgres::start();
-    upload_to_playback(&postgres.create_database("marquee"));
+    upload_to_playback(&postgres.create_database("platform_e2e"));
 }

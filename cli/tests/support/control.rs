@@ -36,15 +36,20 @@ impl ControlApi {
         Self { server, admin }
     }
 
-    /// Makes a user with `role` and returns an API key of theirs.
-    pub fn user_key(&self, email: &str, role: &str) -> String {
+    /// Makes a user with `role` and returns their access token.
+    pub fn user_token(&self, email: &str, role: &str) -> String {
         let password = "a good long password";
         let body = serde_json::json!({"email": email, "password": password, "role": role});
         let (status, made) = post(&self.server.url, "/v1/users", Some(&self.admin), body);
         assert_eq!(status, 201, "{made}");
         let (_, pair) =
             post(&self.server.url, "/v1/auth/login", None, serde_json::json!({"email": email, "password": password}));
-        let token = pair["access_token"].as_str().unwrap().to_owned();
+        pair["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Makes a user with `role` and returns an API key of theirs.
+    pub fn user_key(&self, email: &str, role: &str) -> String {
+        let token = self.user_token(email, role);
         let (status, key) = post(&self.server.url, "/v1/api-keys", Some(&token), serde_json::json!({"name": "tests"}));
         assert_eq!(status, 201, "{key}");
         key["key"].as_str().unwrap().to_owned()

@@ -121,6 +121,15 @@ impl Farm {
 
     async fn try_claim(&self, worker: &Worker, kinds: &[&str]) -> Result<Claim, ApiError> {
         let now = now_ms();
+        // A read first: idle workers polling an empty queue take no write lock (SQLite has one for everything).
+        let waiting: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM jobs WHERE state = 'queued' AND run_after <= $1 LIMIT 1")
+                .bind(now)
+                .fetch_optional(self.db.pool())
+                .await?;
+        if waiting.is_none() {
+            return Ok(Claim::None);
+        }
         let mut tx = begin_write(self.db.pool()).await?;
         let claimed =
             claim_in(&mut tx, self.db.engine(), &worker.id, kinds, &worker.encoders, self.config.lease, now).await?;
