@@ -7,29 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{call, recorded_events, send, Engine, TestApi, TestDatabase};
+use common::{call, recorded_events, Engine, TestApi, TestDatabase};
 use marquee_control_api::auth::Role;
 use marquee_storage::{Bytes, ObjectKey, ObjectStore};
 use serde_json::{json, Value};
-
-/// Uploads a few bytes as `token`'s creator: the asset id (queued, with its job).
-async fn uploaded(api: &TestApi, token: &str) -> String {
-    let auth = format!("Bearer {token}");
-    let created = send(
-        "POST",
-        &api.url("/v1/uploads"),
-        &[
-            ("authorization", &auth),
-            ("tus-resumable", "1.0.0"),
-            ("upload-length", "4"),
-            ("content-type", "application/offset+octet-stream"),
-        ],
-        b"film".to_vec(),
-    )
-    .await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    created.headers["marquee-asset-id"].to_str().unwrap().to_owned()
-}
 
 /// Registers a worker as `admin`: its token.
 async fn worker(api: &TestApi, admin: &str, name: &str) -> String {
@@ -95,7 +76,7 @@ on_both_engines!(a_claim_runs_to_a_published_asset, |engine: Engine| async move 
     let api = TestApi::start(engine).await;
     let admin = api.signed_in("admin@example.com", Role::Admin).await;
     let creator = api.signed_in("creator@example.com", Role::Creator).await;
-    let id = uploaded(&api, &creator).await;
+    let id = api.uploaded(&creator).await;
     let w = worker(&api, &admin, "w1").await;
 
     let job = claim(&api, &w).await.expect("the upload's job is queued");
@@ -170,7 +151,7 @@ on_both_engines!(a_silent_worker_loses_its_job_to_another, |engine: Engine| asyn
     .await;
     let admin = api.signed_in("admin@example.com", Role::Admin).await;
     let creator = api.signed_in("creator@example.com", Role::Creator).await;
-    let id = uploaded(&api, &creator).await;
+    let id = api.uploaded(&creator).await;
     let (a, b) = (worker(&api, &admin, "a").await, worker(&api, &admin, "b").await);
     let store = storage(&api.database);
 
@@ -225,7 +206,7 @@ on_both_engines!(failures_retry_or_error_the_asset_with_the_reason, |engine: Eng
     let creator = api.signed_in("creator@example.com", Role::Creator).await;
     let w = worker(&api, &admin, "w").await;
 
-    let retried = uploaded(&api, &creator).await;
+    let retried = api.uploaded(&creator).await;
     let job = claim(&api, &w).await.unwrap();
     let answer = job_call(
         &api,
@@ -240,7 +221,7 @@ on_both_engines!(failures_retry_or_error_the_asset_with_the_reason, |engine: Eng
     assert_eq!(asset(&api, &creator, &retried).await["status"], "queued");
     assert!(claim(&api, &w).await.is_none(), "a retry waits for its backoff");
 
-    let broken = uploaded(&api, &creator).await;
+    let broken = api.uploaded(&creator).await;
     let job = claim(&api, &w).await.unwrap();
     assert_eq!(job["asset_id"], broken.as_str());
     let reason = "the input is not media GStreamer can read (no demuxer for text/plain)";
@@ -266,7 +247,7 @@ on_both_engines!(cancel_retranscode_hand_back_and_delete, |engine: Engine| async
     let creator = api.signed_in("creator@example.com", Role::Creator).await;
     let other = api.signed_in("other@example.com", Role::Creator).await;
     let w = worker(&api, &admin, "w").await;
-    let id = uploaded(&api, &creator).await;
+    let id = api.uploaded(&creator).await;
     let job = claim(&api, &w).await.unwrap();
 
     let cancel = api.url(&format!("/v1/assets/{id}/cancel"));
@@ -330,7 +311,7 @@ on_both_engines!(worker_calls_need_a_worker_token, |engine: Engine| async move {
         tokio::spawn(async move { call("POST", &url, &w, Some(&json!({"wait_seconds": 20}))).await })
     };
     let started = Instant::now();
-    let id = uploaded(&api, &creator).await;
+    let id = api.uploaded(&creator).await;
     let answer = waiting.await.unwrap();
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.json()["asset_id"], id.as_str());

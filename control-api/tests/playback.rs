@@ -16,25 +16,6 @@ fn keys() -> KeyRing {
     KeyRing::from_toml("keys.toml", &text).unwrap()
 }
 
-/// Uploads a few bytes as `token`'s creator: the asset id.
-async fn uploaded(api: &TestApi, token: &str) -> String {
-    let auth = format!("Bearer {token}");
-    let created = send(
-        "POST",
-        &api.url("/v1/uploads"),
-        &[
-            ("authorization", &auth),
-            ("tus-resumable", "1.0.0"),
-            ("upload-length", "4"),
-            ("content-type", "application/offset+octet-stream"),
-        ],
-        b"film".to_vec(),
-    )
-    .await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    created.headers["marquee-asset-id"].to_str().unwrap().to_owned()
-}
-
 /// What a worker's completion will do: the asset is ready with its presentation under `prefix`.
 async fn publish(api: &TestApi, asset: &str, prefix: &str) {
     sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
@@ -58,7 +39,7 @@ on_both_engines!(owners_and_admins_get_signed_urls_others_do_not, |engine: Engin
     let other = api.signed_in("olga@example.com", Role::Creator).await;
     let viewer = api.signed_in("vic@example.com", Role::Viewer).await;
     let admin = api.signed_in("ada@example.com", Role::Admin).await;
-    let asset = uploaded(&api, &owner).await;
+    let asset = api.uploaded(&owner).await;
     let url = api.url(&format!("/v1/assets/{asset}/playback"));
 
     let early = call("POST", &url, &owner, None).await;
@@ -109,7 +90,7 @@ on_both_engines!(owners_and_admins_get_signed_urls_others_do_not, |engine: Engin
 on_both_engines!(without_keys_playback_says_what_to_configure, |engine: Engine| async move {
     let api = TestApi::start(engine).await;
     let owner = api.signed_in("cora@example.com", Role::Creator).await;
-    let asset = uploaded(&api, &owner).await;
+    let asset = api.uploaded(&owner).await;
     let answer = call("POST", &api.url(&format!("/v1/assets/{asset}/playback")), &owner, None).await;
     assert_eq!((answer.status, answer.json()["error"]["code"].as_str()), (503, Some("playback_not_configured")));
     assert!(answer.json()["error"]["message"].as_str().unwrap().contains("--key-file"));

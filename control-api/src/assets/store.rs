@@ -177,23 +177,12 @@ pub async fn transition(
     now: i64,
 ) -> Result<Option<Asset>, sqlx::Error> {
     debug_assert!(from.may_become(to), "{from:?} → {to:?}");
-    let moved = sqlx::query("UPDATE assets SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+    let update = sqlx::query("UPDATE assets SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
         .bind(to.as_str())
         .bind(now)
         .bind(id)
-        .bind(from.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    if moved == 0 {
-        return Ok(None);
-    }
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM assets WHERE id = $1")).bind(id).fetch_one(&mut **tx).await?;
-    let asset = row_of(&row)?.asset;
-    if let Some(kind) = event {
-        record(tx, kind, &asset, now).await?;
-    }
-    Ok(Some(asset))
+        .bind(from.as_str());
+    apply(tx, id, update, event, now).await
 }
 
 /// Notes where the asset's uploaded source is, in `tx`.
@@ -239,19 +228,24 @@ pub struct Published {
     pub duration_ms: i64,
 }
 
-/// Re-reads the asset in `tx` after a change and records `event` for it.
-async fn changed(
+/// Runs `update` (an UPDATE of asset `id`) in `tx`; when it changed the row, re-reads the asset and records
+/// `event` for it. `None` when it changed nothing (the asset was not in the status the update asks for).
+async fn apply<'q>(
     tx: &mut Transaction<'static, Any>,
     id: &str,
+    update: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
     event: Option<EventType>,
     now: i64,
-) -> Result<Asset, sqlx::Error> {
+) -> Result<Option<Asset>, sqlx::Error> {
+    if update.execute(&mut **tx).await?.rows_affected() == 0 {
+        return Ok(None);
+    }
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM assets WHERE id = $1")).bind(id).fetch_one(&mut **tx).await?;
     let asset = row_of(&row)?.asset;
     if let Some(kind) = event {
         record(tx, kind, &asset, now).await?;
     }
-    Ok(asset)
+    Ok(Some(asset))
 }
 
 /// A claimed job's asset starts processing (queued → processing, with `asset.processing`), in `tx`. `None`
@@ -261,19 +255,13 @@ pub async fn start_processing(
     id: &str,
     now: i64,
 ) -> Result<Option<Asset>, sqlx::Error> {
-    let moved = sqlx::query(
+    let update = sqlx::query(
         "UPDATE assets SET status = 'processing', progress_json = NULL, error_code = NULL, error_message = NULL, \
          updated_at = $1 WHERE id = $2 AND status = 'queued'",
     )
     .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if moved == 0 {
-        return Ok(None);
-    }
-    changed(tx, id, Some(EventType::AssetProcessing), now).await.map(Some)
+    .bind(id);
+    apply(tx, id, update, Some(EventType::AssetProcessing), now).await
 }
 
 /// The latest progress of the asset's running job, in `tx` (only while it is processing).
@@ -300,7 +288,7 @@ pub async fn publish(
     published: &Published,
     now: i64,
 ) -> Result<Option<Asset>, sqlx::Error> {
-    let moved = sqlx::query(
+    let update = sqlx::query(
         "UPDATE assets SET status = 'ready', presentation_prefix = $1, source_json = $2, renditions_json = $3, \
          duration_ms = $4, progress_json = NULL, error_code = NULL, error_message = NULL, updated_at = $5 \
          WHERE id = $6 AND status = 'processing'",
@@ -310,14 +298,8 @@ pub async fn publish(
     .bind(published.renditions.to_string())
     .bind(published.duration_ms)
     .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if moved == 0 {
-        return Ok(None);
-    }
-    changed(tx, id, Some(EventType::AssetReady), now).await.map(Some)
+    .bind(id);
+    apply(tx, id, update, Some(EventType::AssetReady), now).await
 }
 
 /// The asset failed for good: `from` → errored with `error` and `asset.errored`, in `tx`. `None` when it was
@@ -330,22 +312,13 @@ pub async fn fail(
     now: i64,
 ) -> Result<Option<Asset>, sqlx::Error> {
     let statuses: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
-    let moved = sqlx::query(&format!(
+    let sql = format!(
         "UPDATE assets SET status = 'errored', error_code = $1, error_message = $2, progress_json = NULL, \
          updated_at = $3 WHERE id = $4 AND status IN ({})",
         statuses.join(", ")
-    ))
-    .bind(&error.code)
-    .bind(&error.message)
-    .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if moved == 0 {
-        return Ok(None);
-    }
-    changed(tx, id, Some(EventType::AssetErrored), now).await.map(Some)
+    );
+    let update = sqlx::query(&sql).bind(&error.code).bind(&error.message).bind(now).bind(id);
+    apply(tx, id, update, Some(EventType::AssetErrored), now).await
 }
 
 /// The asset's job went back to the queue (its worker vanished, or an attempt failed and will be retried):
@@ -369,18 +342,12 @@ pub async fn queue_again(
     preset: &str,
     now: i64,
 ) -> Result<Option<Asset>, sqlx::Error> {
-    let moved = sqlx::query(
+    let update = sqlx::query(
         "UPDATE assets SET status = 'queued', preset = $1, error_code = NULL, error_message = NULL, \
          progress_json = NULL, updated_at = $2 WHERE id = $3 AND status IN ('ready', 'errored')",
     )
     .bind(preset)
     .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if moved == 0 {
-        return Ok(None);
-    }
-    changed(tx, id, None, now).await.map(Some)
+    .bind(id);
+    apply(tx, id, update, None, now).await
 }

@@ -164,11 +164,7 @@ impl Farm {
             return Ok(Claim::Again);
         };
         assets::start_processing(&mut tx, &job.asset_id, now).await?;
-        sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
-            .bind(&worker.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        touch_worker(&mut tx, &worker.id, now).await?;
         tx.commit().await?;
         self.metrics.claims.inc();
         tracing::info!(job = %job.id, asset = %job.asset_id, attempt = job.attempt, worker = %worker.id, "Job claimed.");
@@ -197,15 +193,10 @@ impl Farm {
             return Err(self.queue.refusal(&lease).await.into());
         };
         if let Some(progress) = &progress {
-            let asset_id: String =
-                sqlx::query_scalar("SELECT asset_id FROM jobs WHERE id = $1").bind(job_id).fetch_one(&mut *tx).await?;
+            let asset_id: String = asset_of(&mut tx, job_id).await?;
             assets::set_progress(&mut tx, &asset_id, progress, now).await?;
         }
-        sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
-            .bind(&worker.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        touch_worker(&mut tx, &worker.id, now).await?;
         tx.commit().await?;
         Ok(HeartbeatAck { lease_expires_at })
     }
@@ -280,8 +271,7 @@ impl Farm {
             tx.rollback().await?;
             return Err(self.queue.refusal(&lease).await.into());
         };
-        let asset_id: String =
-            sqlx::query_scalar("SELECT asset_id FROM jobs WHERE id = $1").bind(job_id).fetch_one(&mut *tx).await?;
+        let asset_id: String = asset_of(&mut tx, job_id).await?;
         let retrying = matches!(outcome, FailOutcome::Retrying { .. });
         if retrying {
             assets::requeue(&mut tx, &asset_id, now).await?;
@@ -310,8 +300,7 @@ impl Farm {
             tx.rollback().await?;
             return Err(self.queue.refusal(&lease).await.into());
         }
-        let asset_id: String =
-            sqlx::query_scalar("SELECT asset_id FROM jobs WHERE id = $1").bind(job_id).fetch_one(&mut *tx).await?;
+        let asset_id: String = asset_of(&mut tx, job_id).await?;
         assets::requeue(&mut tx, &asset_id, now).await?;
         tx.commit().await?;
         self.metrics.finished.with_label_values(&["handed_back"]).inc();
@@ -428,6 +417,25 @@ enum Claim {
     /// A job was found but had nothing to do and was canceled: look again.
     Again,
     None,
+}
+
+/// Records in `tx` that the worker was in touch at `now`.
+async fn touch_worker(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    worker_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
+        .bind(worker_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// The asset job `job_id` works on, read in `tx`.
+async fn asset_of(tx: &mut sqlx::Transaction<'static, sqlx::Any>, job_id: &str) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT asset_id FROM jobs WHERE id = $1").bind(job_id).fetch_one(&mut **tx).await
 }
 
 fn lease(worker: &Worker, job_id: &str, attempt: i64) -> Lease {

@@ -173,6 +173,25 @@ impl TestApi {
         answer.json()
     }
 
+    /// Uploads four bytes (tus creation-with-upload) as `token`'s creator: the asset id (queued, with its job).
+    pub async fn uploaded(&self, token: &str) -> String {
+        let auth = format!("Bearer {token}");
+        let created = send(
+            "POST",
+            &self.url("/v1/uploads"),
+            &[
+                ("authorization", &auth),
+                ("tus-resumable", "1.0.0"),
+                ("upload-length", "4"),
+                ("content-type", "application/offset+octet-stream"),
+            ],
+            b"film".to_vec(),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        created.headers["marquee-asset-id"].to_str().unwrap().to_owned()
+    }
+
     /// Makes a user and signs in: the access token.
     pub async fn signed_in(&self, email: &str, role: Role) -> String {
         self.user(email, "a good long password", role).await;
