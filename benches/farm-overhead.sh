@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the transcoder farm's overhead. The same source is transcoded R times each way,
+# alternating: (a) `marquee transcode SRC --out DIR --progress none` alone, wall clock; (b) through the farm:
+# `marquee upload` to `marquee api` (SQLite, local storage), transcoded by one `marquee worker`, timed from the
+# asset's `upload.completed` event to its `asset.ready` event (both `created_at`, Unix ms, read back with
+# GET /v1/events as the admin). Prints both medians, their difference and whether the target (the farm at
+# most 3 s slower, issue #10) is met.
+#
+#   benches/farm-overhead.sh [--runs R] [--duration S] [--size WxH] [--keep DIR]
+#
+# Defaults: R = 2, a 60 s 1920x1080 30 fps source (samples/make-sample.sh). Both sides use the default preset
+# and encoder (`auto`), as an uploaded asset does. The API and the worker are started once and kept running
+# across the runs (a farm's steady state: GStreamer is already initialised in the worker, its claim already
+# waiting); they idle while (a) runs. The worker logs JSON at info (marquee_transcoder at debug) to
+# DIR/worker.log; each farm run's line splits its time: claim (upload.completed → asset.processing), fetch
+# (the worker's "Claimed a job" → the transcoder's "Planned ladder", i.e. the source copied into scratch space
+# and probed), encode (→ the last "Rendition packaged"), finish (→ asset.ready: manifests written, the source
+# probed again, the master playlist read back, POST complete).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source benches/lib.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/marquee/target}"
+
+runs=2 duration=60 size=1920x1080 keep=""
+while (( $# )); do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --size) size=$2; shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+for tool in curl python3 ffmpeg; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is missing" >&2; exit 1; }
+done
+
+cargo build --release --locked -p marquee >/dev/null
+marquee="$CARGO_TARGET_DIR/release/marquee"
+
+work=${keep:-$(mktemp -d)}
+mkdir -p "$work"
+api_pid="" worker_pid=""
+cleanup() {
+  # The worker first (it drains its idle claim), then the API; each by its own pid.
+  [[ -z "$worker_pid" ]] || { kill "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true; }
+  [[ -z "$api_pid" ]] || { kill "$api_pid" 2>/dev/null || true; wait "$api_pid" 2>/dev/null || true; }
+  [[ -n "$keep" ]] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Waits (up to $2 s) until the command $4… succeeds, checking every $3 s; fails with $1 otherwise.
+wait_for() {
+  local what=$1 deadline=$(( SECONDS + $2 )) every=$3
+  shift 3
+  until "$@"; do
+    (( SECONDS < deadline )) || { echo "error: timed out waiting for $what" >&2; return 1; }
+    sleep "$every"
+  done
+}
+
+src="$work/source.mp4"
+[[ -s "$src" ]] || samples/make-sample.sh --out "$src" --duration "$duration" --size "$size"
+
+# The API: SQLite and local storage in $work, a free loopback port (it prints the address it bound).
+rm -rf "$work/api.db"* "$work/media" "$work/scratch"
+mkdir -p "$work/media" "$work/scratch"
+"$marquee" api --listen 127.0.0.1:0 --database "sqlite:$work/api.db" --storage "$work/media" \
+  > "$work/api.out" 2> "$work/api.log" &
+api_pid=$!
+wait_for "the API's first admin" 60 0.1 grep -q "First start" "$work/api.out"
+api=$(sed -n 's|^Serving the control API on \(http://[^ ]*\).*|\1|p' "$work/api.out")
+read -r email password < <(sed -n 's/^First start: made the admin \([^ ]*\) with the password \([^ ]*\).*/\1 \2/p' "$work/api.out")
+
+# POSTs JSON $3 to $1$2 with bearer token $4 (if any) and prints the JSON answer's field $5.
+post_field() {
+  local auth=()
+  [[ -z "${4:-}" ]] || auth=(-H "authorization: Bearer $4")
+  curl -sf -X POST "${auth[@]}" -H "content-type: application/json" -d "$3" "$1$2" |
+    python3 -c "import json, sys; print(json.load(sys.stdin)['$5'])"
+}
+admin=$(post_field "$api" /v1/auth/login "{\"email\":\"$email\",\"password\":\"$password\"}" "" access_token)
+key=$(post_field "$api" /v1/api-keys '{"name":"farm-overhead"}' "$admin" key)
+
+MARQUEE_API_KEY="$key" "$marquee" --log "info,marquee_transcoder=debug" --log-format json \
+  worker --api "$api" --storage "$work/media" --scratch-dir "$work/scratch" --name bench \
+  > "$work/worker.out" 2> "$work/worker.log" &
+worker_pid=$!
+wait_for "the worker to register" 60 0.1 grep -q "registered" "$work/worker.out"
+
+# (a) marquee transcode alone: wall seconds.
+standalone() {
+  rm -rf "$work/out"
+  local start end
+  start=$(date +%s%N)
+  "$marquee" transcode "$src" --out "$work/out" --progress none > "$work/transcode.out"
+  end=$(date +%s%N)
+  awk -v a="$start" -v b="$end" 'BEGIN{printf "%.3f", (b - a) / 1e9}'
+}
+
+# Prints the asset's events as "type created_at" lines (the admin sees every event).
+asset_events() {
+  curl -sf -H "authorization: Bearer $admin" "$api/v1/events?after=0&limit=1000" |
+    python3 -c '
+import json, sys
+for e in json.load(sys.stdin)["events"]:
+    if e["asset_id"] == sys.argv[1]:
+        print(e["type"], e["created_at"])' "$1"
+}
+# Whether the asset is ready or errored: one curl, no python, since it runs while the farm works (the times
+# come from the events, so how often this looks does not change them).
+finished() {
+  curl -sf -H "authorization: Bearer $admin" "$api/v1/assets/$1" | grep -qE '"status": ?"(ready|errored)"'
+}
+
+# (b) the farm: upload, wait for the asset to finish, "seconds claim fetch encode finish" from the events and
+# the worker's log.
+farm() {
+  local asset
+  asset=$(MARQUEE_API_KEY="$key" MARQUEE_UPLOAD_STATE_DIR="$work/upload-state-$1" \
+    "$marquee" upload --api "$api" --progress none "$src" 2>/dev/null | tail -1)
+  wait_for "asset $asset to finish" 3600 1 finished "$asset"
+  asset_events "$asset" > "$work/events-$1"
+  grep -q "^asset.ready " "$work/events-$1" || { echo "error: asset $asset did not become ready" >&2; cat "$work/events-$1" >&2; exit 1; }
+  python3 - "$asset" "$work/events-$1" "$work/worker.log" <<'EOF'
+import datetime, json, sys
+asset, events_file, log_file = sys.argv[1:]
+events = dict(line.split() for line in open(events_file))
+completed, processing, ready = (int(events[k]) for k in ("upload.completed", "asset.processing", "asset.ready"))
+def ms(stamp):
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000
+claimed = planned = packaged = None
+for line in open(log_file):
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        continue
+    message, at = entry.get("fields", {}).get("message"), ms(entry["timestamp"])
+    if message == "Claimed a job." and entry["fields"].get("asset") == asset:
+        claimed = at
+    elif claimed is None:
+        continue
+    elif message == "Job completed." and entry["fields"].get("asset") == asset:
+        break
+    elif planned is None and message == "Planned ladder.":
+        planned = at
+    elif planned is not None and message == "Rendition packaged.":
+        packaged = at
+if None in (claimed, planned, packaged):
+    sys.exit("the worker's log lacks the job's lines (claimed, planned, packaged)")
+print("%.3f %.3f %.3f %.3f %.3f" % ((ready - completed) / 1000, (processing - completed) / 1000,
+      (planned - claimed) / 1000, (packaged - planned) / 1000, (ready - packaged) / 1000))
+EOF
+}
+
+echo "farm overhead: a ${duration} s ${size} source ($(du -h "$src" | cut -f1)), $runs runs each, $(nproc) CPUs;" \
+  "API $api (SQLite), one worker, both kept running across runs"
+alone=() farmed=()
+for (( r = 1; r <= runs; r++ )); do
+  alone+=("$(standalone)")
+  line=$(farm "$r")
+  farmed+=("${line%% *}")
+  read -r total claim fetch encode finish <<< "$line"
+  echo "run $r: transcode alone ${alone[-1]} s; farm $total s (claim $claim, fetch+probe $fetch, encode $encode," \
+    "finish $finish)"
+done
+alone_median=$(printf '%s\n' "${alone[@]}" | median)
+farm_median=$(printf '%s\n' "${farmed[@]}" | median)
+difference=$(awk -v a="$farm_median" -v b="$alone_median" 'BEGIN{printf "%.2f", a - b}')
+printf '%-44s %10s\n' "medians" "seconds"
+printf '%-44s %10.2f\n' "marquee transcode alone (wall)" "$alone_median"
+printf '%-44s %10.2f\n' "farm: upload.completed -> asset.ready" "$farm_median"
+printf '%-44s %10s\n' "farm - alone" "$difference"
+if awk -v d="$difference" 'BEGIN{exit !(d <= 3)}'; then
+  echo "target (farm at most 3 s more): met"
+else
+  echo "target (farm at most 3 s more): NOT met, by $(awk -v d="$difference" 'BEGIN{printf "%.2f", d - 3}') s"
+fi
