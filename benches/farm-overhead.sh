@@ -16,9 +16,10 @@
 # start, probe, GStreamer) / encode / finish (manifests, exit); for (b) claim (upload.completed →
 # asset.processing) / fetch+setup (the worker's "Claimed a job" → planned: the source copied into scratch
 # space, probed) / encode / finish (→ asset.ready: manifests, the source probed again, the master playlist read
-# back, POST complete). CPU seconds are the transcode process's and the worker's for the job. The medians are printed for the totals and for the totals less the encode ("not
-# encode"): the encode is the same work on both sides and carries most of the noise of a shared machine, so
-# the second difference is the farm's own cost with less noise.
+# back, POST complete). CPU seconds are the transcode process's and the worker's for the job. The medians are
+# printed for the totals and for the totals less the encode ("not encode"): the encode is the same work on
+# both sides and carries most of the noise of a shared machine, so the second difference is the farm's own
+# cost with less noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
