@@ -64,23 +64,8 @@ on_both_engines!(the_tus_protocol_answers_as_specified, |engine: Engine| async m
     // A first chunk with its checksum.
     let first = &data[..1_000_000];
     let patch = |offset: usize, body: &[u8], checksum: Option<String>| {
-        let url = upload_url.clone();
-        let offset = offset.to_string();
-        let body = body.to_vec();
-        let token = auth.1.to_owned();
-        async move {
-            let mut headers = vec![
-                ("authorization", token.as_str()),
-                TUS,
-                ("content-type", "application/offset+octet-stream"),
-                ("upload-offset", offset.as_str()),
-            ];
-            let checksum = checksum.unwrap_or_default();
-            if !checksum.is_empty() {
-                headers.push(("upload-checksum", checksum.as_str()));
-            }
-            send("PATCH", &url, &headers, body).await
-        }
+        let (url, body, creator) = (upload_url.clone(), body.to_vec(), creator.clone());
+        async move { common::tus_patch(&url, &creator, offset, body, checksum.as_deref()).await }
     };
     let answer = patch(0, first, Some(sha256_header(first))).await;
     assert_eq!((answer.status, header(&answer, "upload-offset")), (204, "1000000"), "{}", answer.text());
@@ -280,21 +265,8 @@ on_both_engines!(metrics_count_upload_bytes_and_what_happened_to_uploads, |engin
     assert!(before.contains("marquee_api_upload_bytes_total 0"), "{before}");
 
     let patch = |url: String, offset: usize, body: Vec<u8>, checksum: Option<String>| {
-        let auth = auth.clone();
-        async move {
-            let offset = offset.to_string();
-            let mut headers = vec![
-                ("authorization", auth.as_str()),
-                TUS,
-                ("content-type", "application/offset+octet-stream"),
-                ("upload-offset", offset.as_str()),
-            ];
-            let checksum = checksum.unwrap_or_default();
-            if !checksum.is_empty() {
-                headers.push(("upload-checksum", checksum.as_str()));
-            }
-            send("PATCH", &url, &headers, body).await
-        }
+        let creator = creator.clone();
+        async move { common::tus_patch(&url, &creator, offset, body, checksum.as_deref()).await }
     };
     let create = |length: usize, first: Vec<u8>| {
         let auth = auth.clone();

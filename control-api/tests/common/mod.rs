@@ -250,6 +250,22 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u
     Answer { status: parts.status.as_u16(), headers: parts.headers, body }
 }
 
+/// A tus PATCH of `body` at `offset` to upload `url` with a bearer token, and an `Upload-Checksum` if given.
+pub async fn tus_patch(url: &str, token: &str, offset: usize, body: Vec<u8>, checksum: Option<&str>) -> Answer {
+    let auth = format!("Bearer {token}");
+    let offset = offset.to_string();
+    let mut headers = vec![
+        ("authorization", auth.as_str()),
+        ("tus-resumable", "1.0.0"),
+        ("content-type", "application/offset+octet-stream"),
+        ("upload-offset", offset.as_str()),
+    ];
+    if let Some(checksum) = checksum {
+        headers.push(("upload-checksum", checksum));
+    }
+    send("PATCH", url, &headers, body).await
+}
+
 pub async fn get(url: &str) -> Answer {
     send("GET", url, &[], Vec::new()).await
 }
