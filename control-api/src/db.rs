@@ -100,12 +100,23 @@ impl Database {
                 (pool, None)
             }
         };
-        let migrator = match engine {
-            Engine::Sqlite => &SQLITE_MIGRATIONS,
-            Engine::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&pool).await?;
-        Ok(Self { pool, engine, _owner: owner })
+        let database = Self { pool, engine, _owner: owner };
+        database
+            .migrate(match engine {
+                Engine::Sqlite => &SQLITE_MIGRATIONS,
+                Engine::Postgres => &POSTGRES_MIGRATIONS,
+            })
+            .await?;
+        Ok(database)
+    }
+
+    /// Applies the migrations of `migrator` that the database has not had yet. The control API's and every
+    /// satellite's migrators share one `_sqlx_migrations` table, each in its own range of versions (see
+    /// [`crate::satellite`]), so each ignores the versions it does not know: those are another's.
+    pub async fn migrate(&self, migrator: &Migrator) -> Result<(), DatabaseError> {
+        let migrator = Migrator { migrations: migrator.migrations.clone(), ignore_missing: true, ..Migrator::DEFAULT };
+        migrator.run(&self.pool).await?;
+        Ok(())
     }
 
     pub fn pool(&self) -> &AnyPool {

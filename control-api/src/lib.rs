@@ -8,6 +8,7 @@
 //! - [`db`]: the database and its migrations (`control-api/migrations/{sqlite,postgres}`).
 //! - [`state`]: what every handler may use; [`server`]: the router, its middleware and serving on
 //!   `marquee-http`; [`routes`]: the `/v1` routes of each resource module.
+//! - [`satellite`]: how the catalog, commerce and analytics libraries are mounted beside these routes.
 //! - [`error`]: the one JSON error format; [`openapi`]: the generated OpenAPI document; [`metrics`].
 
 pub mod assets;
@@ -24,14 +25,18 @@ pub mod metrics;
 pub mod openapi;
 pub mod playback;
 pub mod routes;
+pub mod satellite;
 pub mod server;
 pub mod settings;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod uploads;
 
 pub use db::{Database, DatabaseError, Engine};
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
+pub use satellite::{Satellite, Satellites};
 pub use server::{router, Api};
 pub use settings::ApiSettings;
 pub use state::AppState;

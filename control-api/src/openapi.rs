@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types by utoipa and served at `/openapi.json`.
 
-use axum::Json;
+use axum::extract::State;
+use axum::response::IntoResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -11,6 +12,7 @@ use crate::events;
 use crate::events::routes as webhooks;
 use crate::farm::routes as farm;
 use crate::layer_responses::LayerResponses;
+use crate::satellite::Satellites;
 use crate::uploads::routes as uploads;
 
 /// Every endpoint, schema and error of the API.
@@ -96,7 +98,26 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The served document: the control API's and every mounted satellite's, made (and written as JSON) once when the
+/// router is built.
+#[derive(Debug, Clone)]
+pub struct Document(bytes::Bytes);
+
+impl Document {
+    /// The control API's document with every satellite's paths and schemas merged in, each satellite's
+    /// operations listing the answers the API's layers give (as the control API's own do).
+    pub fn of(satellites: &Satellites) -> Self {
+        let mut document = ApiDoc::openapi();
+        for satellite in satellites.iter() {
+            let mut part = satellite.openapi();
+            LayerResponses.modify(&mut part);
+            document.merge(part);
+        }
+        Self(serde_json::to_vec(&document).expect("an OpenAPI document is JSON").into())
+    }
+}
+
 /// `GET /openapi.json`.
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn document(State(document): State<Document>) -> impl IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/json")], document.0)
 }

@@ -23,24 +23,27 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, ErrorMarker};
 use crate::metrics::ApiMetrics;
+use crate::satellite::Satellites;
 use crate::settings::ApiSettings;
 use crate::state::AppState;
 
 /// The header that carries each request's id, in the request (a client's own id is kept) and the response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole API as one axum router: the `/v1` routes, `/openapi.json`, and the admin endpoints.
-pub fn router(state: AppState, settings: &ApiSettings) -> Router {
+/// The whole API as one axum router: the `/v1` routes (the control API's and the `satellites'`),
+/// `/openapi.json`, and the admin endpoints.
+pub fn router(state: AppState, settings: &ApiSettings, satellites: &Satellites) -> Router {
     let admin = admin(&state);
     // Idempotency only on requests a route's method takes: a method the path does not have answers 405 (set after
     // the layer, so outside it), not a replay or a 422.
     let v1 = crate::routes::v1()
+        .merge(satellites.routes(&state))
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::idempotency::idempotency))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
     Router::new()
         .nest("/v1", v1)
-        .route("/openapi.json", get(crate::openapi::document))
+        .route("/openapi.json", get(crate::openapi::document).with_state(crate::openapi::Document::of(satellites)))
         .route("/healthz", get(admin_endpoint).with_state((admin.clone(), AdminRoute::Health)))
         .route("/readyz", get(admin_endpoint).with_state((admin.clone(), AdminRoute::Ready)))
         .route("/metrics", get(admin_endpoint).with_state((admin, AdminRoute::Metrics)))
@@ -128,18 +131,34 @@ pub struct Api {
     router: Router,
     connections: ConnectionSettings,
     expiry: crate::uploads::expiry::UploadExpiry,
+    /// The satellites' background work runs over these.
+    state: AppState,
+    satellites: Satellites,
 }
 
 impl Api {
-    /// Binds `settings.listen` and builds the router over `state`.
+    /// Binds `settings.listen` and builds the router over `state`, with no satellites.
     pub async fn bind(settings: &ApiSettings, state: AppState) -> std::io::Result<Self> {
+        Self::bind_with(settings, state, Satellites::new()).await
+    }
+
+    /// Binds `settings.listen` and builds the router over `state` with `satellites` mounted beside the control
+    /// API's routes (their migrations applied already: [`Satellites::migrate`]).
+    pub async fn bind_with(settings: &ApiSettings, state: AppState, satellites: Satellites) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await?;
         let expiry = crate::uploads::expiry::UploadExpiry::new(
             state.db.clone(),
             state.uploads.clone(),
             settings.upload_expiry_interval,
         );
-        Ok(Self { listener, router: router(state, settings), connections: settings.connections.clone(), expiry })
+        Ok(Self {
+            listener,
+            router: router(state.clone(), settings, &satellites),
+            connections: settings.connections.clone(),
+            expiry,
+            state,
+            satellites,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -150,6 +169,7 @@ impl Api {
     /// expiry step in progress finish (up to the shutdown grace).
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) {
         let (stop, mut stopping) = tokio::sync::watch::channel(false);
+        let satellites = self.satellites.spawn(&self.state, &stopping);
         let expiring = self.expiry.spawn(async move {
             // Also stops if the server ends without its shutdown (the sender is dropped).
             let _ = stopping.wait_for(|stop| *stop).await;
@@ -172,6 +192,11 @@ impl Api {
         marquee_http::serve_connections(self.listener, &self.connections, None, handler, shutdown).await;
         if let Err(error) = expiring.await {
             tracing::error!(%error, "The upload expiry task failed.");
+        }
+        for task in satellites {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "A satellite's background task failed.");
+            }
         }
     }
 }

@@ -77,6 +77,13 @@ impl AppState {
     }
 }
 
+/// So that handlers on a satellite's state, which holds this one, know their [`crate::auth::Caller`].
+impl AsRef<AppState> for AppState {
+    fn as_ref(&self) -> &AppState {
+        self
+    }
+}
+
 /// A header value from a string the API made itself.
 pub fn header_value(text: &str) -> axum::http::HeaderValue {
     axum::http::HeaderValue::from_str(text).unwrap_or_else(|_| axum::http::HeaderValue::from_static("-"))

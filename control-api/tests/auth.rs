@@ -2,6 +2,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use common::{call, post_json, send, Engine, TestApi, TestDatabase};
 use marquee_control_api::auth::tokens::AccessTokens;
 use marquee_control_api::auth::{first_admin, now_ms, Role};

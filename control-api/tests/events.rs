@@ -4,6 +4,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

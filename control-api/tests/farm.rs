@@ -5,6 +5,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use std::time::{Duration, Instant};
 
 use common::{call, recorded_events, Engine, TestApi, TestDatabase};

@@ -4,6 +4,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

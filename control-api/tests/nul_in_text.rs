@@ -4,6 +4,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use common::{call, post_json, Engine, TestApi};
 use marquee_control_api::auth::Role;
 

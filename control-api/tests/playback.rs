@@ -3,6 +3,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use std::sync::Arc;
 use std::time::Duration;
 

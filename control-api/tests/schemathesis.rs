@@ -10,6 +10,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use common::{get, send, Engine, TestApi};
 
 on_both_engines!(admin_endpoints_answer, |engine: Engine| async move {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use common::{call, node, recorded_events, repo_root, send, Answer, Engine, TestApi};
 use marquee_control_api::auth::Role;
 

@@ -6,6 +6,8 @@
 
 mod common;
 
+use marquee_control_api::on_both_engines;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

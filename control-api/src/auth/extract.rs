@@ -33,10 +33,12 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// On the control API's state and on any satellite's state that holds it (`AsRef<AppState>`).
+impl<S: AsRef<AppState> + Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = state.as_ref();
         let Some(credential) = bearer(parts)? else {
             return Err(ApiError::unauthorized(
                 "sign in first: send Authorization: Bearer with an access token (POST /v1/auth/login) or an API key",
@@ -63,10 +65,10 @@ impl FromRequestParts<AppState> for Caller {
 #[derive(Debug, Clone)]
 pub struct MaybeCaller(pub Option<Caller>);
 
-impl FromRequestParts<AppState> for MaybeCaller {
+impl<S: AsRef<AppState> + Send + Sync> FromRequestParts<S> for MaybeCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(http::header::AUTHORIZATION) {
             Caller::from_request_parts(parts, state).await.map(|caller| Self(Some(caller)))
         } else {
