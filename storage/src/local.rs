@@ -29,9 +29,14 @@ const TEMP_NAME_ATTEMPTS: u32 = 16;
 static TEMP_FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The staging area of multipart uploads, in the root: reserved (`.tmp-`), so no key names it and `list`
-/// skips it. One directory per upload holds the target `key`, the `data` file parts are appended to, and one
-/// `part-NNNNN` record (its size) per stored part, written after the part's bytes are synced.
+/// skips it. One directory per upload holds the target `key`, the `data` file parts are appended to, and the
+/// `parts` log: one line per stored part (`P <number> <size>`), appended and synced after the part's bytes are
+/// synced (see [`parse_part_log`]). Two syncs per part, no renames: the earlier layout (one `part-NNNNN` file
+/// per part, each written to a temp file, synced, renamed, its directory synced) cost three syncs per part and
+/// set the pace of uploads into a local directory. Staging directories of that layout are still read.
 const MULTIPART_DIR: &str = ".tmp-multipart";
+/// The parts log's name in a staging directory.
+const PART_LOG: &str = "parts";
 /// Makes multipart upload ids unique within this process.
 static UPLOAD_ID_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -248,6 +253,11 @@ fn begin_staging(root: &Path, upload: &MultipartUpload) -> Result<(), StorageErr
     let dir = area.join(&upload.upload_id);
     fs::create_dir(&dir).map_err(|e| StorageError::io("create directory", &dir, e))?;
     sync_dir(&area)?;
+    // The data file exists from the start, so the directory syncs below keep its entry too: parts then sync
+    // only its contents.
+    let data = dir.join("data");
+    File::create(&data).map_err(|e| StorageError::io("create", &data, e))?;
+    write_small_file(&dir, PART_LOG, b"")?;
     write_small_file(&dir, "key", upload.key.as_str().as_bytes())
 }
 
@@ -273,15 +283,59 @@ fn check_staging(dir: &Path, upload: &MultipartUpload) -> Result<(), StorageErro
     }
 }
 
-fn part_record_name(number: u32) -> String {
+/// The name of a part's record in the earlier layout (one file per part).
+fn legacy_record_name(number: u32) -> String {
     format!("part-{number:05}")
 }
 
-/// The parts recorded in `dir`, 1, 2, 3… up to the first one missing.
+/// The parts a parts log records, in order from 1: their numbers and sizes.
+///
+/// Lines are `P <number> <size>` (part `number` was stored with `size` bytes, replacing any record of it and of
+/// the parts after it) and `T <number>` (parts from `number` on are about to be rewritten: they no longer
+/// count). A line that does not follow from the ones before (a number past the next, a torn last line without
+/// its newline after a crash) ends the log there: what follows it was never acknowledged.
+pub(crate) fn parse_part_log(text: &str) -> Vec<(u32, u64)> {
+    let mut parts: Vec<(u32, u64)> = Vec::new();
+    let mut rest = text;
+    while let Some((line, after)) = rest.split_once('\n') {
+        rest = after;
+        let mut fields = line.split(' ');
+        let kind = fields.next();
+        let number = fields.next().and_then(|n| n.parse::<u32>().ok()).filter(|n| *n >= 1);
+        let size = fields.next().map(str::parse::<u64>);
+        let Some(number) = number.filter(|n| (*n as usize) <= parts.len() + 1) else { break };
+        match (kind, size, fields.next()) {
+            (Some("P"), Some(Ok(size)), None) => {
+                parts.truncate(number as usize - 1);
+                parts.push((number, size));
+            }
+            (Some("T"), None, None) => parts.truncate(number as usize - 1),
+            _ => break,
+        }
+    }
+    parts
+}
+
+/// The parts stored in `dir`, 1, 2, 3…: from its parts log, or from the per-part records of a staging
+/// directory made before the log.
 fn stored_parts(dir: &Path) -> Result<Vec<UploadedPart>, StorageError> {
+    let log = dir.join(PART_LOG);
+    let recorded = match fs::read_to_string(&log) {
+        Ok(text) => parse_part_log(&text),
+        Err(e) if is_missing(&e) => legacy_parts(dir)?,
+        Err(e) => return Err(StorageError::io("read", &log, e)),
+    };
+    Ok(recorded
+        .into_iter()
+        .map(|(number, size)| UploadedPart { number, size, etag: part_etag(number, size) })
+        .collect())
+}
+
+/// The parts recorded one file each (the layout before the parts log), up to the first one missing.
+fn legacy_parts(dir: &Path) -> Result<Vec<(u32, u64)>, StorageError> {
     let mut parts = Vec::new();
     for number in 1u32.. {
-        let path = dir.join(part_record_name(number));
+        let path = dir.join(legacy_record_name(number));
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if is_missing(&e) => break,
@@ -290,9 +344,22 @@ fn stored_parts(dir: &Path) -> Result<Vec<UploadedPart>, StorageError> {
         let size = text.trim().parse::<u64>().map_err(|_| {
             StorageError::io("read", &path, io::Error::new(io::ErrorKind::InvalidData, "not a part size"))
         })?;
-        parts.push(UploadedPart { number, size, etag: part_etag(number, size) });
+        parts.push((number, size));
     }
     Ok(parts)
+}
+
+/// Appends `line` to the parts log of `dir` and syncs it: when this returns, the record survives a crash.
+/// A staging directory of the earlier layout gets its log first, made from its records.
+fn append_to_log(dir: &Path, stored: &[UploadedPart], line: &str) -> Result<(), StorageError> {
+    let log = dir.join(PART_LOG);
+    if !log.exists() {
+        let text: String = stored.iter().map(|part| format!("P {} {}\n", part.number, part.size)).collect();
+        write_small_file(dir, PART_LOG, text.as_bytes())?;
+    }
+    let mut file = OpenOptions::new().append(true).open(&log).map_err(|e| StorageError::io("open", &log, e))?;
+    file.write_all(line.as_bytes()).map_err(|e| StorageError::io("append to", &log, e))?;
+    file.sync_data().map_err(|e| StorageError::io("sync", &log, e))
 }
 
 /// A part's tag: parts are written in order at fixed offsets, so number and size identify what was stored.
@@ -316,9 +383,8 @@ fn write_part(dir: &Path, upload: &MultipartUpload, number: u32, body: &[u8]) ->
         return Err(out_of_order(dir, detail));
     }
     // Records of this part and the ones after it go first: from here on no record claims the bytes rewritten.
-    for later in &stored[earlier..] {
-        let path = dir.join(part_record_name(later.number));
-        fs::remove_file(&path).map_err(|e| StorageError::io("remove", &path, e))?;
+    if stored.len() > earlier {
+        append_to_log(dir, &stored, &format!("T {number}\n"))?;
     }
     let offset: u64 = stored[..earlier].iter().map(|part| part.size).sum();
     let data_path = dir.join("data");
@@ -331,10 +397,10 @@ fn write_part(dir: &Path, upload: &MultipartUpload, number: u32, body: &[u8]) ->
     data.set_len(offset).map_err(|e| StorageError::io("truncate", &data_path, e))?;
     io::Seek::seek(&mut data, SeekFrom::Start(offset)).map_err(|e| StorageError::io("seek in", &data_path, e))?;
     data.write_all(body).map_err(|e| StorageError::io("write", &data_path, e))?;
-    // The bytes are on disk before the record that says they are.
-    data.sync_all().map_err(|e| StorageError::io("sync", &data_path, e))?;
+    // The bytes are on disk before the record that says they are (`sync_data` includes the file's new length).
+    data.sync_data().map_err(|e| StorageError::io("sync", &data_path, e))?;
     let size = body.len() as u64;
-    write_small_file(dir, &part_record_name(number), size.to_string().as_bytes())?;
+    append_to_log(dir, &stored[..earlier], &format!("P {number} {size}\n"))?;
     Ok(UploadedPart { number, size, etag: part_etag(number, size) })
 }
 
@@ -635,10 +701,70 @@ fn list_keys(root: &Path, dir: Option<ObjectKey>, name_start: &str) -> Result<Ve
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn key(text: &str) -> ObjectKey {
         ObjectKey::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_part_log_records_parts_in_order_and_rewrites_forget_later_ones() {
+        assert_eq!(parse_part_log(""), vec![]);
+        assert_eq!(parse_part_log("P 1 8\nP 2 8\nP 3 5\n"), vec![(1, 8), (2, 8), (3, 5)]);
+        // Part 2 rewritten: the truncation first, then its new record; part 3 is gone.
+        assert_eq!(parse_part_log("P 1 8\nP 2 8\nP 3 5\nT 2\nP 2 4\n"), vec![(1, 8), (2, 4)]);
+        // A crash between the truncation and the new record.
+        assert_eq!(parse_part_log("P 1 8\nP 2 8\nT 2\n"), vec![(1, 8)]);
+        // A torn last line, a gap, or garbage ends the log.
+        assert_eq!(parse_part_log("P 1 8\nP 2 8"), vec![(1, 8)]);
+        assert_eq!(parse_part_log("P 1 8\nP 3 8\nP 2 8\n"), vec![(1, 8)]);
+        assert_eq!(parse_part_log("P 1 8\nX 2 8\nP 2 8\n"), vec![(1, 8)]);
+        assert_eq!(parse_part_log("P 0 8\n"), vec![]);
+        assert_eq!(parse_part_log("P 1 8 9\n"), vec![]);
+    }
+
+    #[test]
+    fn a_staging_directory_of_the_per_part_layout_is_read_and_continued() {
+        let tmp = tempfile::tempdir().unwrap();
+        let upload = MultipartUpload { key: key("a/source"), upload_id: "00ff-1-2".to_owned() };
+        begin_staging(tmp.path(), &upload).unwrap();
+        let dir = tmp.path().join(MULTIPART_DIR).join(&upload.upload_id);
+        // As the earlier layout left it: no log, one record file per part.
+        fs::remove_file(dir.join(PART_LOG)).unwrap();
+        fs::write(dir.join("data"), b"one-").unwrap();
+        fs::write(dir.join(legacy_record_name(1)), b"4").unwrap();
+        assert_eq!(stored_parts(&dir).unwrap(), vec![UploadedPart { number: 1, size: 4, etag: part_etag(1, 4) }]);
+        write_part(&dir, &upload, 2, b"two").unwrap();
+        assert_eq!(fs::read_to_string(dir.join(PART_LOG)).unwrap(), "P 1 4\nP 2 3\n");
+        assert_eq!(fs::read(dir.join("data")).unwrap(), b"one-two");
+    }
+
+    proptest! {
+        /// Whatever was appended, the parts read back are numbered 1, 2, 3… and a log cut anywhere (a crash
+        /// mid-append) reads as one of the states it went through.
+        #[test]
+        fn a_cut_log_reads_as_a_state_it_passed_through(ops in prop::collection::vec((any::<bool>(), 0u32..6, 0u64..100), 0..30), cut in any::<prop::sample::Index>()) {
+            let mut text = String::new();
+            let mut states = vec![(0, Vec::new())];
+            for (rewrite, number, size) in ops {
+                let current = parse_part_log(&text);
+                let number = if rewrite && !current.is_empty() { number % current.len() as u32 + 1 } else { current.len() as u32 + 1 };
+                if (number as usize) <= current.len() {
+                    text.push_str(&format!("T {number}\n"));
+                    states.push((text.len(), parse_part_log(&text)));
+                }
+                text.push_str(&format!("P {number} {size}\n"));
+                states.push((text.len(), parse_part_log(&text)));
+            }
+            let parts = parse_part_log(&text);
+            prop_assert!(parts.iter().enumerate().all(|(i, (number, _))| *number as usize == i + 1));
+            let at = cut.index(text.len() + 1);
+            let read = parse_part_log(&text[..at]);
+            let passed = states.iter().rev().find(|(end, _)| *end <= at).map(|(_, state)| state.clone()).unwrap();
+            prop_assert_eq!(read, passed);
+        }
     }
 
     #[test]
