@@ -5,7 +5,10 @@
 //! - [`domain`]: the rules as pure values: prices, the subscription state machine, rentals, availability and
 //!   the entitlement rule.
 //! - [`titles`]: the [`titles::Titles`] trait the catalog implements; [`clock`]: the time decisions use.
+//! - [`provider`]: the [`provider::PaymentProvider`] trait; [`test_provider`]: the built-in one.
 
 pub mod clock;
 pub mod domain;
+pub mod provider;
+pub mod test_provider;
 pub mod titles;
