@@ -4,11 +4,23 @@
 //!
 //! - [`domain`]: the rules as pure values: prices, the subscription state machine, rentals, availability and
 //!   the entitlement rule.
+//! - [`satellite`]: [`Commerce`], what `marquee api` mounts: `Commerce::new(titles, provider, clock)`, its
+//!   [`Commerce::entitlements`] for `Playback::entitlements`, and [`Commerce::renew_due`].
 //! - [`titles`]: the [`titles::Titles`] trait the catalog implements; [`clock`]: the time decisions use.
 //! - [`provider`]: the [`provider::PaymentProvider`] trait; [`test_provider`]: the built-in one.
+//! - [`orders`] and [`renewals`]: paying, fulfilling and renewing; [`store`]: the tables; [`routes`]: HTTP.
 
 pub mod clock;
 pub mod domain;
+pub mod entitlements;
+pub mod model;
+pub mod orders;
 pub mod provider;
+pub mod renewals;
+pub mod routes;
+pub mod satellite;
+pub mod store;
 pub mod test_provider;
 pub mod titles;
+
+pub use satellite::{Commerce, CommerceSettings};

@@ -203,7 +203,7 @@ impl PaymentProvider for TestProvider {
         let signatures = header(headers, standardwebhooks::HEADER_WEBHOOK_SIGNATURE)?;
         // The age is checked against the satellite's clock (the crate's `verify` reads the system's, which
         // tests cannot move); the signature is the crate's, compared in constant time.
-        if (now_ms / 1000 - timestamp).abs() > WEBHOOK_TOLERANCE_S {
+        if (now_ms / 1000).abs_diff(timestamp) > WEBHOOK_TOLERANCE_S.unsigned_abs() {
             return Err(WebhookRefusal::StaleTimestamp);
         }
         let expected = self.webhook().sign(id, timestamp, body).map_err(|_| WebhookRefusal::BadSignature)?;
@@ -300,6 +300,14 @@ mod tests {
         let (forged, body) = other.settle(&charge.id, true, now);
         assert_eq!(provider.verify_webhook(&headers(&forged), body.as_bytes(), now), Err(WebhookRefusal::BadSignature));
         assert!(matches!(provider.verify_webhook(&HeaderMap::new(), b"{}", now), Err(WebhookRefusal::Malformed(_))));
+        for extreme in [i64::MIN, i64::MAX, -1] {
+            let (pairs, body) = provider.signed("evt_far", extreme, "{}");
+            assert_eq!(
+                provider.verify_webhook(&headers(&pairs), body.as_bytes(), now),
+                Err(WebhookRefusal::StaleTimestamp),
+                "{extreme}"
+            );
+        }
         let (pairs, body) = provider.signed("evt_x", now / 1000, r#"{"type":"refund.made","data":{"charge_id":"c"}}"#);
         assert!(matches!(
             provider.verify_webhook(&headers(&pairs), body.as_bytes(), now),

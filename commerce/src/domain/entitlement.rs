@@ -138,7 +138,7 @@ impl From<Unavailable> for Denial {
 /// window is not started while something else covers the title).
 pub fn entitled(holdings: &Holdings, title: &TitleFacts, now: i64, region: Option<&str>) -> Result<Grant, Denial> {
     title.availability_at(now, region)?;
-    if holdings.purchased_titles.iter().any(|t| *t == title.id) {
+    if holdings.purchased_titles.contains(&title.id) {
         return Ok(Grant::Purchase);
     }
     if let Some(held) = holdings.subscriptions.iter().find(|s| s.unlocks.covers(title) && s.subscription.grants(now)) {

@@ -200,7 +200,9 @@ impl Subscription {
                 PastDue => Ok(self.clone()),
                 _ if self.cancel_at_period_end => Err(Refusal::Ending),
                 _ if now < self.period_end => Err(Refusal::NotDue),
-                _ => Ok(Self { state: PastDue, grace_until: Some(now + grace_ms.max(0)), ..self.clone() }),
+                _ => {
+                    Ok(Self { state: PastDue, grace_until: Some(now.saturating_add(grace_ms.max(0))), ..self.clone() })
+                }
             },
             SubscriptionEvent::Cancel { at_period_end: false } | SubscriptionEvent::Refunded => Ok(ended(Canceled)),
             SubscriptionEvent::Cancel { at_period_end: true } => {

@@ -1,0 +1,109 @@
+//! Renewals and ends that time brings: charges each subscription whose period ended (once per period end,
+//! whatever number of API instances run this at once), moves declined ones to `past_due`, cancels those whose
+//! grace period ran out and expires those set to end with their period.
+
+use marquee_control_api::db::begin_write;
+use marquee_control_api::ApiError;
+
+use crate::domain::subscription::{SubscriptionEvent, SubscriptionState};
+use crate::model::RenewalReport;
+use crate::provider::{ChargeOutcome, ChargePurpose, ChargeRequest};
+use crate::satellite::Core;
+use crate::store::{self, ChargeRow, SubscriptionRow};
+
+/// Subscriptions handled per run at most (the next run takes the rest).
+const BATCH: i64 = 500;
+
+pub async fn renew_due(core: &Core, db: &sqlx::AnyPool, now: i64) -> Result<RenewalReport, ApiError> {
+    let mut report = RenewalReport::default();
+    for held in store::due_subscriptions(db, now, BATCH).await? {
+        let subscription = &held.subscription;
+        if subscription.renewal_due(now) {
+            renew(core, db, &held, now, &mut report).await?;
+        } else {
+            let next = match subscription.apply(SubscriptionEvent::Tick, now) {
+                Ok(next) if next != *subscription => next,
+                _ => continue,
+            };
+            let mut tx = begin_write(db).await?;
+            if store::save_subscription(&mut tx, &held.id, subscription, &next, now).await? {
+                match next.state {
+                    SubscriptionState::Canceled => report.canceled += 1,
+                    SubscriptionState::Expired => report.expired += 1,
+                    _ => {}
+                }
+                tracing::info!(subscription = %held.id, state = next.state.as_str(), "Subscription ended.");
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(report)
+}
+
+async fn renew(
+    core: &Core,
+    db: &sqlx::AnyPool,
+    held: &SubscriptionRow,
+    now: i64,
+    report: &mut RenewalReport,
+) -> Result<(), ApiError> {
+    let Some(plan) = store::plan(db, &held.plan_id).await? else { return Ok(()) };
+    let period_end = held.subscription.period_end;
+    let charge = ChargeRow {
+        id: store::new_id(),
+        order_id: None,
+        subscription_id: Some(held.id.clone()),
+        renewal_of: Some(period_end),
+        provider_charge_id: None,
+        state: "requested".into(),
+    };
+    // One charge per subscription and period end: a second renewer (another instance) stops here.
+    if !store::insert_charge(db, &charge, core.provider.name(), &plan.price, now).await? {
+        return Ok(());
+    }
+    let request = ChargeRequest {
+        idempotency_key: format!("renewal:{}:{period_end}", held.id),
+        amount_minor: plan.price.amount_minor,
+        currency: plan.price.currency.clone(),
+        payment_token: held.payment_token.clone(),
+        purpose: ChargePurpose::Renewal,
+    };
+    let answer = match core.provider.charge(&request).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::warn!(subscription = %held.id, %error, "The payment provider failed; the renewal is retried.");
+            store::delete_charge(db, &charge.id).await?;
+            return Ok(());
+        }
+    };
+    let mut tx = begin_write(db).await?;
+    let event = match &answer.outcome {
+        ChargeOutcome::Succeeded => {
+            store::settle_charge(&mut tx, &charge.id, &answer.id, "succeeded", None, now).await?;
+            Some(SubscriptionEvent::RenewalPaid)
+        }
+        ChargeOutcome::Pending => {
+            store::settle_charge(&mut tx, &charge.id, &answer.id, "pending", None, now).await?;
+            report.pending += 1;
+            None
+        }
+        ChargeOutcome::Declined { code } => {
+            store::settle_charge(&mut tx, &charge.id, &answer.id, "failed", Some(code), now).await?;
+            Some(SubscriptionEvent::RenewalDeclined { grace_ms: core.grace_ms() })
+        }
+    };
+    if let Some(event) = event {
+        if let Ok(next) = held.subscription.apply(event, now) {
+            if store::save_subscription(&mut tx, &held.id, &held.subscription, &next, now).await? {
+                match next.state {
+                    SubscriptionState::Active => report.renewed += 1,
+                    SubscriptionState::PastDue => report.past_due += 1,
+                    _ => {}
+                }
+                tracing::info!(subscription = %held.id, state = next.state.as_str(), "Subscription renewal charged.");
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
