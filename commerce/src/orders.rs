@@ -97,6 +97,13 @@ async fn subscription_order(db: &sqlx::AnyPool, caller: &Caller, plan_id: &str, 
     if live.iter().any(|held| held.unlocks.overlaps(&plan.unlocks)) {
         return Err(overlapping());
     }
+    // An order still waiting for its payment (a card that confirms later) would overlap once it settles.
+    if store::unlocks_in_flight(db, &caller.user_id).await?.iter().any(|unlocks| unlocks.overlaps(&plan.unlocks)) {
+        return Err(ApiError::conflict(
+            "overlapping_subscription",
+            "an order of yours for a subscription covering these titles is still waiting for its payment",
+        ));
+    }
     Ok(Order {
         id: store::new_id(),
         user_id: caller.user_id.clone(),

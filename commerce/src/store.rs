@@ -595,6 +595,23 @@ where
         .collect()
 }
 
+/// What the plans of the viewer's subscription orders still in flight (created, paying, pending) unlock.
+pub async fn unlocks_in_flight(db: &AnyPool, user_id: &str) -> Result<Vec<Unlocks>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT p.unlocks FROM commerce_orders o JOIN commerce_plans p ON p.id = o.plan_id \
+         WHERE o.user_id = $1 AND o.kind = 'subscription' AND o.state IN ('created', 'paying', 'pending')",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let unlocks: String = row.try_get("unlocks")?;
+            Unlocks::from_stored(&unlocks).ok_or_else(|| corrupt("unlocks", &unlocks))
+        })
+        .collect()
+}
+
 pub async fn insert_subscription(tx: &mut Tx, row: &SubscriptionRow, now: i64) -> Result<(), sqlx::Error> {
     let s = &row.subscription;
     sqlx::query(

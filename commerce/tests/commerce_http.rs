@@ -472,5 +472,13 @@ on_both_engines!(one_key_makes_one_order_and_one_charge_even_at_once, |engine: E
     let purchases: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM commerce_purchases").fetch_one(shop.api.db.pool()).await.unwrap();
     assert_eq!((orders, purchases), (2, 1));
+
+    // A subscription order waiting for its card's confirmation blocks an overlapping one: no second charge.
+    let waiting = shop.api.signed_in("wes@example.com", Role::Viewer).await;
+    let first = shop.order(&waiting, "w1", &json!({"plan_id": plan["id"], "payment_token": "tok_async"})).await;
+    assert_eq!((first.status, first.json()["state"].as_str()), (201, Some("pending")), "{}", first.text());
+    let second = shop.order(&waiting, "w2", &json!({"plan_id": plan["id"], "payment_token": "tok_approve"})).await;
+    assert_eq!(code(&second), (409, "overlapping_subscription".into()));
+    assert_eq!(shop.provider.attempts(), 3);
     shop.api.stop().await;
 });
