@@ -272,4 +272,6 @@ pub struct RenewalReport {
     pub pending: u64,
     pub canceled: u64,
     pub expired: u64,
+    /// Orders found stuck in `paying` and paid again (under the same provider idempotency key: one charge).
+    pub recovered: u64,
 }

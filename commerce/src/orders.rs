@@ -179,7 +179,7 @@ async fn title_order(
 }
 
 /// Pays a `created` order, if this call is the one that moves it to `paying`; else answers it as it is.
-async fn pay(core: &Core, db: &sqlx::AnyPool, row: OrderRow) -> Result<Order, ApiError> {
+pub(crate) async fn pay(core: &Core, db: &sqlx::AnyPool, row: OrderRow) -> Result<Order, ApiError> {
     let id = row.order.id.clone();
     let now = core.clock.now_ms();
     if !store::move_order(db, &id, OrderState::Created, OrderState::Paying, now).await? {
@@ -382,19 +382,30 @@ async fn current(db: &sqlx::AnyPool, id: &str) -> Result<Order, ApiError> {
     Ok(store::order(db, id).await?.ok_or_else(|| ApiError::not_found("order"))?.order)
 }
 
-/// Makes what a paid order bought, and marks it fulfilled (from `paying` or `pending`). A subscription that
-/// would overlap one started meanwhile fails the order instead (`overlapping_subscription`; the caller refunds).
+/// Marks a paid order fulfilled (from `paying` or `pending`) and makes what it bought; an order already
+/// settled by someone else is left as it is. A subscription that would overlap one started meanwhile fails the
+/// order instead (`overlapping_subscription`): `false`, and the caller refunds.
 async fn fulfil(tx: &mut Tx, row: &OrderRow, now: i64) -> Result<bool, ApiError> {
     let order = &row.order;
+    // The order's state first: of two settlers (a slow request and the recovery of its order), only the one
+    // that moves it makes the subscription, rental or purchase.
+    let claimed = sqlx::query(
+        "UPDATE commerce_orders SET state = 'fulfilled', updated_at = $2 WHERE id = $1 AND state IN ('paying', 'pending')",
+    )
+    .bind(&order.id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        return Ok(true);
+    }
     let (column, made_id) = match order.kind {
         OrderKind::Subscription => {
             let plan_id = order.plan_id.as_deref().unwrap_or_default();
             let plan = store::plan_in(tx, plan_id).await?.ok_or_else(|| ApiError::not_found("plan"))?;
             let live = store::live_subscriptions(&mut **tx, &order.user_id).await?;
             if live.iter().any(|held| held.unlocks.overlaps(&plan.unlocks)) {
-                for from in [OrderState::Paying, OrderState::Pending] {
-                    store::fail_order(tx, &order.id, from, "overlapping_subscription", now).await?;
-                }
+                store::fail_order(tx, &order.id, OrderState::Fulfilled, "overlapping_subscription", now).await?;
                 return Ok(false);
             }
             let subscription = SubscriptionRow {
@@ -428,14 +439,10 @@ async fn fulfil(tx: &mut Tx, row: &OrderRow, now: i64) -> Result<bool, ApiError>
             ("purchase_id", id)
         }
     };
-    sqlx::query(&format!(
-        "UPDATE commerce_orders SET state = 'fulfilled', {column} = $2, updated_at = $3 \
-         WHERE id = $1 AND state IN ('paying', 'pending')"
-    ))
-    .bind(&order.id)
-    .bind(&made_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(&format!("UPDATE commerce_orders SET {column} = $2 WHERE id = $1"))
+        .bind(&order.id)
+        .bind(&made_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(true)
 }

@@ -1,21 +1,39 @@
 //! Renewals and ends that time brings: charges each subscription whose period ended (once per period end,
 //! whatever number of API instances run this at once), moves declined ones to `past_due`, cancels those whose
-//! grace period ran out and expires those set to end with their period.
+//! grace period ran out and expires those set to end with their period. It also pays again the orders whose
+//! request died while paying (under the same provider idempotency key, so a charge that went through is found,
+//! not made twice).
 
 use marquee_control_api::db::begin_write;
 use marquee_control_api::ApiError;
 
 use crate::domain::subscription::{SubscriptionEvent, SubscriptionState};
-use crate::model::RenewalReport;
+use crate::model::{Order, OrderState, RenewalReport};
 use crate::provider::{ChargeOutcome, ChargePurpose, ChargeRequest};
 use crate::satellite::Core;
 use crate::store::{self, ChargeRow, SubscriptionRow};
 
 /// Subscriptions handled per run at most (the next run takes the rest).
 const BATCH: i64 = 500;
+/// How long an order may stay `paying` before its request is taken for dead: far longer than a provider call.
+pub const STUCK_AFTER_MS: i64 = 10 * 60 * 1000;
 
 pub async fn renew_due(core: &Core, db: &sqlx::AnyPool, now: i64) -> Result<RenewalReport, ApiError> {
     let mut report = RenewalReport::default();
+    for stuck in store::stuck_orders(db, now - STUCK_AFTER_MS, BATCH).await? {
+        let id = stuck.order.id.clone();
+        if !store::release_stuck_order(db, &id, stuck.order.updated_at, now).await? {
+            continue;
+        }
+        let released = store::OrderRow { order: Order { state: OrderState::Created, ..stuck.order }, ..stuck };
+        match crate::orders::pay(core, db, released).await {
+            Ok(order) => {
+                report.recovered += 1;
+                tracing::info!(order = %id, state = order.state.as_str(), "Stuck order paid again.");
+            }
+            Err(error) => tracing::warn!(order = %id, %error, "A stuck order could not be paid again yet."),
+        }
+    }
     for held in store::due_subscriptions(db, now, BATCH).await? {
         let subscription = &held.subscription;
         if subscription.renewal_due(now) {

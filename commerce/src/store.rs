@@ -322,6 +322,40 @@ pub async fn list_orders(
     query.fetch_all(db).await?.iter().map(|r| order_of(r).map(|o| o.order)).collect()
 }
 
+/// Orders left `paying` since before `before` (their request died between the charge and its record).
+pub async fn stuck_orders(db: &AnyPool, before: i64, limit: i64) -> Result<Vec<OrderRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM commerce_orders o WHERE o.state = 'paying' AND o.updated_at < $1 \
+         ORDER BY o.updated_at LIMIT {limit}"
+    ))
+    .bind(before)
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(order_of).collect()
+}
+
+/// Puts a stuck order back to `created` (if nothing touched it since `updated_at`), dropping the charge record
+/// its request never finished: whether it did.
+pub async fn release_stuck_order(db: &AnyPool, id: &str, updated_at: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = marquee_control_api::db::begin_write(db).await?;
+    let done = sqlx::query(
+        "UPDATE commerce_orders SET state = 'created', updated_at = $3 WHERE id = $1 AND state = 'paying' AND updated_at = $2",
+    )
+    .bind(id)
+    .bind(updated_at)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        sqlx::query("DELETE FROM commerce_charges WHERE order_id = $1 AND state = 'requested'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
 // ---- charges
 
 /// A charge asked of the provider.

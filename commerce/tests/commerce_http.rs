@@ -480,5 +480,51 @@ on_both_engines!(one_key_makes_one_order_and_one_charge_even_at_once, |engine: E
     let second = shop.order(&waiting, "w2", &json!({"plan_id": plan["id"], "payment_token": "tok_approve"})).await;
     assert_eq!(code(&second), (409, "overlapping_subscription".into()));
     assert_eq!(shop.provider.attempts(), 3);
+
+    // A request that died between the provider's charge and its record leaves the order `paying`: the renewal
+    // task pays it again under the same provider key, which finds the charge instead of making another.
+    let lee = shop.api.user("lee@example.com", "a good long password", Role::Viewer).await;
+    let now = shop.now_ms();
+    sqlx::query(
+        "INSERT INTO commerce_orders (id, user_id, idempotency_key, request_hash, kind, offer_id, title_id, amount_minor, \
+         currency, payment_token, state, created_at, updated_at) \
+         VALUES ('o-lost', $1, 'k', 'h', 'purchase', $2, 'film', 1299, 'EUR', 'tok_approve', 'paying', $3, $3)",
+    )
+    .bind(&lee)
+    .bind(buy.offer_id.as_deref().unwrap())
+    .bind(now)
+    .execute(shop.api.db.pool())
+    .await
+    .unwrap();
+    use marquee_commerce::provider::{ChargePurpose, ChargeRequest, PaymentProvider};
+    let made = shop
+        .provider
+        .charge(&ChargeRequest {
+            idempotency_key: "order:o-lost".into(),
+            amount_minor: 1299,
+            currency: "EUR".into(),
+            payment_token: "tok_approve".into(),
+            purpose: ChargePurpose::Order,
+        })
+        .await
+        .unwrap();
+    assert_eq!(shop.provider.attempts(), 4);
+    assert_eq!(shop.commerce.renew_due(&shop.api.db, now + 60_000).await.unwrap().recovered, 0, "not stuck yet");
+    let report = shop.commerce.renew_due(&shop.api.db, now + 11 * 60_000).await.unwrap();
+    assert_eq!(report.recovered, 1, "{report:?}");
+    let order: (String, Option<String>) =
+        sqlx::query_as("SELECT state, purchase_id FROM commerce_orders WHERE id = 'o-lost'")
+            .fetch_one(shop.api.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(order.0, "fulfilled");
+    assert!(order.1.is_some());
+    assert_eq!(shop.provider.attempts(), 4, "the charge made before the crash, not a second one");
+    let charges: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT state, provider_charge_id FROM commerce_charges WHERE order_id = 'o-lost'")
+            .fetch_all(shop.api.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(charges, vec![("succeeded".to_owned(), Some(made.id))]);
     shop.api.stop().await;
 });
