@@ -409,6 +409,31 @@ on_both_engines!(renewals_charge_each_period_and_declines_end_after_grace, |engi
     assert_eq!((report.expired, report.renewed), (1, 0), "{report:?}");
     assert_eq!(shop.provider.attempts(), attempts, "no charge for a subscription that ends");
     assert_eq!(shop.get(&loyal, &format!("/v1/subscriptions/{yearly}")).await["state"], "expired");
+
+    // A card that confirms later: the subscription starts with the first webhook, and a renewal declined by
+    // a later webhook makes it past due.
+    let asa = shop.api.signed_in("asa@example.com", Role::Viewer).await;
+    let placed = shop.order(&asa, "a1", &json!({"plan_id": plan["id"], "payment_token": "tok_async"})).await;
+    assert_eq!(placed.json()["state"], "pending", "{}", placed.text());
+    assert!(state_of(&asa).await.is_empty());
+    let (headers, body) = shop.provider.settle(placed.json()["charge_id"].as_str().unwrap(), true, shop.now_ms());
+    assert_eq!(webhook(&shop, &headers, &body).await.json()["status"], "applied");
+    let started = state_of(&asa).await[0].clone();
+    assert_eq!(started["state"], "active");
+    let end = started["current_period_end"].as_i64().unwrap();
+    shop.clock.set(end);
+    assert_eq!(shop.commerce.renew_due(&shop.api.db, end).await.unwrap().pending, 1);
+    let renewal = shop
+        .provider
+        .charges()
+        .into_iter()
+        .find(|c| c.token == "tok_async" && c.outcome == marquee_commerce::provider::ChargeOutcome::Pending)
+        .expect("the renewal's pending charge");
+    let (headers, body) = shop.provider.settle(&renewal.id, false, shop.now_ms());
+    assert_eq!(webhook(&shop, &headers, &body).await.json()["status"], "applied");
+    let declined = state_of(&asa).await[0].clone();
+    assert_eq!(declined["state"], "past_due");
+    assert_eq!(declined["grace_until"].as_i64(), Some(end + 3 * 24 * 3_600_000));
     shop.api.stop().await;
 });
 
