@@ -553,3 +553,114 @@ on_both_engines!(one_key_makes_one_order_and_one_charge_even_at_once, |engine: E
     assert_eq!(charges, vec![("succeeded".to_owned(), Some(made.id))]);
     shop.api.stop().await;
 });
+
+on_both_engines!(bad_input_is_a_4xx_in_the_api_error_format, |engine: Engine| async move {
+    let shop = Shop::start(engine).await;
+    let viewer = shop.api.signed_in("vic@example.com", Role::Viewer).await;
+    let plan = shop
+        .plan(json!({"name": "All", "price": {"amount_minor": 999, "currency": "EUR"}, "period": "month",
+        "unlocks": {"kind": "catalog"}}))
+        .await;
+    let plan_path = format!("/v1/plans/{}", plan["id"].as_str().unwrap());
+    let price = json!({"amount_minor": 100, "currency": "EUR"});
+    let long = "t".repeat(256);
+    let cases: Vec<(&str, String, Value, u16, &str)> = vec![
+        (
+            "POST",
+            "/v1/plans".into(),
+            json!({"name": "x", "price": price, "period": "week", "unlocks": {"kind": "catalog"}}),
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            "/v1/plans".into(),
+            json!({"name": "x", "price": price, "period": "month", "unlocks": {"kind": "tag"}}),
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            "/v1/plans".into(),
+            json!({"name": "x", "price": price, "period": "month", "unlocks": {"kind": "tag", "tag": " "}}),
+            400,
+            "invalid_unlocks",
+        ),
+        (
+            "POST",
+            "/v1/plans".into(),
+            json!({"name": "", "price": price, "period": "month", "unlocks": {"kind": "catalog"}}),
+            400,
+            "invalid_name",
+        ),
+        (
+            "POST",
+            "/v1/plans".into(),
+            json!({"name": "x", "price": price, "period": "month", "trial_days": -1, "unlocks": {"kind": "catalog"}}),
+            400,
+            "invalid_trial_days",
+        ),
+        (
+            "POST",
+            "/v1/plans".into(),
+            json!({"name": "x", "price": {"amount_minor": 1e30, "currency": "EUR"}, "period": "month", "unlocks": {"kind": "catalog"}}),
+            400,
+            "invalid_body",
+        ),
+        ("PATCH", plan_path.clone(), json!({"price": price}), 400, "invalid_body"),
+        ("PATCH", plan_path.clone(), json!({"trial_days": 1000}), 400, "invalid_trial_days"),
+        ("PATCH", "/v1/plans/nope".into(), json!({"name": "y"}), 404, "not_found"),
+        ("DELETE", "/v1/plans/nope".into(), Value::Null, 404, "not_found"),
+        (
+            "POST",
+            "/v1/offers".into(),
+            json!({"title_id": "film", "kind": "rental", "price": price, "watch_window_hours": 0}),
+            400,
+            "invalid_rental_terms",
+        ),
+        (
+            "POST",
+            "/v1/offers".into(),
+            json!({"title_id": "film", "kind": "purchase", "price": price, "watch_window_hours": 48}),
+            400,
+            "invalid_rental_terms",
+        ),
+        ("POST", "/v1/offers".into(), json!({"title_id": "film", "kind": "gift", "price": price}), 400, "invalid_body"),
+        ("DELETE", "/v1/offers/nope".into(), Value::Null, 404, "not_found"),
+        ("GET", "/v1/orders?limit=0".into(), Value::Null, 400, "invalid_query"),
+        ("GET", "/v1/orders?limit=abc".into(), Value::Null, 400, "invalid_query"),
+        ("GET", "/v1/subscriptions?colour=red".into(), Value::Null, 400, "invalid_query"),
+        ("GET", "/v1/rentals?limit=201".into(), Value::Null, 400, "invalid_query"),
+        ("GET", "/v1/orders/nope".into(), Value::Null, 404, "not_found"),
+        ("POST", "/v1/orders/nope/refund".into(), Value::Null, 404, "not_found"),
+        ("POST", "/v1/subscriptions/nope/cancel".into(), Value::Null, 404, "not_found"),
+        ("POST", "/v1/commerce/webhooks/stripe".into(), json!({}), 404, "not_found"),
+        (
+            "POST",
+            "/v1/commerce/webhooks/test-provider".into(),
+            json!({"type": "charge.succeeded"}),
+            400,
+            "webhook_malformed",
+        ),
+    ];
+    for (method, path, body, status, expected) in cases {
+        let answer = send_json(method, &shop.url(&path), &shop.admin, &[], &body).await;
+        assert_eq!(code(&answer), (status, expected.to_owned()), "{method} {path} {body}: {}", answer.text());
+    }
+    for (key, body, status, expected) in [
+        ("o1", json!({"payment_token": "tok_approve"}), 400, "invalid_body"),
+        ("o2", json!({"plan_id": plan["id"], "offer_id": "x", "payment_token": "tok_approve"}), 400, "invalid_body"),
+        ("o3", json!({"plan_id": plan["id"], "payment_token": ""}), 400, "invalid_payment_token"),
+        ("o4", json!({"plan_id": plan["id"], "payment_token": long}), 400, "invalid_payment_token"),
+        ("o5", json!({"offer_id": "nope", "payment_token": "tok_approve"}), 422, "unknown_offer"),
+        ("o6", json!({"plan_id": plan["id"], "payment_token": "tok_approve", "coupon": "x"}), 400, "invalid_body"),
+    ] {
+        let answer = shop.order(&viewer, key, &body).await;
+        assert_eq!(code(&answer), (status, expected.to_owned()), "{body}: {}", answer.text());
+    }
+    let long_key = "k".repeat(300);
+    let answer = shop.order(&viewer, &long_key, &json!({"plan_id": plan["id"], "payment_token": "tok_approve"})).await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert_eq!(shop.provider.attempts(), 0, "nothing was charged");
+    shop.api.stop().await;
+});
