@@ -203,6 +203,7 @@ pub(crate) async fn pay(core: &Core, db: &sqlx::AnyPool, row: OrderRow) -> Resul
         order_id: Some(id.clone()),
         subscription_id: None,
         renewal_of: None,
+        attempt: 0,
         provider_charge_id: None,
         state: "requested".into(),
     };

@@ -37,7 +37,9 @@ pub async fn renew_due(core: &Core, db: &sqlx::AnyPool, now: i64) -> Result<Rene
     for held in store::due_subscriptions(db, now, BATCH).await? {
         let subscription = &held.subscription;
         if subscription.renewal_due(now) {
-            renew(core, db, &held, now, &mut report).await?;
+            renew(core, db, &held, now, 0, &mut report).await?;
+        } else if let Some(attempt) = subscription.retry_due(now, core.grace_ms(), core.retry_ms()) {
+            renew(core, db, &held, now, attempt, &mut report).await?;
         } else {
             let next = match subscription.apply(SubscriptionEvent::Tick, now) {
                 Ok(next) if next != *subscription => next,
@@ -58,11 +60,13 @@ pub async fn renew_due(core: &Core, db: &sqlx::AnyPool, now: i64) -> Result<Rene
     Ok(report)
 }
 
+/// Charges a renewal (`attempt` 0 at the period's end, then the retries while past due).
 async fn renew(
     core: &Core,
     db: &sqlx::AnyPool,
     held: &SubscriptionRow,
     now: i64,
+    attempt: i64,
     report: &mut RenewalReport,
 ) -> Result<(), ApiError> {
     let Some(plan) = store::plan(db, &held.plan_id).await? else { return Ok(()) };
@@ -72,15 +76,16 @@ async fn renew(
         order_id: None,
         subscription_id: Some(held.id.clone()),
         renewal_of: Some(period_end),
+        attempt,
         provider_charge_id: None,
         state: "requested".into(),
     };
-    // One charge per subscription and period end: a second renewer (another instance) stops here.
+    // One charge per subscription, period end and attempt: a second renewer (another instance) stops here.
     if !store::insert_charge(db, &charge, core.provider.name(), &plan.price, now).await? {
         return Ok(());
     }
     let request = ChargeRequest {
-        idempotency_key: format!("renewal:{}:{period_end}", held.id),
+        idempotency_key: format!("renewal:{}:{period_end}:{attempt}", held.id),
         amount_minor: plan.price.amount_minor,
         currency: plan.price.currency.clone(),
         payment_token: held.payment_token.clone(),

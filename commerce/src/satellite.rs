@@ -22,6 +22,8 @@ static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// How long a `past_due` subscription keeps playing before it is canceled, unless configured otherwise.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(3 * 24 * 3600);
+/// How often a declined renewal is retried while the subscription is past due.
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// How often the background task runs renewals.
 pub const DEFAULT_RENEWAL_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -29,12 +31,18 @@ pub const DEFAULT_RENEWAL_INTERVAL: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy)]
 pub struct CommerceSettings {
     pub grace_period: Duration,
+    /// Between retries of a declined renewal.
+    pub retry_interval: Duration,
     pub renewal_interval: Duration,
 }
 
 impl Default for CommerceSettings {
     fn default() -> Self {
-        Self { grace_period: DEFAULT_GRACE_PERIOD, renewal_interval: DEFAULT_RENEWAL_INTERVAL }
+        Self {
+            grace_period: DEFAULT_GRACE_PERIOD,
+            retry_interval: DEFAULT_RETRY_INTERVAL,
+            renewal_interval: DEFAULT_RENEWAL_INTERVAL,
+        }
     }
 }
 
@@ -50,6 +58,10 @@ pub struct Core {
 impl Core {
     pub fn grace_ms(&self) -> i64 {
         i64::try_from(self.settings.grace_period.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    pub fn retry_ms(&self) -> i64 {
+        i64::try_from(self.settings.retry_interval.as_millis()).unwrap_or(i64::MAX)
     }
 }
 

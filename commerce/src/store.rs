@@ -365,6 +365,8 @@ pub struct ChargeRow {
     pub order_id: Option<String>,
     pub subscription_id: Option<String>,
     pub renewal_of: Option<i64>,
+    /// Renewals: 0 at the period's end, then each retry while past due.
+    pub attempt: i64,
     pub provider_charge_id: Option<String>,
     pub state: String,
 }
@@ -378,9 +380,9 @@ pub async fn insert_charge(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO commerce_charges (id, order_id, subscription_id, renewal_of, provider, amount_minor, currency, \
-         state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $8) \
-         ON CONFLICT (subscription_id, renewal_of) DO NOTHING",
+        "INSERT INTO commerce_charges (id, order_id, subscription_id, renewal_of, attempt, provider, amount_minor, \
+         currency, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $9, $5, $6, $7, 'requested', $8, $8) \
+         ON CONFLICT (subscription_id, renewal_of, attempt) DO NOTHING",
     )
     .bind(&charge.id)
     .bind(&charge.order_id)
@@ -390,6 +392,7 @@ pub async fn insert_charge(
     .bind(price.amount_minor)
     .bind(&price.currency)
     .bind(now)
+    .bind(charge.attempt)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -432,12 +435,13 @@ fn charge_of(row: &AnyRow) -> Result<ChargeRow, sqlx::Error> {
         order_id: row.try_get("order_id")?,
         subscription_id: row.try_get("subscription_id")?,
         renewal_of: row.try_get("renewal_of")?,
+        attempt: row.try_get("attempt")?,
         provider_charge_id: row.try_get("provider_charge_id")?,
         state: row.try_get("state")?,
     })
 }
 
-const CHARGE_COLUMNS: &str = "id, order_id, subscription_id, renewal_of, provider_charge_id, state";
+const CHARGE_COLUMNS: &str = "id, order_id, subscription_id, renewal_of, attempt, provider_charge_id, state";
 
 pub async fn charge_by_provider_id(
     tx: &mut Tx,
@@ -589,12 +593,11 @@ pub async fn list_subscriptions(
     query.fetch_all(db).await?.iter().map(subscription_of).collect()
 }
 
-/// Subscriptions whose renewal or end is due at `now`, at most `limit`.
+/// Subscriptions whose renewal or end may be due at `now` (every past-due one: its retries), at most `limit`.
 pub async fn due_subscriptions(db: &AnyPool, now: i64, limit: i64) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {SUBSCRIPTION_COLUMNS} FROM commerce_subscriptions s \
-         WHERE (s.state IN ('trialing', 'active') AND s.period_end <= $1) \
-            OR (s.state = 'past_due' AND s.grace_until <= $1) \
+         WHERE (s.state IN ('trialing', 'active') AND s.period_end <= $1) OR s.state = 'past_due' \
          ORDER BY s.period_end LIMIT {limit}"
     ))
     .bind(now)

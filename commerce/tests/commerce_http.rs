@@ -434,6 +434,22 @@ on_both_engines!(renewals_charge_each_period_and_declines_end_after_grace, |engi
     let declined = state_of(&asa).await[0].clone();
     assert_eq!(declined["state"], "past_due");
     assert_eq!(declined["grace_until"].as_i64(), Some(end + 3 * 24 * 3_600_000));
+    // Retried a day later (once, however many renewers run); this time the card pays and it is active again.
+    assert_eq!(shop.commerce.renew_due(&shop.api.db, end + 24 * 3_600_000 - 1).await.unwrap().pending, 0);
+    shop.clock.set(end + 24 * 3_600_000);
+    assert_eq!(shop.commerce.renew_due(&shop.api.db, shop.now_ms()).await.unwrap().pending, 1);
+    assert_eq!(shop.commerce.renew_due(&shop.api.db, shop.now_ms()).await.unwrap().pending, 0);
+    let retry = shop
+        .provider
+        .charges()
+        .into_iter()
+        .find(|c| c.token == "tok_async" && c.outcome == marquee_commerce::provider::ChargeOutcome::Pending)
+        .expect("the retry's pending charge");
+    let (headers, body) = shop.provider.settle(&retry.id, true, shop.now_ms());
+    assert_eq!(webhook(&shop, &headers, &body).await.json()["status"], "applied");
+    let restored = state_of(&asa).await[0].clone();
+    assert_eq!((restored["state"].as_str(), restored["current_period_start"].as_i64()), (Some("active"), Some(end)));
+    assert!(restored["grace_until"].is_null());
     shop.api.stop().await;
 });
 

@@ -103,12 +103,14 @@ CREATE TABLE commerce_purchases (
 );
 CREATE INDEX commerce_purchases_user ON commerce_purchases (user_id, title_id);
 
--- Every charge asked of the provider: an order's first, or a subscription's renewal (one per period end).
+-- Every charge asked of the provider: an order's first, or a subscription's renewal (one per period end and
+-- attempt: 0 at the period's end, then the retries while past due).
 CREATE TABLE commerce_charges (
     id TEXT PRIMARY KEY,
     order_id TEXT,
     subscription_id TEXT,
     renewal_of BIGINT,
+    attempt BIGINT NOT NULL DEFAULT 0,
     provider TEXT NOT NULL,
     provider_charge_id TEXT,
     amount_minor BIGINT NOT NULL,
@@ -117,7 +119,7 @@ CREATE TABLE commerce_charges (
     failure_code TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
-    UNIQUE (subscription_id, renewal_of)
+    UNIQUE (subscription_id, renewal_of, attempt)
 );
 CREATE UNIQUE INDEX commerce_charges_provider ON commerce_charges (provider, provider_charge_id);
 CREATE INDEX commerce_charges_order ON commerce_charges (order_id);

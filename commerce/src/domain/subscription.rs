@@ -242,6 +242,17 @@ impl Subscription {
             && now >= self.period_end
     }
 
+    /// The retry of a declined renewal due at `now` while past due: attempt `n` (from 1) is due `n × every_ms`
+    /// after it became past due (`grace_ms` before `grace_until`), while the grace period lasts.
+    pub fn retry_due(&self, now: i64, grace_ms: i64, every_ms: i64) -> Option<i64> {
+        let until = self.grace_until.filter(|_| self.state == SubscriptionState::PastDue)?;
+        if now >= until || every_ms <= 0 {
+            return None;
+        }
+        let attempt = now.saturating_sub(until.saturating_sub(grace_ms)) / every_ms;
+        (attempt >= 1).then_some(attempt)
+    }
+
     /// The invariants every reachable subscription keeps (checked by the property tests).
     pub fn is_consistent(&self) -> bool {
         use SubscriptionState::*;
@@ -309,6 +320,18 @@ mod tests {
         assert_eq!(ending.apply(SubscriptionEvent::Tick, ending.period_end).unwrap().state, Expired);
         let now = active.apply(SubscriptionEvent::Cancel { at_period_end: false }, T0 + DAY).unwrap();
         assert!(now.state == Canceled && !now.grants(T0 + DAY));
+    }
+
+    #[test]
+    fn declined_renewals_are_retried_each_interval_while_grace_lasts() {
+        let active = Subscription::start(Period::Month, 0, T0);
+        let due = active.period_end;
+        assert_eq!(active.retry_due(due + 2 * DAY, 3 * DAY, DAY), None, "only past-due subscriptions retry");
+        let past_due = active.apply(SubscriptionEvent::RenewalDeclined { grace_ms: 3 * DAY }, due).unwrap();
+        assert_eq!(past_due.retry_due(due + DAY - 1, 3 * DAY, DAY), None);
+        assert_eq!(past_due.retry_due(due + DAY, 3 * DAY, DAY), Some(1));
+        assert_eq!(past_due.retry_due(due + 2 * DAY + 5, 3 * DAY, DAY), Some(2));
+        assert_eq!(past_due.retry_due(due + 3 * DAY, 3 * DAY, DAY), None, "the grace period is over");
     }
 
     fn event() -> impl Strategy<Value = SubscriptionEvent> {
