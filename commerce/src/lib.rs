@@ -10,6 +10,19 @@
 //! - [`provider`]: the [`provider::PaymentProvider`] trait; [`test_provider`]: the built-in one.
 //! - [`orders`] and [`renewals`]: paying, fulfilling and renewing; [`store`]: the tables; [`routes`]: HTTP.
 
+//!
+//! Wiring it into `marquee api` (the catalog implements [`titles::Titles`]):
+//!
+//! ```ignore
+//! let commerce = Commerce::new(catalog_titles, Arc::new(TestProvider::new()), Arc::new(SystemClock));
+//! let playback = Playback { entitlements: commerce.entitlements(), ttl: Duration::from_secs(300), .. };
+//! let satellites = Satellites::new().with(commerce.clone());
+//! ```
+//!
+//! Playback asks [`entitlements::CommerceEntitlements`] on every `POST /v1/assets/{id}/playback` for a signed
+//! asset the caller does not own, so a canceled subscription stops new playback at once, and URLs already
+//! handed out stop working when their token expires (`Playback::ttl`).
+
 pub mod clock;
 pub mod domain;
 pub mod entitlements;
