@@ -593,17 +593,26 @@ pub async fn list_subscriptions(
     query.fetch_all(db).await?.iter().map(subscription_of).collect()
 }
 
-/// Subscriptions whose renewal or end may be due at `now` (every past-due one: its retries), at most `limit`.
+/// Subscriptions whose renewal or end may be due at `now`: those whose period ended (at most `limit`), and
+/// the past-due ones, for their retries and grace (at most `limit`, the least recently touched first, so each
+/// batch is not crowded out by the other).
 pub async fn due_subscriptions(db: &AnyPool, now: i64, limit: i64) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM commerce_subscriptions s \
-         WHERE (s.state IN ('trialing', 'active') AND s.period_end <= $1) OR s.state = 'past_due' \
-         ORDER BY s.period_end LIMIT {limit}"
-    ))
-    .bind(now)
-    .fetch_all(db)
-    .await?;
-    rows.iter().map(subscription_of).collect()
+    let mut due = Vec::new();
+    for (filter, order) in [
+        ("s.state IN ('trialing', 'active') AND s.period_end <= $1", "s.period_end"),
+        ("s.state = 'past_due' AND s.updated_at <= $1", "s.updated_at"),
+    ] {
+        let rows = sqlx::query(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM commerce_subscriptions s WHERE {filter} ORDER BY {order} LIMIT {limit}"
+        ))
+        .bind(now)
+        .fetch_all(db)
+        .await?;
+        for row in &rows {
+            due.push(subscription_of(row)?);
+        }
+    }
+    Ok(due)
 }
 
 /// The viewer's live subscriptions (and their plans' unlocks), for overlap checks and entitlements.
