@@ -9,6 +9,7 @@ use marquee_signing::KeyRing;
 
 use crate::assets::model::Asset;
 use crate::auth::caller::Caller;
+use crate::db::Database;
 use crate::error::ApiError;
 
 pub mod routes;
@@ -19,11 +20,31 @@ pub const DEFAULT_PLAYBACK_TTL: Duration = Duration::from_secs(6 * 3600);
 pub const HLS_MANIFEST: &str = "master.m3u8";
 pub const DASH_MANIFEST: &str = "manifest.mpd";
 
+/// The request header with the viewer's country (ISO 3166-1 alpha-2, `FR`), which the edge or load balancer in
+/// front of the API sets from the client's address (and must strip from what clients send), as Cloudflare's
+/// `CF-IPCountry` does. Without it the region is unknown.
+pub const REGION_HEADER: &str = "marquee-region";
+
+/// Who asks to watch: the caller, and where from.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    pub caller: &'a Caller,
+    /// From [`REGION_HEADER`], upper case; `None` when absent or not two ASCII letters.
+    pub region: Option<&'a str>,
+}
+
+/// The region a [`REGION_HEADER`] value names, if it is two ASCII letters (upper-cased).
+pub fn region_of(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(REGION_HEADER)?.to_str().ok()?.trim();
+    (value.len() == 2 && value.bytes().all(|b| b.is_ascii_alphabetic())).then(|| value.to_ascii_uppercase())
+}
+
 /// Who else may watch an asset (rentals, purchases, subscriptions): asked for signed assets the caller does
-/// not own.
+/// not own. `Ok(false)` answers a plain 403 `forbidden`; an `Err` is answered as it is, so an implementation
+/// can say why (`not_subscribed`, `rental_expired`, …). It may record the play (a rental's first play).
 #[async_trait::async_trait]
 pub trait Entitlements: Send + Sync + std::fmt::Debug {
-    async fn may_watch(&self, caller: &Caller, asset: &Asset) -> Result<bool, ApiError>;
+    async fn may_watch(&self, db: &Database, viewer: &Viewer<'_>, asset: &Asset) -> Result<bool, ApiError>;
 }
 
 /// No entitlements: only owners and admins watch signed assets.
@@ -32,7 +53,7 @@ pub struct NoEntitlements;
 
 #[async_trait::async_trait]
 impl Entitlements for NoEntitlements {
-    async fn may_watch(&self, _: &Caller, _: &Asset) -> Result<bool, ApiError> {
+    async fn may_watch(&self, _: &Database, _: &Viewer<'_>, _: &Asset) -> Result<bool, ApiError> {
         Ok(false)
     }
 }
@@ -46,4 +67,24 @@ pub struct Playback {
     pub base_url: String,
     pub ttl: Duration,
     pub entitlements: Arc<dyn Entitlements>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_two_letters_upper_cased() {
+        let with = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(REGION_HEADER, value.parse().unwrap());
+            region_of(&headers)
+        };
+        assert_eq!(with("fr").as_deref(), Some("FR"));
+        assert_eq!(with(" DE ").as_deref(), Some("DE"));
+        for bad in ["", "FRA", "F1", "é"] {
+            assert_eq!(with(bad), None, "{bad:?}");
+        }
+        assert_eq!(region_of(&http::HeaderMap::new()), None);
+    }
 }

@@ -7,7 +7,7 @@ use marquee_signing::Grant;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{DASH_MANIFEST, HLS_MANIFEST};
+use super::{region_of, Viewer, DASH_MANIFEST, HLS_MANIFEST};
 use crate::assets::model::{AssetStatus, PlaybackPolicy};
 use crate::assets::store;
 use crate::auth::{now_ms, MaybeCaller};
@@ -30,15 +30,17 @@ pub fn routes() -> Router<AppState> {
 
 /// Signed HLS and DASH URLs for a ready asset.
 #[utoipa::path(post, path = "/v1/assets/{id}/playback", tag = "playback", security((), ("bearer" = [])),
-    params(("id" = String, Path, description = "the asset's id")),
+    params(("id" = String, Path, description = "the asset's id"),
+        ("marquee-region" = Option<String>, Header, description = "the viewer's country (ISO 3166-1 alpha-2), set by the edge")),
     responses((status = 200, body = PlaybackUrls), (status = 401, body = ErrorBody),
-        (status = 403, description = "not allowed to watch this asset", body = ErrorBody),
+        (status = 403, description = "not allowed to watch this asset: `forbidden`, or the entitlements' reason (`not_subscribed`, `rental_expired`, `not_available_in_region`, `not_yet_available`)", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "not ready yet", body = ErrorBody),
         (status = 503, description = "playback is not configured on this API", body = ErrorBody)))]
 pub async fn playback(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<String>,
+    headers: http::HeaderMap,
 ) -> Result<Json<PlaybackUrls>, ApiError> {
     let Some(playback) = &state.playback else {
         return Err(ApiError::new(
@@ -54,7 +56,10 @@ pub async fn playback(
     let allowed = match (&caller, row.asset.playback_policy) {
         (_, PlaybackPolicy::Public) => true,
         (Some(caller), PlaybackPolicy::Signed) => {
-            caller.may_manage(&row.asset.owner_id) || playback.entitlements.may_watch(caller, &row.asset).await?
+            let region = region_of(&headers);
+            let viewer = Viewer { caller, region: region.as_deref() };
+            caller.may_manage(&row.asset.owner_id)
+                || playback.entitlements.may_watch(&state.db, &viewer, &row.asset).await?
         }
         (None, PlaybackPolicy::Signed) => {
             return Err(ApiError::unauthorized("sign in to watch this asset"));

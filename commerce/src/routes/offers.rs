@@ -1,0 +1,97 @@
+//! `/v1/offers`: a catalog title for rent or sale at a price (admins create and archive; everyone lists).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use marquee_control_api::auth::{Caller, Role};
+use marquee_control_api::error::extract::{Json, Path, Query};
+use marquee_control_api::error::ErrorBody;
+use marquee_control_api::ApiError;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::invalid_price;
+use crate::domain::money::Money;
+use crate::model::{NewOffer, Offer, OfferKind};
+use crate::satellite::CommerceState;
+use crate::store;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OfferQuery {
+    /// Only this title's offers.
+    pub title_id: Option<String>,
+}
+
+/// Puts a title on sale or for rent (admins).
+#[utoipa::path(post, path = "/v1/offers", tag = "commerce", security(("bearer" = [])), request_body = NewOffer,
+    responses((status = 201, body = Offer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, description = "no such title", body = ErrorBody)))]
+pub async fn create(
+    State(state): State<CommerceState>,
+    caller: Caller,
+    Json(new): Json<NewOffer>,
+) -> Result<(StatusCode, Json<Offer>), ApiError> {
+    caller.require(Role::Admin)?;
+    let price = Money::new(new.price.amount_minor, &new.price.currency).map_err(invalid_price)?;
+    let (watch_window_hours, expires_unplayed_days) = match new.kind {
+        OfferKind::Rental => {
+            let hours = new.watch_window_hours.unwrap_or(48);
+            let days = new.expires_unplayed_days.unwrap_or(30);
+            if !(1..=8760).contains(&hours) || !(1..=365).contains(&days) {
+                return Err(ApiError::bad_request(
+                    "invalid_rental_terms",
+                    "watch_window_hours must be 1 to 8760 and expires_unplayed_days 1 to 365",
+                ));
+            }
+            (Some(hours), Some(days))
+        }
+        OfferKind::Purchase if new.watch_window_hours.is_some() || new.expires_unplayed_days.is_some() => {
+            return Err(ApiError::bad_request("invalid_rental_terms", "a purchase is for good: it has no watch window"))
+        }
+        OfferKind::Purchase => (None, None),
+    };
+    if state.core.titles.title(&new.title_id).await?.is_none() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_title", "no such title in the catalog"));
+    }
+    let offer = Offer {
+        id: store::new_id(),
+        title_id: new.title_id,
+        kind: new.kind,
+        price,
+        watch_window_hours,
+        expires_unplayed_days,
+        archived: false,
+        created_at: state.core.clock.now_ms(),
+    };
+    store::insert_offer(state.app.db.pool(), &offer).await?;
+    Ok((StatusCode::CREATED, Json(offer)))
+}
+
+/// Offers on sale (admins also see archived ones).
+#[utoipa::path(get, path = "/v1/offers", tag = "commerce", security(("bearer" = [])), params(OfferQuery),
+    responses((status = 200, body = Vec<Offer>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<CommerceState>,
+    caller: Caller,
+    Query(query): Query<OfferQuery>,
+) -> Result<Json<Vec<Offer>>, ApiError> {
+    Ok(Json(store::offers(state.app.db.pool(), query.title_id.as_deref(), caller.is_admin()).await?))
+}
+
+/// Withdraws an offer (admins); rentals and purchases made stay.
+#[utoipa::path(delete, path = "/v1/offers/{id}", tag = "commerce", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the offer's id")),
+    responses((status = 204, description = "archived"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn archive(
+    State(state): State<CommerceState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    if store::archive_offer(state.app.db.pool(), &id, state.core.clock.now_ms()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("offer"))
+    }
+}
