@@ -2,5 +2,11 @@
 //! and their credits, artwork, availability windows, and the assets each title plays.
 //!
 //! - [`index`]: what the catalog tells a search index, in the transaction of each change.
+//! - Pure: [`model`] (title kinds, fields and their rules), [`availability`] (windows and the rule that reads
+//!   them), [`cursor`] (signed pagination cursors), [`artwork`] (image formats and storage keys).
 
+pub mod artwork;
+pub mod availability;
+pub mod cursor;
 pub mod index;
+pub mod model;
