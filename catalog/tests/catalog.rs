@@ -209,6 +209,14 @@ on_both_engines!(an_admin_builds_a_series_and_a_film, |engine: Engine| async mov
     for path in ["/v1/titles", "/v1/titles/{id}", "/v1/titles/{id}/credits", "/v1/people", "/v1/home"] {
         assert!(document["paths"][path].is_object(), "{path}");
     }
+    // Every schema the catalog's paths name is in the merged document.
+    let text = document.to_string();
+    let names: Vec<&str> =
+        text.split("\"$ref\":\"#/components/schemas/").skip(1).map(|piece| piece.split('"').next().unwrap()).collect();
+    assert!(names.contains(&"TitleDetail") && names.contains(&"Window"), "{names:?}");
+    for name in names {
+        assert!(document["components"]["schemas"][name].is_object(), "{name} is referred to but missing");
+    }
 });
 
 on_both_engines!(lists_filter_and_paginate_with_signed_cursors, |engine: Engine| async move {
@@ -357,7 +365,8 @@ on_both_engines!(creators_change_only_their_own, |engine: Engine| async move {
 });
 
 on_both_engines!(viewers_see_titles_while_their_windows_are_open, |engine: Engine| async move {
-    let w = World::start(engine).await;
+    let popularity = std::sync::Arc::new(FixedPopularity::default());
+    let w = World::start_with(engine, popularity.clone()).await;
     let admin = w.api.signed_in("ada@example.com", Role::Admin).await;
     let vic = w.api.signed_in("vic@example.com", Role::Viewer).await;
     let start = w.now();
@@ -396,8 +405,13 @@ on_both_engines!(viewers_see_titles_while_their_windows_are_open, |engine: Engin
         ids(&w.expect(200, "GET", &format!("/v1/titles?parent_id={season}"), &vic, None).await),
         Vec::<String>::new()
     );
+    // The most watched this week, as analytics would say: only what may be seen, movies and series only.
+    *popularity.0.lock().unwrap() = vec![film.clone(), episode.clone(), "gone".into(), always.clone()];
     let home = w.expect(200, "GET", "/v1/home", &vic, None).await;
     assert_eq!(ids(&home["rows"][0]), vec![always.clone()]);
+    let watched =
+        |home: &Value| home["rows"].as_array().unwrap().iter().find(|r| r["key"] == "most_watched_week").map(ids);
+    assert_eq!(watched(&home), Some(vec![always.clone()]));
 
     // The clock passes the start: all of it shows.
     w.set_now(opens);
@@ -408,6 +422,8 @@ on_both_engines!(viewers_see_titles_while_their_windows_are_open, |engine: Engin
     }
     let read = w.expect(200, "GET", &format!("/v1/titles/{series}"), "", None).await;
     assert_eq!(read["seasons"][0]["episodes"][0]["id"], episode.as_str());
+    let home = w.expect(200, "GET", "/v1/home", "", None).await;
+    assert_eq!(watched(&home), Some(vec![film.clone(), always.clone()]));
 
     // And passes the end: the film is gone again, the rest stays.
     w.set_now(closes);

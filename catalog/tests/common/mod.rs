@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use marquee_catalog::index::{CatalogIndex, EntryKind, IndexEntry};
-use marquee_catalog::{Catalog, Clock};
+use marquee_catalog::{Catalog, Clock, Popularity};
 pub use marquee_control_api::auth::Role;
 pub use marquee_control_api::testing::*;
 use marquee_control_api::Satellites;
@@ -58,6 +58,18 @@ impl RecordingIndex {
     }
 }
 
+/// Viewing figures a test sets: the ids it answers, most watched first.
+#[derive(Debug, Default)]
+pub struct FixedPopularity(pub Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl Popularity for FixedPopularity {
+    async fn most_watched(&self, from_ms: i64, until_ms: i64, limit: usize) -> Vec<String> {
+        assert_eq!(until_ms - from_ms, 7 * 24 * 60 * 60 * 1000, "a week");
+        self.0.lock().unwrap().iter().take(limit).cloned().collect()
+    }
+}
+
 /// An API with the catalog, its recording index and its clock (Unix milliseconds, starting now).
 pub struct World {
     pub api: TestApi,
@@ -67,10 +79,17 @@ pub struct World {
 
 impl World {
     pub async fn start(engine: Engine) -> Self {
+        Self::start_with(engine, Arc::new(marquee_catalog::NoPopularity)).await
+    }
+
+    /// With `popularity` filling the home page's most-watched row.
+    pub async fn start_with(engine: Engine, popularity: Arc<dyn Popularity>) -> Self {
         let index = Arc::new(RecordingIndex::default());
         let clock = Arc::new(AtomicI64::new(marquee_control_api::clock::now_ms()));
         let read = clock.clone();
-        let catalog = Catalog::new(index.clone()).with_clock(Clock::from_fn(move || read.load(Ordering::SeqCst)));
+        let catalog = Catalog::new(index.clone())
+            .with_popularity(popularity)
+            .with_clock(Clock::from_fn(move || read.load(Ordering::SeqCst)));
         let api = TestApi::start_with_satellites(engine, Satellites::new().with(catalog)).await;
         Self { api, index, clock }
     }
