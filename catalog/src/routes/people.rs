@@ -22,6 +22,7 @@ use crate::store::{self, Person};
 #[serde(deny_unknown_fields)]
 pub struct NewPerson {
     /// 1 to 300 characters.
+    #[schema(min_length = 1, max_length = 300)]
     pub name: String,
     /// Other spellings, birth names (at most 20).
     #[serde(default)]
@@ -35,6 +36,7 @@ pub struct NewPerson {
 #[serde(deny_unknown_fields)]
 pub struct PersonPatch {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 300)]
     pub name: Option<String>,
     #[serde(default)]
     pub other_names: Option<Vec<String>>,

@@ -27,20 +27,24 @@ use crate::store::{self, Credit, Title, TitleAsset};
 pub struct NewTitle {
     pub kind: TitleKind,
     /// 1 to 300 characters.
+    #[schema(min_length = 1, max_length = 300)]
     pub title: String,
     /// A season's series, an episode's season (required for those, refused for others).
     #[serde(default)]
     pub parent_id: Option<String>,
     /// A season's or an episode's number in its parent (0 for specials).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100_000)]
     pub number: Option<i32>,
     #[serde(default)]
     pub original_title: Option<String>,
     #[serde(default)]
     pub synopsis: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1870, maximum = 2100)]
     pub release_year: Option<i32>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10_080)]
     pub runtime_minutes: Option<i32>,
     /// One of G, PG, PG-13, R, NC-17, NR, TV-Y, TV-Y7, TV-G, TV-PG, TV-14, TV-MA.
     #[serde(default)]
@@ -60,8 +64,10 @@ pub struct NewTitle {
 #[serde(deny_unknown_fields)]
 pub struct TitlePatch {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 300)]
     pub title: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100_000)]
     pub number: Option<i32>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, nullable)]
@@ -69,10 +75,10 @@ pub struct TitlePatch {
     #[serde(default)]
     pub synopsis: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i32>, nullable)]
+    #[schema(value_type = Option<i32>, nullable, minimum = 1870, maximum = 2100)]
     pub release_year: Option<Option<i32>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i32>, nullable)]
+    #[schema(value_type = Option<i32>, nullable, minimum = 1, maximum = 10_080)]
     pub runtime_minutes: Option<Option<i32>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, nullable)]
