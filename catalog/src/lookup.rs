@@ -85,3 +85,32 @@ pub async fn titles_of_asset(db: &Database, asset_id: &str) -> Result<Vec<TitleF
     }
     Ok(facts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(id: &str, tags: &[&str], windows: Vec<Window>, ancestors: Vec<TitleFacts>) -> TitleFacts {
+        TitleFacts {
+            title_id: id.into(),
+            kind: TitleKind::Episode,
+            role: None,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            genres: Vec::new(),
+            windows,
+            ancestors,
+        }
+    }
+
+    #[test]
+    fn an_episode_carries_its_series_tags_and_windows() {
+        let later = Window { starts_at: Some(100), ends_at: None, regions: Vec::new() };
+        let series = facts("series", &["premium", "kids"], vec![later], Vec::new());
+        let season = facts("season", &["kids"], Vec::new(), Vec::new());
+        let episode = facts("episode", &["pilot"], Vec::new(), vec![season, series]);
+        assert_eq!(episode.parent_ids(), vec!["season", "series"]);
+        assert_eq!(episode.all_tags(), vec!["pilot", "kids", "premium"]);
+        assert_eq!(episode.availability(50, Some("US")), Availability::NotYetAvailable { from: 100 });
+        assert_eq!(episode.availability(100, Some("US")), Availability::Available);
+    }
+}

@@ -244,6 +244,32 @@ on_both_engines!(lists_filter_and_paginate_with_signed_cursors, |engine: Engine|
         seasons.push((number, id(&season)));
     }
 
+    // Seasons numbered at once by concurrent requests: one wins, the others are told the number is taken.
+    let racing: Vec<_> = (0..6)
+        .map(|i| {
+            let (url, token) = (w.url("/v1/titles"), admin.clone());
+            let body = json!({"kind": "season", "title": format!("Race {i}"), "parent_id": series, "number": 9});
+            tokio::spawn(async move { call("POST", &url, &token, Some(&body)).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for answer in racing {
+        let answer = answer.await.unwrap();
+        if answer.status == 409 {
+            assert_eq!(code(&answer.json()), "number_taken");
+        }
+        statuses.push(answer.status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec![201, 409, 409, 409, 409, 409]);
+    let raced = ids(&w.expect(200, "GET", &format!("/v1/titles/{series}"), "", None).await["seasons"]
+        .as_array()
+        .map(|seasons| json!({"items": seasons}))
+        .unwrap());
+    assert_eq!(raced.len(), 4, "seasons 1, 2, 3 and the one 9");
+    let winner = raced.last().unwrap().clone();
+    w.expect(204, "DELETE", &format!("/v1/titles/{winner}"), &admin, None).await;
+
     // Every page of two, newest first, through cursors: each title once.
     let mut seen = Vec::new();
     let mut path = "/v1/titles?kind=movie&limit=2".to_string();
