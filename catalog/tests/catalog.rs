@@ -553,3 +553,83 @@ on_both_engines!(bad_input_is_refused_naming_the_field, |engine: Engine| async m
     let all = w.expect(200, "GET", "/v1/titles?available=any", &admin, None).await;
     assert_eq!(ids(&all), vec![film]);
 });
+
+/// Random windows (start before end, some regional), `base` milliseconds on.
+fn windows_from(base: i64) -> impl proptest::strategy::Strategy<Value = Vec<marquee_catalog::availability::Window>> {
+    use proptest::prelude::*;
+    let window = (
+        proptest::option::of(0i64..1_000),
+        proptest::option::of(0i64..1_000),
+        proptest::sample::subsequence(vec!["US", "FR"], 0..=2),
+    )
+        .prop_map(move |(start, end, regions)| {
+            let (starts_at, ends_at) = match (start, end) {
+                (Some(s), Some(e)) if s >= e => (Some(base + e), Some(base + s + 1)),
+                (s, e) => (s.map(|s| base + s), e.map(|e| base + e)),
+            };
+            marquee_catalog::availability::Window {
+                starts_at,
+                ends_at,
+                regions: regions.into_iter().map(String::from).collect(),
+            }
+        });
+    proptest::collection::vec(window, 0..3)
+}
+
+on_both_engines!(lists_and_reads_agree_with_the_availability_rule, |engine: Engine| async move {
+    use marquee_catalog::availability::{availability_of_chain, Window};
+    use proptest::strategy::{Strategy, ValueTree};
+
+    let w = World::start(engine).await;
+    let admin = w.api.signed_in("ada@example.com", Role::Admin).await;
+    let vic = w.api.signed_in("vic@example.com", Role::Viewer).await;
+    let movie = id(&w.title(&admin, json!({"kind": "movie", "title": "Film"})).await);
+    let series = id(&w.title(&admin, json!({"kind": "series", "title": "Show"})).await);
+    let season = id(&w.title(&admin, json!({"kind": "season", "title": "S1", "parent_id": series, "number": 1})).await);
+    let episode =
+        id(&w.title(&admin, json!({"kind": "episode", "title": "E1", "parent_id": season, "number": 1})).await);
+    // Each title with its ancestors, nearest first, as indexes into `titles`.
+    let titles = [movie, series, season, episode];
+    let chains: [&[usize]; 4] = [&[0], &[1], &[2, 1], &[3, 2, 1]];
+
+    let base = w.now();
+    let strategy = windows_from(base);
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for case in 0..12 {
+        let windows: Vec<Vec<Window>> = (0..4).map(|_| strategy.new_tree(&mut runner).unwrap().current()).collect();
+        for (title, windows) in titles.iter().zip(&windows) {
+            w.expect(
+                200,
+                "PUT",
+                &format!("/v1/titles/{title}/availability"),
+                &admin,
+                Some(json!({"windows": windows})),
+            )
+            .await;
+        }
+        // Each window's edges and the moment before them, where an off-by-one would show.
+        let mut times: Vec<i64> = windows
+            .iter()
+            .flatten()
+            .flat_map(|window| [window.starts_at, window.ends_at])
+            .flatten()
+            .flat_map(|edge| [edge - 1, edge])
+            .chain([base, base + 1_500])
+            .collect();
+        times.sort();
+        times.dedup();
+        for now in times {
+            let offset = now - base;
+            w.set_now(now);
+            let listed = ids(&w.expect(200, "GET", "/v1/titles?limit=200", &vic, None).await);
+            for (i, title) in titles.iter().enumerate() {
+                let links: Vec<&[Window]> = chains[i].iter().map(|&j| windows[j].as_slice()).collect();
+                let expected = availability_of_chain(&links, now, None).is_available();
+                let context = format!("case {case}, title {i} at +{offset}: {windows:?}");
+                assert_eq!(listed.contains(title), expected, "listed: {context}");
+                let read = w.call("GET", &format!("/v1/titles/{title}"), &vic, None).await;
+                assert_eq!(read.status, if expected { 200 } else { 404 }, "read: {context}");
+            }
+        }
+    }
+});
