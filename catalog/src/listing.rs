@@ -28,6 +28,9 @@ pub struct Filter {
     pub parent_id: Option<String>,
     /// Only titles available now (and whose ancestors are), whoever asks.
     pub available_now: bool,
+    /// Where "available" means: windows for this region (ISO 3166-1 alpha-2, upper case) count; `None`: any
+    /// window counts.
+    pub region: Option<String>,
 }
 
 impl Filter {
@@ -35,12 +38,13 @@ impl Filter {
     pub fn fingerprint(&self, audience: &Audience) -> String {
         let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
         format!(
-            "titles?kinds={}&genre={}&year={}&parent={}&now={}&as={audience:?}",
+            "titles?kinds={}&genre={}&year={}&parent={}&now={}&region={}&as={audience:?}",
             kinds.join(","),
             self.genre.as_deref().unwrap_or(""),
             self.year.map(|y| y.to_string()).unwrap_or_default(),
             self.parent_id.as_deref().unwrap_or(""),
             self.available_now,
+            self.region.as_deref().unwrap_or(""),
         )
     }
 
@@ -71,23 +75,32 @@ impl Query {
 }
 
 /// The availability rule for the title aliased `alias` at the time in parameter `now`: no windows, or one
-/// open now.
-fn available(alias: &str, now: &str) -> String {
+/// open now (and, with the parameter `region`, everywhere or listing the region: regions are stored upper
+/// case in a JSON array, so `%"FR"%` matches exactly the arrays holding `FR`).
+fn available(alias: &str, now: &str, region: Option<&str>) -> String {
+    let in_region = region
+        .map(|region| format!(" AND (w.regions_json = '[]' OR w.regions_json LIKE {region})"))
+        .unwrap_or_default();
     format!(
         "(NOT EXISTS (SELECT 1 FROM catalog_availability w WHERE w.title_id = {alias}.id) \
          OR EXISTS (SELECT 1 FROM catalog_availability w WHERE w.title_id = {alias}.id \
-         AND (w.starts_at IS NULL OR w.starts_at <= {now}) AND (w.ends_at IS NULL OR w.ends_at > {now})))"
+         AND (w.starts_at IS NULL OR w.starts_at <= {now}) AND (w.ends_at IS NULL OR w.ends_at > {now}){in_region}))"
     )
 }
 
 /// The title `t` is available, and so are its parent `p` and grandparent `g` where it has them.
-fn chain_available(now: &str) -> String {
+fn chain_available(now: &str, region: Option<&str>) -> String {
     format!(
         "({} AND (p.id IS NULL OR {}) AND (g.id IS NULL OR {}))",
-        available("t", now),
-        available("p", now),
-        available("g", now)
+        available("t", now, region),
+        available("p", now, region),
+        available("g", now, region)
     )
+}
+
+/// The `LIKE` pattern of a region code (codes are two letters: nothing to escape).
+fn region_pattern(region: &str) -> String {
+    format!("%\"{region}\"%")
 }
 
 fn build(filter: &Filter, audience: &Audience, now_ms: i64, after: Option<&Position>, limit: i64) -> Query {
@@ -122,11 +135,13 @@ fn build(filter: &Filter, audience: &Audience, now_ms: i64, after: Option<&Posit
         (Audience::Creator(me), false) => {
             let me = query.param(Bind::Text(me.clone()));
             let now = query.param(Bind::Int(now_ms));
-            Some(format!("(t.owner_id = {me} OR {})", chain_available(&now)))
+            let region = filter.region.as_deref().map(|r| query.param(Bind::Text(region_pattern(r))));
+            Some(format!("(t.owner_id = {me} OR {})", chain_available(&now, region.as_deref())))
         }
         _ => {
             let now = query.param(Bind::Int(now_ms));
-            Some(chain_available(&now))
+            let region = filter.region.as_deref().map(|r| query.param(Bind::Text(region_pattern(r))));
+            Some(chain_available(&now, region.as_deref()))
         }
     };
     if let Some(visible) = visible {
@@ -171,11 +186,13 @@ pub async fn fetch(
     statement.fetch_all(conn).await?.iter().map(store::title_of).collect()
 }
 
-/// The genres with the most titles `audience` may see now among `kinds`, most first, at most `limit`.
+/// The genres with the most movies or series of `kinds` available now (in `region`, if given), most first, at
+/// most `limit`.
 pub async fn top_genres(
     conn: &mut AnyConnection,
     kinds: &[TitleKind],
     now_ms: i64,
+    region: Option<&str>,
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let kinds: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
@@ -184,9 +201,15 @@ pub async fn top_genres(
          LEFT JOIN catalog_titles p ON p.id = t.parent_id LEFT JOIN catalog_titles g ON g.id = p.parent_id \
          WHERE t.kind IN ({}) AND {} GROUP BY tg.genre ORDER BY COUNT(*) DESC, tg.genre LIMIT $2",
         kinds.join(", "),
-        chain_available("$1")
+        chain_available("$1", region.map(|_| "$3"))
     );
-    sqlx::query_scalar(&sql).bind(now_ms).bind(limit).fetch_all(conn).await
+    let query = sqlx::query_scalar(&sql).bind(now_ms).bind(limit);
+    // A parameter the statement does not name is an error on PostgreSQL: bind it only when used.
+    let query = match region {
+        Some(region) => query.bind(region_pattern(region)),
+        None => query,
+    };
+    query.fetch_all(conn).await
 }
 
 #[cfg(test)]
@@ -201,6 +224,7 @@ mod tests {
             year: Some(1999),
             parent_id: None,
             available_now: false,
+            region: None,
         };
         let query =
             build(&filter, &Audience::Creator("me".into()), 5, Some(&Position { number: None, id: "x".into() }), 10);

@@ -618,16 +618,20 @@ on_both_engines!(lists_and_reads_agree_with_the_availability_rule, |engine: Engi
             .collect();
         times.sort();
         times.dedup();
-        for now in times {
+        // Each moment asked about from anywhere and from one region after another.
+        for (k, now) in times.into_iter().enumerate() {
             let offset = now - base;
+            let region = [None, Some("US"), Some("FR"), Some("JP")][k % 4];
+            let query = region.map(|r| format!("?region={}", r.to_lowercase())).unwrap_or_default();
+            let in_region = region.map(|r| format!("&region={r}")).unwrap_or_default();
             w.set_now(now);
-            let listed = ids(&w.expect(200, "GET", "/v1/titles?limit=200", &vic, None).await);
+            let listed = ids(&w.expect(200, "GET", &format!("/v1/titles?limit=200{in_region}"), &vic, None).await);
             for (i, title) in titles.iter().enumerate() {
                 let links: Vec<&[Window]> = chains[i].iter().map(|&j| windows[j].as_slice()).collect();
-                let expected = availability_of_chain(&links, now, None).is_available();
-                let context = format!("case {case}, title {i} at +{offset}: {windows:?}");
+                let expected = availability_of_chain(&links, now, region).is_available();
+                let context = format!("case {case}, title {i} at +{offset} in {region:?}: {windows:?}");
                 assert_eq!(listed.contains(title), expected, "listed: {context}");
-                let read = w.call("GET", &format!("/v1/titles/{title}"), &vic, None).await;
+                let read = w.call("GET", &format!("/v1/titles/{title}{query}"), &vic, None).await;
                 assert_eq!(read.status, if expected { 200 } else { 404 }, "read: {context}");
             }
         }

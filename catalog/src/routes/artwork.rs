@@ -68,7 +68,7 @@ pub async fn put(
     }
     let mut conn = state.connection().await?;
     let title = store::title(&mut conn, &id).await?.ok_or_else(|| ApiError::not_found("title"))?;
-    Ok(Json(detail(&state, &mut conn, Some(&caller), title).await?))
+    Ok(Json(detail(&state, &mut conn, Some(&caller), title, None).await?))
 }
 
 /// Removes a stored image no title points at any more; a failure leaves an unreferenced object, logged.

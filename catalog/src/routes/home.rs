@@ -4,13 +4,13 @@
 
 use axum::extract::State;
 use marquee_control_api::auth::MaybeCaller;
-use marquee_control_api::error::extract::Json;
+use marquee_control_api::error::extract::{Json, Query};
 use marquee_control_api::error::ErrorBody;
 use marquee_control_api::ApiError;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::{available_now, CatalogState};
+use super::{available_now, region_param, CatalogState};
 use crate::listing::{self, Audience, Filter};
 use crate::model::TitleKind;
 use crate::store::{self, Title};
@@ -39,19 +39,28 @@ pub struct HomeRow {
     pub items: Vec<Title>,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HomeQuery {
+    /// The viewer's region (ISO 3166-1 alpha-2): only what is available there (default: anywhere).
+    pub region: Option<String>,
+}
+
 /// The home page's rows, the same for everyone: what is available now.
-#[utoipa::path(get, path = "/v1/home", tag = "catalog",
-    responses((status = 200, body = Home), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/home", tag = "catalog", params(HomeQuery),
+    responses((status = 200, body = Home), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn home(
     State(state): State<CatalogState>,
     MaybeCaller(_caller): MaybeCaller,
+    Query(query): Query<HomeQuery>,
 ) -> Result<Json<Home>, ApiError> {
+    let region = region_param(query.region.as_deref())?;
     let now = state.now();
     let top_level = vec![TitleKind::Movie, TitleKind::Series];
     let mut conn = state.connection().await?;
     let mut rows = Vec::new();
 
-    let newest = Filter { kinds: top_level.clone(), available_now: true, ..Filter::default() };
+    let newest = Filter { kinds: top_level.clone(), available_now: true, region: region.clone(), ..Filter::default() };
     let items = listing::fetch(&mut conn, &newest, &Audience::Public, now, None, ROW_LENGTH).await?;
     rows.push(HomeRow { key: "newest".into(), label: "Newest".into(), items });
 
@@ -61,15 +70,20 @@ pub async fn home(
         if !title.kind.is_top_level() || watched.iter().any(|t: &Title| t.id == title.id) {
             continue;
         }
-        if available_now(&mut conn, &title, &[], now).await? {
+        if available_now(&mut conn, &title, &[], now, region.as_deref()).await? {
             watched.push(title);
         }
     }
     rows.push(HomeRow { key: "most_watched_week".into(), label: "Most watched this week".into(), items: watched });
 
-    for genre in listing::top_genres(&mut conn, &top_level, now, GENRE_ROWS).await? {
-        let filter =
-            Filter { kinds: top_level.clone(), genre: Some(genre.clone()), available_now: true, ..Filter::default() };
+    for genre in listing::top_genres(&mut conn, &top_level, now, region.as_deref(), GENRE_ROWS).await? {
+        let filter = Filter {
+            kinds: top_level.clone(),
+            genre: Some(genre.clone()),
+            available_now: true,
+            region: region.clone(),
+            ..Filter::default()
+        };
         let items = listing::fetch(&mut conn, &filter, &Audience::Public, now, None, ROW_LENGTH).await?;
         rows.push(HomeRow { key: format!("genre:{genre}"), label: genre, items });
     }

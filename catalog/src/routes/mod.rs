@@ -138,32 +138,34 @@ pub async fn window_chain(
     Ok(chain)
 }
 
-/// Whether `title` (with `ancestors`) is available at `now` to anyone.
+/// Whether `title` (with `ancestors`) is available at `now` in `region` (`None`: anywhere).
 pub async fn available_now(
     conn: &mut AnyConnection,
     title: &Title,
     ancestors: &[Title],
     now: i64,
+    region: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let chain = window_chain(conn, title, ancestors).await?;
     let links: Vec<&[Window]> = chain.iter().map(Vec::as_slice).collect();
-    Ok(availability_of_chain(&links, now, None).is_available())
+    Ok(availability_of_chain(&links, now, region).is_available())
 }
 
-/// The title `id` if the caller may see it: theirs (or any, for admins), or available now. Anything else is
-/// not shown to exist.
+/// The title `id` if the caller may see it: theirs (or any, for admins), or available now (in `region`, when
+/// the caller names one). Anything else is not shown to exist.
 pub async fn visible_title(
     state: &CatalogState,
     conn: &mut AnyConnection,
     caller: Option<&Caller>,
     id: &str,
+    region: Option<&str>,
 ) -> Result<Title, ApiError> {
     let Some(title) = store::title(conn, id).await? else { return Err(ApiError::not_found("title")) };
     if manages(caller, &title.owner_id) {
         return Ok(title);
     }
     let ancestors = store::ancestors(conn, &title).await?;
-    if available_now(conn, &title, &ancestors, state.now()).await? {
+    if available_now(conn, &title, &ancestors, state.now(), region).await? {
         Ok(title)
     } else {
         Err(ApiError::not_found("title"))
@@ -179,7 +181,7 @@ pub async fn editable_title(
     id: &str,
 ) -> Result<Title, ApiError> {
     caller.require(Role::Creator)?;
-    let title = visible_title(state, conn, Some(caller), id).await?;
+    let title = visible_title(state, conn, Some(caller), id, None).await?;
     if caller.may_manage(&title.owner_id) {
         Ok(title)
     } else {
@@ -195,6 +197,16 @@ pub fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
     } else {
         Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_PAGE}")))
     }
+}
+
+/// A `region` query parameter in its normal form, or 400.
+pub fn region_param(region: Option<&str>) -> Result<Option<String>, ApiError> {
+    region
+        .map(|text| {
+            crate::availability::region(text)
+                .map_err(|message| ApiError::bad_request("invalid_query", format!("region: {message}")))
+        })
+        .transpose()
 }
 
 /// 400 `invalid_fields` naming every problem.

@@ -179,7 +179,7 @@ async fn person_detail(
     let mut conn = state.connection().await?;
     let mut titles = Vec::new();
     for (id, title) in store::credited_titles(&mut conn, &person.id).await? {
-        match visible_title(state, &mut conn, caller, &id).await {
+        match visible_title(state, &mut conn, caller, &id, None).await {
             Ok(_) => titles.push(CreditedTitle { id, title }),
             Err(e) if e.status == StatusCode::NOT_FOUND => {}
             Err(e) => return Err(e),

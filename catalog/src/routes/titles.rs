@@ -13,7 +13,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sqlx::AnyConnection;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{audience, editable_title, invalid, manages, new_id, page_size, visible_title, window_chain, CatalogState};
+use super::{
+    audience, editable_title, invalid, manages, new_id, page_size, region_param, visible_title, window_chain,
+    CatalogState,
+};
 use crate::availability::{self, availability_of_chain, Window};
 use crate::cursor::Position;
 use crate::indexing;
@@ -143,6 +146,8 @@ pub struct TitleQuery {
     pub year: Option<i64>,
     /// Only the seasons or episodes of this title, in number order (other lists are newest first).
     pub parent_id: Option<String>,
+    /// The viewer's region (ISO 3166-1 alpha-2): "available" means available there (default: anywhere).
+    pub region: Option<String>,
     /// `now` (the default for viewers and anonymous callers, the only choice they have): only what is
     /// available now; `any`: also, for creators, their own titles in any state, and for admins everything
     /// (the default for both).
@@ -327,7 +332,7 @@ pub async fn create(
     tx.commit().await?;
     tracing::info!(title = %title.id, kind = title.kind.as_str(), "Title created.");
     let mut conn = state.connection().await?;
-    let detail = detail(&state, &mut conn, Some(&caller), title).await?;
+    let detail = detail(&state, &mut conn, Some(&caller), title, None).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
@@ -395,13 +400,14 @@ pub async fn list(
         }
     }
     problems.finish().map_err(|message| ApiError::bad_request("invalid_query", message))?;
+    let region = region_param(query.region.as_deref())?;
     if !available_now && audience == Audience::Public {
         return Err(match caller {
             None => ApiError::unauthorized("sign in as a creator or admin to list titles that are not available"),
             Some(_) => ApiError::forbidden("only creators and admins list titles that are not available now"),
         });
     }
-    let filter = Filter { kinds, genre, year: query.year, parent_id: query.parent_id.clone(), available_now };
+    let filter = Filter { kinds, genre, year: query.year, parent_id: query.parent_id.clone(), available_now, region };
     let fingerprint = filter.fingerprint(&audience);
     let after = state.decode_cursor(query.after.as_deref(), &fingerprint).await?;
     let mut conn = state.connection().await?;
@@ -416,20 +422,29 @@ pub async fn list(
     Ok(Json(TitlePage { items, next_cursor }))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReadQuery {
+    /// The viewer's region (ISO 3166-1 alpha-2): a title not available there is not found (default: anywhere).
+    pub region: Option<String>,
+}
+
 /// One title with its availability, credits, assets, and a series' seasons and episodes or a season's episodes,
 /// in number order (those the caller may see).
 #[utoipa::path(get, path = "/v1/titles/{id}", tag = "catalog",
-    params(("id" = String, Path, description = "the title's id")),
+    params(("id" = String, Path, description = "the title's id"), ReadQuery),
     responses((status = 200, body = TitleDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn read(
     State(state): State<CatalogState>,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<String>,
+    Query(query): Query<ReadQuery>,
 ) -> Result<Json<TitleDetail>, ApiError> {
+    let region = region_param(query.region.as_deref())?;
     let mut conn = state.connection().await?;
-    let title = visible_title(&state, &mut conn, caller.as_ref(), &id).await?;
-    Ok(Json(detail(&state, &mut conn, caller.as_ref(), title).await?))
+    let title = visible_title(&state, &mut conn, caller.as_ref(), &id, region.as_deref()).await?;
+    Ok(Json(detail(&state, &mut conn, caller.as_ref(), title, region.as_deref()).await?))
 }
 
 /// The children of `parent` the caller may see (the parent is visible already).
@@ -438,6 +453,7 @@ async fn visible_children(
     conn: &mut AnyConnection,
     caller: Option<&Caller>,
     parent: &Title,
+    region: Option<&str>,
 ) -> Result<Vec<Title>, ApiError> {
     let now = state.now();
     let mut visible = Vec::new();
@@ -449,7 +465,7 @@ async fn visible_children(
         let ancestors = store::ancestors(conn, &child).await?;
         let chain = window_chain(conn, &child, &ancestors).await?;
         let links: Vec<&[Window]> = chain.iter().map(Vec::as_slice).collect();
-        if availability_of_chain(&links, now, None).is_available() {
+        if availability_of_chain(&links, now, region).is_available() {
             visible.push(child);
         }
     }
@@ -461,6 +477,7 @@ pub async fn detail(
     conn: &mut AnyConnection,
     caller: Option<&Caller>,
     title: Title,
+    region: Option<&str>,
 ) -> Result<TitleDetail, ApiError> {
     let availability = store::windows(conn, &title.id).await?;
     let credits = store::credits(conn, &title.id).await?;
@@ -469,13 +486,13 @@ pub async fn detail(
     match title.kind {
         TitleKind::Series => {
             let mut list = Vec::new();
-            for season in visible_children(state, conn, caller, &title).await? {
-                let episodes = visible_children(state, conn, caller, &season).await?;
+            for season in visible_children(state, conn, caller, &title, region).await? {
+                let episodes = visible_children(state, conn, caller, &season, region).await?;
                 list.push(SeasonDetail { season, episodes });
             }
             seasons = Some(list);
         }
-        TitleKind::Season => episodes = Some(visible_children(state, conn, caller, &title).await?),
+        TitleKind::Season => episodes = Some(visible_children(state, conn, caller, &title, region).await?),
         TitleKind::Movie | TitleKind::Episode => {}
     }
     Ok(TitleDetail { title, availability, credits, assets, seasons, episodes })
@@ -535,7 +552,7 @@ pub async fn update(
     indexing::people(&mut tx, state.index.as_ref(), &people).await?;
     tx.commit().await?;
     let mut conn = state.connection().await?;
-    Ok(Json(detail(&state, &mut conn, Some(&caller), title).await?))
+    Ok(Json(detail(&state, &mut conn, Some(&caller), title, None).await?))
 }
 
 /// Deletes a title with its credits, windows, asset links and artwork (not the assets). A series or season
@@ -698,5 +715,5 @@ pub async fn put_assets(
 async fn reread(state: &CatalogState, caller: &Caller, id: &str) -> Result<Json<TitleDetail>, ApiError> {
     let mut conn = state.connection().await?;
     let title = store::title(&mut conn, id).await?.ok_or_else(|| ApiError::not_found("title"))?;
-    Ok(Json(detail(state, &mut conn, Some(caller), title).await?))
+    Ok(Json(detail(state, &mut conn, Some(caller), title, None).await?))
 }
