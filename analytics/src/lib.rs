@@ -23,6 +23,7 @@ pub mod store;
 pub mod view;
 pub mod writer;
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -59,6 +60,10 @@ pub const DEFAULT_MAX_BEACONS_PER_REQUEST: usize = 500;
 pub const DEFAULT_ANONYMOUS_BURST: u32 = 60;
 /// …then this many a second (a player sends one batch every few seconds; many share an address behind NAT).
 pub const DEFAULT_ANONYMOUS_PER_SECOND: u32 = 20;
+/// Raw events are kept this long (the views' summaries, which the aggregates read, are kept).
+pub const DEFAULT_EVENTS_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Old events are deleted, and idle addresses forgotten by the rate limiter, this often.
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
 /// The recommendation model is rebuilt this often.
 pub const DEFAULT_REBUILD_EVERY: Duration = Duration::from_secs(300);
 /// From the views of this long…
@@ -75,6 +80,7 @@ pub struct AnalyticsSettings {
     pub max_beacons_per_request: usize,
     pub anonymous_burst: u32,
     pub anonymous_per_second: u32,
+    pub events_retention: Duration,
     pub recommendations: RecommendSettings,
 }
 
@@ -87,6 +93,7 @@ impl Default for AnalyticsSettings {
             max_beacons_per_request: DEFAULT_MAX_BEACONS_PER_REQUEST,
             anonymous_burst: DEFAULT_ANONYMOUS_BURST,
             anonymous_per_second: DEFAULT_ANONYMOUS_PER_SECOND,
+            events_retention: DEFAULT_EVENTS_RETENTION,
             recommendations: RecommendSettings {
                 rebuild_every: DEFAULT_REBUILD_EVERY,
                 window: DEFAULT_WATCH_WINDOW,
@@ -106,6 +113,8 @@ pub struct Analytics {
     /// The queue's other end, until the writer takes it.
     receiver: Mutex<Option<mpsc::Receiver<Beacon>>>,
     model: Arc<CurrentModel>,
+    /// Anonymous beacon requests per client address.
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// Made with the API's metrics registry, by whichever of `routes` and `spawn` runs first.
     metrics: OnceLock<AnalyticsMetrics>,
 }
@@ -113,7 +122,10 @@ pub struct Analytics {
 impl Analytics {
     pub fn new(settings: AnalyticsSettings) -> Self {
         let (queue, receiver) = mpsc::channel(settings.queue_beacons.max(1));
+        let quota = Quota::per_second(NonZeroU32::new(settings.anonymous_per_second.max(1)).expect("non-zero"))
+            .allow_burst(NonZeroU32::new(settings.anonymous_burst.max(1)).expect("non-zero"));
         Self {
+            limiter: Arc::new(DefaultKeyedRateLimiter::keyed(quota)),
             settings,
             features: Arc::new(NoTitleFeatures),
             queue,
@@ -152,12 +164,10 @@ impl Satellite for Analytics {
     }
 
     fn routes(&self, app: &AppState) -> axum::Router<AppState> {
-        let quota = Quota::per_second(NonZeroU32::new(self.settings.anonymous_per_second.max(1)).expect("non-zero"))
-            .allow_burst(NonZeroU32::new(self.settings.anonymous_burst.max(1)).expect("non-zero"));
         let shared = Shared {
             queue: self.queue.clone(),
             metrics: self.metrics(app),
-            limiter: DefaultKeyedRateLimiter::keyed(quota),
+            limiter: self.limiter.clone(),
             model: self.model.clone(),
             max_beacons_per_request: self.settings.max_beacons_per_request,
         };
@@ -188,6 +198,12 @@ impl Satellite for Analytics {
             }
             None => tracing::error!("The analytics batch writer runs already; not starting another."),
         }
+        tasks.push(tokio::spawn(housekeeping(
+            app.db.clone(),
+            self.limiter.clone(),
+            self.settings.events_retention,
+            stopping.clone(),
+        )));
         tasks.push(tokio::spawn(recommend::run(
             app.db.clone(),
             self.features.clone(),
@@ -197,6 +213,33 @@ impl Satellite for Analytics {
             stopping,
         )));
         tasks
+    }
+}
+
+/// Every [`HOUSEKEEPING_EVERY`]: deletes events older than `retention` and forgets idle addresses.
+async fn housekeeping(
+    db: marquee_control_api::Database,
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    retention: Duration,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = writer::stopped(&mut stopping) => break,
+            _ = tick.tick() => {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+                let before = marquee_control_api::auth::now_ms()
+                    .saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+                match store::delete_events_before(&db, before).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "Old analytics events deleted."),
+                    Err(error) => tracing::error!(%error, "Cannot delete old analytics events."),
+                }
+            }
+        }
     }
 }
 

@@ -51,7 +51,7 @@ pub const HISTORY_VIEWS: i64 = 200;
 pub struct Shared {
     pub queue: mpsc::Sender<Beacon>,
     pub metrics: AnalyticsMetrics,
-    pub limiter: DefaultKeyedRateLimiter<IpAddr>,
+    pub limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     pub model: Arc<CurrentModel>,
     pub max_beacons_per_request: usize,
 }

@@ -270,6 +270,13 @@ pub async fn history(db: &Database, viewer_key: &str, limit: i64) -> Result<Vec<
     rows.iter().map(watch_event).collect()
 }
 
+/// Deletes the events stored before `before` (server time); the views' summaries stay. The number deleted.
+pub async fn delete_events_before(db: &Database, before: i64) -> Result<u64, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM analytics_events WHERE received_at < $1").bind(before).execute(db.pool()).await?;
+    Ok(done.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

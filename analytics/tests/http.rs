@@ -269,6 +269,13 @@ on_both_engines!(a_full_queue_answers_503_and_shutdown_writes_what_is_queued, |e
     assert_eq!(rows, [("kept".to_string(), 500)]);
     let (events,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM analytics_events").fetch_one(db.pool()).await.unwrap();
     assert_eq!(events, 2);
+
+    // Retention deletes raw events by when they were stored, and keeps the views' summaries.
+    let deleted = marquee_analytics::store::delete_events_before(&db, now - 60_000).await.unwrap();
+    assert_eq!(deleted, 0, "stored just now");
+    assert_eq!(marquee_analytics::store::delete_events_before(&db, now_ms() + 1).await.unwrap(), 2);
+    let (views,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM analytics_views").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(views, 1);
 });
 
 /// Genres for a title nobody has watched yet.
