@@ -58,8 +58,9 @@ pub const DEFAULT_FLUSH_EVERY: Duration = Duration::from_millis(250);
 pub const DEFAULT_MAX_BEACONS_PER_REQUEST: usize = 500;
 /// Anonymous beacon requests per client address: a burst of this many…
 pub const DEFAULT_ANONYMOUS_BURST: u32 = 60;
-/// …then this many a second (a player sends one batch every few seconds; many share an address behind NAT).
-pub const DEFAULT_ANONYMOUS_PER_SECOND: u32 = 20;
+/// …then one more every this long: 20 a second (a player sends one batch every few seconds; many players
+/// share an address behind NAT).
+pub const DEFAULT_ANONYMOUS_REFILL: Duration = Duration::from_millis(50);
 /// Raw events are kept this long (the views' summaries, which the aggregates read, are kept).
 pub const DEFAULT_EVENTS_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Old events are deleted, and idle addresses forgotten by the rate limiter, this often.
@@ -79,7 +80,7 @@ pub struct AnalyticsSettings {
     pub flush_every: Duration,
     pub max_beacons_per_request: usize,
     pub anonymous_burst: u32,
-    pub anonymous_per_second: u32,
+    pub anonymous_refill: Duration,
     pub events_retention: Duration,
     pub recommendations: RecommendSettings,
 }
@@ -92,7 +93,7 @@ impl Default for AnalyticsSettings {
             flush_every: DEFAULT_FLUSH_EVERY,
             max_beacons_per_request: DEFAULT_MAX_BEACONS_PER_REQUEST,
             anonymous_burst: DEFAULT_ANONYMOUS_BURST,
-            anonymous_per_second: DEFAULT_ANONYMOUS_PER_SECOND,
+            anonymous_refill: DEFAULT_ANONYMOUS_REFILL,
             events_retention: DEFAULT_EVENTS_RETENTION,
             recommendations: RecommendSettings {
                 rebuild_every: DEFAULT_REBUILD_EVERY,
@@ -122,7 +123,8 @@ pub struct Analytics {
 impl Analytics {
     pub fn new(settings: AnalyticsSettings) -> Self {
         let (queue, receiver) = mpsc::channel(settings.queue_beacons.max(1));
-        let quota = Quota::per_second(NonZeroU32::new(settings.anonymous_per_second.max(1)).expect("non-zero"))
+        let quota = Quota::with_period(settings.anonymous_refill.max(Duration::from_micros(1)))
+            .expect("a non-zero period")
             .allow_burst(NonZeroU32::new(settings.anonymous_burst.max(1)).expect("non-zero"));
         Self {
             limiter: Arc::new(DefaultKeyedRateLimiter::keyed(quota)),

@@ -5,7 +5,7 @@
 //! **Who may send beacons.** Anyone: players of public assets are often not signed in. A signed-in player
 //! (bearer token or API key) is counted as its user; an anonymous one as the `viewer` id it sends, else as
 //! the view. Anonymous requests are limited per client address ([`crate::AnalyticsSettings::anonymous_burst`]
-//! then [`crate::AnalyticsSettings::anonymous_per_second`]), answered 429 with `Retry-After` beyond it. Beacons
+//! then one more per [`crate::AnalyticsSettings::anonymous_refill`]), answered 429 with `Retry-After` beyond it. Beacons
 //! are not checked against the assets table (that would cost a read per event): analytics of an asset count
 //! every beacon that named it, and only its owner and admins can read them.
 //!

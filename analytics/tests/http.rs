@@ -233,10 +233,13 @@ async fn poll_metric(api: &TestApi, name: &str, labels: &[(&str, &str)], at_leas
 on_both_engines!(a_full_queue_answers_503_and_shutdown_writes_what_is_queued, |engine: Engine| async move {
     // A queue of 3 beacons, and a writer that only writes when it stops (its batch never fills, its timer
     // never fires).
+    // Three anonymous requests per address, never refilled within the test.
     let settings = AnalyticsSettings {
         queue_beacons: 3,
         batch_beacons: 1_000,
         flush_every: Duration::from_secs(3_600),
+        anonymous_burst: 3,
+        anonymous_refill: Duration::from_secs(3_600),
         ..quick()
     };
     let api = start(engine, Analytics::new(settings)).await;
@@ -261,6 +264,14 @@ on_both_engines!(a_full_queue_answers_503_and_shutdown_writes_what_is_queued, |e
         metric(&metrics, "marquee_analytics_beacons_total", &[("type", "view_start"), ("outcome", "refused")]),
         Some(1.0)
     );
+
+    // The third anonymous request is the last this address may send; a signed-in player is not limited.
+    assert_eq!(post_beacons(&api, None, json!([])).await.status, 202);
+    let limited = post_beacons(&api, None, json!([])).await;
+    assert_eq!((limited.status, limited.json()["error"]["code"].as_str()), (429, Some("rate_limited")));
+    assert!(limited.headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let player = api.signed_in("pia@example.com", Role::Viewer).await;
+    assert_eq!(post_beacons(&api, Some(&player), json!([])).await.status, 202);
 
     let database = api.stop().await;
     let db = Database::connect(&database.url).await.unwrap();
