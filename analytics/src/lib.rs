@@ -218,6 +218,30 @@ impl Satellite for Analytics {
     }
 }
 
+/// The titles watched most over a time span, from the stored views: what the catalog's "most watched this
+/// week" row is made of (`marquee api` adapts it to the catalog's `Popularity` trait).
+#[derive(Debug, Clone)]
+pub struct MostWatched {
+    db: marquee_control_api::Database,
+}
+
+impl MostWatched {
+    pub fn new(db: marquee_control_api::Database) -> Self {
+        Self { db }
+    }
+
+    /// The ids of the titles with the most distinct viewers among the views started in `[from_ms, until_ms)`,
+    /// most first, at most `limit`. A database failure is logged and answered with an empty list (a home page
+    /// row is left out rather than failing the page).
+    pub async fn most_watched(&self, from_ms: i64, until_ms: i64, limit: usize) -> Vec<String> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        store::most_watched(&self.db, from_ms, until_ms, limit).await.unwrap_or_else(|error| {
+            tracing::error!(%error, "Cannot read the most watched titles.");
+            Vec::new()
+        })
+    }
+}
+
 /// Every [`HOUSEKEEPING_EVERY`]: deletes events older than `retention` and forgets idle addresses.
 async fn housekeeping(
     db: marquee_control_api::Database,

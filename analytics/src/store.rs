@@ -270,6 +270,22 @@ pub async fn history(db: &Database, viewer_key: &str, limit: i64) -> Result<Vec<
     rows.iter().map(watch_event).collect()
 }
 
+/// The titles with the most distinct viewers among the views started in `[from, until)` that showed a frame,
+/// most first (ties by id), at most `limit`.
+pub async fn most_watched(db: &Database, from: i64, until: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT title_id, COUNT(DISTINCT viewer_key) AS viewers FROM analytics_views WHERE title_id IS NOT NULL \
+         AND startup_ms IS NOT NULL AND started_at >= $1 AND started_at < $2 GROUP BY title_id \
+         ORDER BY viewers DESC, title_id LIMIT $3",
+    )
+    .bind(from)
+    .bind(until)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(|row| row.try_get("title_id")).collect()
+}
+
 /// Deletes the events stored before `before` (server time); the views' summaries stay. The number deleted.
 pub async fn delete_events_before(db: &Database, before: i64) -> Result<u64, sqlx::Error> {
     let done =

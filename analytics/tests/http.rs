@@ -355,6 +355,13 @@ on_both_engines!(recommendations_come_from_what_viewers_watched, |engine: Engine
         (Some("hit"), Some("popular"))
     );
 
+    // The catalog's "most watched" row: distinct viewers per title over a span.
+    let most = marquee_analytics::MostWatched::new(api.db.clone());
+    let top = most.most_watched(now - 3_600_000, now_ms() + 1, 2).await;
+    assert_eq!(top[0], "hit");
+    assert_eq!(top.len(), 2);
+    assert!(most.most_watched(now + 3_600_000, now + 7_200_000, 5).await.is_empty(), "nothing watched then");
+
     assert_eq!(send("GET", &api.url("/v1/me/recommendations"), &[], Vec::new()).await.status, 401);
     assert_eq!(call("GET", &api.url("/v1/titles/a/similar?limit=0"), anyone, None).await.status, 400);
     assert_eq!(call("GET", &api.url("/v1/titles/a/similar?limit=x"), anyone, None).await.status, 400);
