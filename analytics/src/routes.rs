@@ -83,8 +83,9 @@ pub fn routes(state: AnalyticsState) -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BeaconBatch {
-    /// The events, each checked on its own (see `BeaconInput` for their fields).
-    #[schema(value_type = Vec<crate::beacon::BeaconInput>)]
+    /// The events (see the `BeaconInput` schema for their fields). Each is checked on its own: one that is not
+    /// a valid `BeaconInput` is listed in the answer's `rejected` with a reason, and the others are kept.
+    #[schema(value_type = Vec<Object>)]
     pub events: Vec<serde_json::Value>,
 }
 
@@ -198,9 +199,12 @@ pub async fn beacons(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
-    /// Views started at or after this time (Unix milliseconds; default: a week before `to`).
+    /// Views started at or after this time (Unix milliseconds; default: a week before `to`). Before `to`, and at
+    /// most 366 days before it.
+    #[param(minimum = 0)]
     pub from: Option<i64>,
     /// Views started before this time (Unix milliseconds; default: now).
+    #[param(minimum = 0)]
     pub to: Option<i64>,
 }
 
@@ -268,7 +272,7 @@ pub async fn asset_analytics(
 
 /// A title's aggregates over a time range: every view for admins, the views of their own assets for creators.
 #[utoipa::path(get, path = "/v1/analytics/titles/{id}", tag = "analytics", security(("bearer" = [])),
-    params(("id" = String, Path, description = "the title's id"), RangeQuery),
+    params(("id" = String, Path, description = "the title's id", pattern = "^[A-Za-z0-9._:-]{1,64}$"), RangeQuery),
     responses((status = 200, body = AnalyticsReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub async fn title_analytics(
@@ -341,7 +345,7 @@ fn listed(items: Vec<marquee_recommendations::Recommendation>) -> Json<Recommend
 /// "More like this": titles whose viewers also watched this one, titles sharing its genres and people when
 /// few have watched it, then popular titles. Anyone may ask.
 #[utoipa::path(get, path = "/v1/titles/{id}/similar", tag = "recommendations",
-    params(("id" = String, Path, description = "the title's id"), RecommendationQuery),
+    params(("id" = String, Path, description = "the title's id", pattern = "^[A-Za-z0-9._:-]{1,64}$"), RecommendationQuery),
     responses((status = 200, body = Recommendations), (status = 400, body = ErrorBody)))]
 pub async fn similar(
     State(state): State<AnalyticsState>,
