@@ -1,5 +1,12 @@
 //! The analytics' Prometheus metrics, on the API's registry (served at `/metrics`). Labels come from enums only
 //! (event kind, outcome, reject reason): no asset, title or viewer is ever a label, so the series count is fixed.
+//!
+//! The aggregates of `GET /v1/analytics/…`, service-wide: views (`marquee_analytics_views_total{outcome="started"}`),
+//! exits before start (`…{outcome="exited_before_start"}`), startup time (the
+//! `marquee_analytics_video_startup_seconds` histogram: p50/p95 by `histogram_quantile`), watch time and rebuffer
+//! percentage (`marquee_analytics_watch_seconds_total`, `marquee_analytics_rebuffer_seconds_total`), average
+//! bitrate (`marquee_analytics_played_bits_total` over `marquee_analytics_bitrate_known_seconds_total`), error
+//! rate (`marquee_analytics_playback_errors_total` over views). Unique viewers are not a counter; the API has them.
 
 use prometheus::{Counter, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
@@ -45,6 +52,8 @@ pub struct AnalyticsMetrics {
     startup_seconds: Histogram,
     rebuffer_seconds: Counter,
     watch_seconds: Counter,
+    bitrate_seconds: Counter,
+    played_bits: Counter,
     playback_errors: IntCounter,
     pub(crate) model_titles: IntGauge,
     model_seconds: Histogram,
@@ -125,6 +134,16 @@ impl AnalyticsMetrics {
             .expect("valid metric"),
             watch_seconds: Counter::new("marquee_analytics_watch_seconds_total", "Time players played")
                 .expect("valid metric"),
+            bitrate_seconds: Counter::new(
+                "marquee_analytics_bitrate_known_seconds_total",
+                "Playing time with a known rendition bitrate (the average bitrate is played bits over this)",
+            )
+            .expect("valid metric"),
+            played_bits: Counter::new(
+                "marquee_analytics_played_bits_total",
+                "Bits of the renditions played, by their nominal bitrate",
+            )
+            .expect("valid metric"),
             playback_errors: IntCounter::new(
                 "marquee_analytics_playback_errors_total",
                 "Playback errors players reported",
@@ -155,6 +174,8 @@ impl AnalyticsMetrics {
         registry.register(Box::new(self.startup_seconds.clone()))?;
         registry.register(Box::new(self.rebuffer_seconds.clone()))?;
         registry.register(Box::new(self.watch_seconds.clone()))?;
+        registry.register(Box::new(self.bitrate_seconds.clone()))?;
+        registry.register(Box::new(self.played_bits.clone()))?;
         registry.register(Box::new(self.playback_errors.clone()))?;
         registry.register(Box::new(self.model_titles.clone()))?;
         registry.register(Box::new(self.model_seconds.clone()))?;
@@ -185,6 +206,8 @@ impl AnalyticsMetrics {
         }
         self.rebuffer_seconds.inc_by(outcome.rebuffer_ms.max(0) as f64 / 1000.0);
         self.watch_seconds.inc_by(outcome.watch_ms.max(0) as f64 / 1000.0);
+        self.bitrate_seconds.inc_by(outcome.bitrate_ms.max(0) as f64 / 1000.0);
+        self.played_bits.inc_by(outcome.played_bits.max(0) as f64);
         self.playback_errors.inc_by(u64::try_from(outcome.errors).unwrap_or_default());
     }
 

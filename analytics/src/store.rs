@@ -35,6 +35,9 @@ pub struct BatchOutcome {
     /// Playing and stalled time added, in milliseconds.
     pub watch_ms: i64,
     pub rebuffer_ms: i64,
+    /// Playing time with a known bitrate added, in milliseconds, and the bits played in it.
+    pub bitrate_ms: i64,
+    pub played_bits: i64,
     pub errors: i64,
 }
 
@@ -128,6 +131,8 @@ pub async fn write_batch(db: &Database, beacons: Vec<Beacon>, now: i64) -> Resul
         }
         outcome.watch_ms += state.watch_ms - was.watch_ms;
         outcome.rebuffer_ms += state.rebuffer_ms - was.rebuffer_ms;
+        outcome.bitrate_ms += state.bitrate_ms - was.bitrate_ms;
+        outcome.played_bits += state.played_bits - was.played_bits;
         outcome.errors += state.errors - was.errors;
         let title = mine.iter().find_map(|e| e.title_id.clone());
         sqlx::query(

@@ -208,6 +208,9 @@ on_both_engines!(beacons_are_checked_written_aggregated_and_guarded, |engine: En
     assert_eq!(value("marquee_analytics_video_startup_seconds_sum", &[]), 0.8);
     assert_eq!(value("marquee_analytics_rebuffer_seconds_total", &[]), 2.0);
     assert_eq!(value("marquee_analytics_watch_seconds_total", &[]), 12.0);
+    // 12 s at 3 Mb/s: the average bitrate is one over the other.
+    assert_eq!(value("marquee_analytics_bitrate_known_seconds_total", &[]), 12.0);
+    assert_eq!(value("marquee_analytics_played_bits_total", &[]), 36_000_000.0);
     assert_eq!(value("marquee_analytics_views_total", &[("outcome", "exited_before_start")]), 1.0);
     assert!(!metrics.contains(&asset) && !metrics.contains("film-1"), "no asset or title labels");
     // The forged event is dropped by the writer, not stored.
