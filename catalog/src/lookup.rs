@@ -58,32 +58,79 @@ pub async fn titles_of_asset(db: &Database, asset_id: &str) -> Result<Vec<TitleF
     .await?;
     let mut facts = Vec::with_capacity(links.len());
     for (title_id, role) in links {
-        let Some(title) = store::title(&mut conn, &title_id).await? else { continue };
-        let mut ancestors = Vec::new();
-        for ancestor in store::ancestors(&mut conn, &title).await? {
-            let windows = store::windows(&mut conn, &ancestor.id).await?;
-            ancestors.push(TitleFacts {
-                title_id: ancestor.id,
-                kind: ancestor.kind,
-                role: None,
-                tags: ancestor.tags,
-                genres: ancestor.genres,
-                windows,
-                ancestors: Vec::new(),
-            });
+        if let Some(mut title) = facts_of(&mut conn, &title_id).await? {
+            title.role = AssetRole::parse(&role);
+            facts.push(title);
         }
-        let windows = store::windows(&mut conn, &title.id).await?;
-        facts.push(TitleFacts {
-            title_id: title.id,
-            kind: title.kind,
-            role: AssetRole::parse(&role),
-            tags: title.tags,
-            genres: title.genres,
-            windows,
-            ancestors,
-        });
     }
     Ok(facts)
+}
+
+/// The title `title_id` as entitlement rules see it (no asset role), or `None` if there is no such title.
+pub async fn title_facts(db: &Database, title_id: &str) -> Result<Option<TitleFacts>, sqlx::Error> {
+    let mut conn = db.pool().acquire().await?;
+    facts_of(&mut conn, title_id).await
+}
+
+async fn facts_of(conn: &mut sqlx::AnyConnection, title_id: &str) -> Result<Option<TitleFacts>, sqlx::Error> {
+    let Some(title) = store::title(conn, title_id).await? else { return Ok(None) };
+    let mut ancestors = Vec::new();
+    for ancestor in store::ancestors(conn, &title).await? {
+        let windows = store::windows(conn, &ancestor.id).await?;
+        ancestors.push(TitleFacts {
+            title_id: ancestor.id,
+            kind: ancestor.kind,
+            role: None,
+            tags: ancestor.tags,
+            genres: ancestor.genres,
+            windows,
+            ancestors: Vec::new(),
+        });
+    }
+    let windows = store::windows(conn, &title.id).await?;
+    Ok(Some(TitleFacts {
+        title_id: title.id,
+        kind: title.kind,
+        role: None,
+        tags: title.tags,
+        genres: title.genres,
+        windows,
+        ancestors,
+    }))
+}
+
+/// A title's genres and credited people: what content similarity compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TitleFeatures {
+    pub title_id: String,
+    pub genres: Vec<String>,
+    /// The ids of the people credited on it, in billing order.
+    pub people: Vec<String>,
+}
+
+/// Every title that has genres or credits, with them, in title id order.
+pub async fn title_features(db: &Database) -> Result<Vec<TitleFeatures>, sqlx::Error> {
+    let mut conn = db.pool().acquire().await?;
+    let genres: Vec<(String, String)> =
+        sqlx::query_as("SELECT title_id, genre FROM catalog_title_genres ORDER BY title_id, genre")
+            .fetch_all(&mut *conn)
+            .await?;
+    let people: Vec<(String, String)> =
+        sqlx::query_as("SELECT title_id, person_id FROM catalog_credits ORDER BY title_id, position")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut features: std::collections::BTreeMap<String, TitleFeatures> = std::collections::BTreeMap::new();
+    let new = |title_id: &str| TitleFeatures { title_id: title_id.to_owned(), genres: Vec::new(), people: Vec::new() };
+    for (title_id, genre) in genres {
+        features.entry(title_id.clone()).or_insert_with(|| new(&title_id)).genres.push(genre);
+    }
+    for (title_id, person) in people {
+        let title = features.entry(title_id.clone()).or_insert_with(|| new(&title_id));
+        if !title.people.contains(&person) {
+            title.people.push(person);
+        }
+    }
+    Ok(features.into_values().collect())
 }
 
 #[cfg(test)]

@@ -57,10 +57,14 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
 
 async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>, playback: Option<Playback>) -> anyhow::Result<()> {
     let db = Database::connect(&settings.database).await?;
+    let mounted = crate::satellites::mount(&db);
+    mounted.satellites.migrate(&db).await.context("cannot apply the satellites' migrations")?;
     let location = storage.location();
     let first_admin = marquee_control_api::auth::first_admin(&db).await.context("cannot read the users")?;
     let mut state = AppState::new(db, storage, &settings).await.context("cannot read the access-token secret")?;
-    if let Some(playback) = playback {
+    if let Some(mut playback) = playback {
+        // Beyond owners, admins and public assets, commerce says who may watch.
+        playback.entitlements = mounted.entitlements.clone();
         state = state.with_playback(playback);
     }
     let dispatcher = Dispatcher::new(state.db.clone(), DispatcherSettings::from(&settings))
@@ -68,7 +72,9 @@ async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>, playback: O
         .with_metrics(state.metrics.registry())
         .context("cannot register the webhook metrics")?;
     let farm = state.farm.clone();
-    let api = Api::bind(&settings, state).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let api = Api::bind_with(&settings, state, mounted.satellites)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     println!(
         "Serving the control API on http://{} (database {}, storage {location})",
         api.local_addr(),

@@ -16,6 +16,7 @@ pub mod config;
 pub mod config_command;
 pub mod edge;
 pub mod origin;
+pub mod satellites;
 pub mod shutdown;
 pub mod sign;
 pub mod transcode;
