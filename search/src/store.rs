@@ -9,9 +9,10 @@
 //! words on the two engines.
 //!
 //! A search: each query word is expanded to the vocabulary words it matches (exact, prefix, near spelling:
-//! [`rank::match_word`]); the words whose expansions few entries have ([`DRIVER_MAX_ENTRIES`]) bring the
-//! candidates (or, when every word is common, the rarest word's best [`COMMON_WORD_CANDIDATES`]); then the
-//! other words' matches are read for those candidates only. The work per search is bounded by the query's
+//! [`rank::match_word`]); the words whose expansions few entries have (few next to the rarest word, and
+//! at most [`DRIVER_MAX_ENTRIES`]) bring the candidates (or, when every word is common, the rarest word's
+//! best [`COMMON_WORD_CANDIDATES`], names first); then the other words' matches are read for those
+//! candidates only. The work per search is bounded by the query's
 //! words, not by the size of the catalog.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -24,8 +25,13 @@ use crate::{document, text};
 
 /// Vocabulary words one query word expands to by prefix, at most (those most entries have first).
 pub const MAX_PREFIX_TERMS: i64 = 64;
-/// Query words whose expansions this many entries have, or fewer, bring candidates.
+/// Query words whose expansions this many entries have, or fewer, bring candidates...
 pub const DRIVER_MAX_ENTRIES: i64 = 4000;
+/// ... if no more than this many times as many entries have them as have the rarest query word's ...
+pub const DRIVER_RARITY: i64 = 4;
+/// ... or if this many entries have them, or fewer. An entry that has none of these words has only common
+/// ones ("the", "of") and is not worth finding.
+pub const DRIVER_MIN_ENTRIES: i64 = 200;
 /// Candidates taken from the rarest query word when every word is more common than [`DRIVER_MAX_ENTRIES`].
 pub const COMMON_WORD_CANDIDATES: i64 = 4000;
 /// Vocabulary words shorter than this have no trigrams (no query word is near enough to need them).
@@ -34,6 +40,8 @@ pub const MIN_TRIGRAM_CHARS: usize = rank::MIN_FUZZY_CHARS - 1;
 pub const MAX_FUZZY_CHARS: usize = 24;
 /// Rows per multi-row statement.
 const CHUNK: usize = 200;
+/// Candidate ids per statement that reads other words' matches (far below both engines' parameter limits).
+const ID_CHUNK: usize = 2000;
 
 /// `($1, $2), ($3, $4)` for `rows` rows of `columns` values, numbered from `$first`.
 fn placeholders(rows: usize, columns: usize, first: usize) -> String {
@@ -307,8 +315,9 @@ pub async fn candidates(conn: &mut AnyConnection, words: &[String], now: i64) ->
         }
     }
     let entries: Vec<i64> = expansions.iter().map(|e| e.iter().map(|x| x.entries).sum()).collect();
-    let mut drivers: Vec<usize> =
-        (0..words.len()).filter(|&i| entries[i] > 0 && entries[i] <= DRIVER_MAX_ENTRIES).collect();
+    let rarest = entries.iter().copied().filter(|&n| n > 0).min().unwrap_or(0);
+    let driver_max = rarest.saturating_mul(DRIVER_RARITY).clamp(DRIVER_MIN_ENTRIES, DRIVER_MAX_ENTRIES);
+    let mut drivers: Vec<usize> = (0..words.len()).filter(|&i| entries[i] > 0 && entries[i] <= driver_max).collect();
     let common = drivers.is_empty();
     if common {
         match (0..words.len()).filter(|&i| entries[i] > 0).min_by_key(|&i| (entries[i], i)) {
@@ -375,7 +384,7 @@ pub async fn candidates(conn: &mut AnyConnection, words: &[String], now: i64) ->
     if !others.is_empty() && !found.is_empty() {
         let ids: Vec<String> = found.keys().cloned().collect();
         for terms in others.chunks(CHUNK) {
-            for chunk in ids.chunks(CHUNK) {
+            for chunk in ids.chunks(ID_CHUNK) {
                 let sql = format!(
                     "SELECT entry_id, term, field FROM search_postings WHERE term IN ({}) AND entry_id IN ({})",
                     list(terms.len(), 1),
