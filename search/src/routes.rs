@@ -145,7 +145,7 @@ fn refusal_of_cursor(error: CursorError) -> ApiError {
 
 /// Titles and people matching `q`, best first: typo-tolerant, prefix-aware, accent-insensitive; exact and
 /// title matches above cast and synopsis matches, more popular first among equals.
-#[utoipa::path(get, path = "/v1/search", tag = "search", params(SearchQuery),
+#[utoipa::path(get, path = "/v1/search", tag = "search", params(SearchQuery), security((), ("bearer" = [])),
     responses((status = 200, body = SearchPage),
         (status = 400, body = ErrorBody, description = "codes `query_too_long`, `query_empty` (no letters or digits), `query_too_many_words`, `invalid_cursor`, `invalid_query`"),
         (status = 401, body = ErrorBody, description = "credentials were sent and are not valid")))]
