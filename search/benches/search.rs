@@ -1,6 +1,7 @@
 //! `GET /v1/search` at scale, through the API, on SQLite and PostgreSQL: loads the generated corpus
 //! (`MARQUEE_SEARCH_BENCH_TITLES`, default 100,000 titles and their people) through the index as the catalog
-//! would, measures the share of misspelled queries whose title is in the top 3, then sends
+//! would, measures the share of `MARQUEE_SEARCH_BENCH_QUERIES` (default 1,000) misspelled queries whose
+//! title is in the top 3, then sends
 //! `MARQUEE_SEARCH_BENCH_REQUESTS` (default 3,000) searches from `MARQUEE_SEARCH_BENCH_CONCURRENCY` (default
 //! 16) clients and prints requests/s, p50 and p99.
 //!
@@ -44,6 +45,7 @@ async fn main() {
     let titles = setting("MARQUEE_SEARCH_BENCH_TITLES", 100_000);
     let requests = setting("MARQUEE_SEARCH_BENCH_REQUESTS", 3_000);
     let concurrency = setting("MARQUEE_SEARCH_BENCH_CONCURRENCY", 16);
+    let quality_queries = setting("MARQUEE_SEARCH_BENCH_QUERIES", 1000);
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let engines: Vec<Engine> = [("sqlite", Engine::Sqlite), ("postgres", Engine::Postgres)]
         .into_iter()
@@ -51,7 +53,7 @@ async fn main() {
         .map(|(_, engine)| engine)
         .collect();
     let entries = corpus::generate(titles, corpus::SEED);
-    let queries = Arc::new(corpus::misspellings(&entries, 1000, 3));
+    let queries = Arc::new(corpus::misspellings(&entries, quality_queries, 3));
     println!("{} entries ({titles} titles), {} queries", entries.len(), queries.len());
     for engine in engines {
         let api = TestApi::start_with_satellites(engine, Satellites::new().with(Search::new())).await;
