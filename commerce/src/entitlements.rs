@@ -8,7 +8,7 @@ use marquee_control_api::playback::{Entitlements, Viewer};
 use marquee_control_api::{ApiError, Database};
 
 use crate::domain::entitlement::{entitled_to_any, Grant};
-use crate::satellite::Core;
+use crate::state::Core;
 use crate::store;
 
 /// Entitled viewers watch; others get 403 with the [`crate::domain::entitlement::Denial`]'s code. An asset in

@@ -32,6 +32,7 @@ pub mod provider;
 pub mod renewals;
 pub mod routes;
 pub mod satellite;
+pub mod state;
 pub mod store;
 pub mod test_provider;
 pub mod titles;

@@ -13,7 +13,7 @@ use crate::domain::rental::Rental;
 use crate::domain::subscription::{Subscription, SubscriptionEvent};
 use crate::model::{NewOrder, OfferKind, Order, OrderKind, OrderState};
 use crate::provider::{ChargeOutcome, ChargePurpose, ChargeRequest, ProviderEvent, ProviderEventKind};
-use crate::satellite::Core;
+use crate::state::Core;
 use crate::store::{self, ChargeRow, OrderRow, SubscriptionRow, Tx};
 
 /// The longest payment token accepted.

@@ -10,7 +10,7 @@ use marquee_control_api::ApiError;
 use crate::domain::subscription::{SubscriptionEvent, SubscriptionState};
 use crate::model::{Order, OrderState, RenewalReport};
 use crate::provider::{ChargeOutcome, ChargePurpose, ChargeRequest};
-use crate::satellite::Core;
+use crate::state::Core;
 use crate::store::{self, ChargeRow, SubscriptionRow};
 
 /// Subscriptions handled per run at most (the next run takes the rest).

@@ -3,7 +3,13 @@
 
 use std::collections::HashMap;
 
-use crate::model::TitleFeatures;
+/// A title's content: its genres and people (ids or names; compared as given).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TitleFeatures {
+    pub title_id: String,
+    pub genres: Vec<String>,
+    pub people: Vec<String>,
+}
 
 /// Each title's features as a sorted set of small ids, with the title's index from `index_of`. Titles without
 /// features are left out.

@@ -19,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::content;
+pub use crate::content::TitleFeatures;
 
 /// How the model is built.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,14 +57,6 @@ impl Default for Settings {
             unfinished_weight: 0.3,
         }
     }
-}
-
-/// A title's content: its genres and people (ids or names; compared as given).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TitleFeatures {
-    pub title_id: String,
-    pub genres: Vec<String>,
-    pub people: Vec<String>,
 }
 
 /// One view of the watch log.

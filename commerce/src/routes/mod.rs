@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::domain::money::MoneyError;
-use crate::satellite::CommerceState;
+use crate::state::CommerceState;
 
 pub mod offers;
 pub mod orders;

@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 use super::invalid_price;
 use crate::domain::money::Money;
 use crate::model::{NewOffer, Offer, OfferKind};
-use crate::satellite::CommerceState;
+use crate::state::CommerceState;
 use crate::store;
 
 #[derive(Debug, Deserialize, IntoParams)]

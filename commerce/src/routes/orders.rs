@@ -11,7 +11,7 @@ use marquee_control_api::ApiError;
 
 use super::{page_limit, ListQuery};
 use crate::model::{NewOrder, Order, OrderPage};
-use crate::satellite::CommerceState;
+use crate::state::CommerceState;
 use crate::{orders, store};
 
 /// Orders (and charges) a plan or an offer. `Idempotency-Key` is required: a retry with the same key and body

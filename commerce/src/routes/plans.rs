@@ -11,7 +11,7 @@ use super::{check_name, invalid_price};
 use crate::domain::entitlement::Unlocks;
 use crate::domain::money::Money;
 use crate::model::{NewPlan, Plan, PlanChange};
-use crate::satellite::CommerceState;
+use crate::state::CommerceState;
 use crate::store;
 
 const MAX_TRIAL_DAYS: i64 = 365;

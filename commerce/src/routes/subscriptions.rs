@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use super::{page_limit, ListQuery};
 use crate::domain::subscription::SubscriptionEvent;
 use crate::model::{RenewalReport, RentalPage, SubscriptionPage, SubscriptionView};
-use crate::satellite::CommerceState;
+use crate::state::CommerceState;
 use crate::store;
 
 /// The caller's subscriptions (everyone's for admins), oldest first.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::orders;
-use crate::satellite::CommerceState;
+use crate::state::CommerceState;
 
 /// What was done with an event.
 #[derive(Debug, Serialize, ToSchema)]
