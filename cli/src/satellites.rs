@@ -15,8 +15,8 @@ use marquee_analytics::{Analytics, AnalyticsSettings, MostWatched, TitleFeatures
 use marquee_catalog::availability::Window;
 use marquee_catalog::{Catalog, NoIndex, Popularity};
 use marquee_commerce::clock::{Clock, SystemClock};
-use marquee_commerce::provider::PaymentProvider;
 use marquee_commerce::domain::title::{AvailabilityWindow, TitleFacts};
+use marquee_commerce::provider::PaymentProvider;
 use marquee_commerce::test_provider::TestProvider;
 use marquee_commerce::titles::Titles;
 use marquee_commerce::Commerce;
@@ -50,8 +50,8 @@ pub fn mount(db: &Database) -> Mounted {
 
 /// Every satellite over `db`, glued together, with `parts` (tests pass a test clock and keep the provider).
 pub fn mount_with(db: &Database, parts: Parts) -> Mounted {
-    let catalog = Catalog::new(Arc::new(NoIndex))
-        .with_popularity(Arc::new(AnalyticsPopularity(MostWatched::new(db.clone()))));
+    let catalog =
+        Catalog::new(Arc::new(NoIndex)).with_popularity(Arc::new(AnalyticsPopularity(MostWatched::new(db.clone()))));
     let commerce = Commerce::new(Arc::new(CatalogTitles { db: db.clone() }), parts.provider, parts.clock);
     let analytics =
         Analytics::new(AnalyticsSettings::default()).with_title_features(Arc::new(CatalogFeatures { db: db.clone() }));

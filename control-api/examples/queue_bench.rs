@@ -2,7 +2,8 @@
 //! cycles per second with concurrent workers, through the same `JobQueue` functions the API calls.
 //!
 //! ```text
-//! queue_bench run --database URL [--jobs N] [--workers W]   # prepare, then time W workers draining N jobs
+//! queue_bench run --database URL [--jobs N] [--workers W] [--connection per-statement|per-worker]
+//!                                                            # prepare, then time W workers draining N jobs
 //! queue_bench prepare --database URL [--jobs N] [--workers W]   # only the tables: N queued jobs, workers "0".."W-1"
 //! queue_bench pgbench-script                                 # the same statements as a pgbench script
 //! ```
@@ -11,6 +12,12 @@
 //! generated from the very SQL `jobs::store` runs (`claim_sql`, `HEARTBEAT_SQL`, `COMPLETE_SQL`), with each
 //! `$n` replaced by a pgbench variable; integer parameters get a `CAST(… AS BIGINT)` because pgbench leaves
 //! parameter types to the server where sqlx declares them.
+//!
+//! `--connection per-statement` (the default) takes a pool connection for each statement, as the API's
+//! handlers do (one per request); `per-worker` keeps one connection per worker for all its statements, as a
+//! pgbench client does, through the same `*_in` functions. The difference is what taking and returning pool
+//! connections costs: sqlx 0.8 sends a Sync and waits for the server's answer each time a connection goes back
+//! to the pool.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +38,7 @@ struct Options {
     database: Option<String>,
     jobs: usize,
     workers: usize,
+    per_worker_connection: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -38,13 +46,20 @@ fn options() -> anyhow::Result<Options> {
     let command = args
         .next()
         .context("usage: queue_bench run|prepare|pgbench-script [--database URL] [--jobs N] [--workers W]")?;
-    let mut options = Options { command, database: None, jobs: 20_000, workers: 8 };
+    let mut options = Options { command, database: None, jobs: 20_000, workers: 8, per_worker_connection: false };
     while let Some(flag) = args.next() {
         let value = args.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--database" => options.database = Some(value),
             "--jobs" => options.jobs = value.parse()?,
             "--workers" => options.workers = value.parse()?,
+            "--connection" => {
+                options.per_worker_connection = match value.as_str() {
+                    "per-statement" => false,
+                    "per-worker" => true,
+                    _ => bail!("--connection is per-statement or per-worker"),
+                }
+            }
             _ => bail!("unknown option {flag}"),
         }
     }
@@ -61,7 +76,11 @@ async fn main() -> anyhow::Result<()> {
             let db = Database::connect(url).await?;
             prepare(&db, options.jobs, options.workers).await?;
             if options.command == "run" {
-                let (claimed, took) = drain(JobQueue::new(db.clone()), options.workers).await?;
+                let (claimed, took) = if options.per_worker_connection {
+                    drain_on_connections(&db, options.workers).await?
+                } else {
+                    drain(JobQueue::new(db.clone()), options.workers).await?
+                };
                 if claimed != options.jobs {
                     bail!("{claimed} of {} jobs were claimed", options.jobs);
                 }
@@ -133,6 +152,38 @@ async fn drain(queue: JobQueue, workers: usize) -> anyhow::Result<(usize, Durati
             while let Some(claimed) = queue.claim(&worker, KINDS, ENCODERS, LEASE, now_ms()).await? {
                 queue.heartbeat(&claimed.lease, Some(&progress), now_ms()).await?;
                 queue.complete(&claimed.lease, &result, now_ms()).await?;
+                done += 1;
+            }
+            anyhow::Ok(done)
+        }));
+    }
+    let mut claimed = 0;
+    for task in tasks {
+        claimed += task.await??;
+    }
+    Ok((claimed, started.elapsed()))
+}
+
+/// [`drain`] with one pool connection per worker for all its statements, through the `*_in` functions.
+async fn drain_on_connections(db: &Database, workers: usize) -> anyhow::Result<(usize, Duration)> {
+    use marquee_control_api::jobs::store::{claim_in, complete_in, heartbeat_in};
+    let progress = json!({"percent": 50, "stage": "encoding", "fps": 240.0});
+    let result = json!({"renditions": 5, "duration_ms": 60_000});
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for id in 0..workers {
+        let (db, progress, result) = (db.clone(), progress.clone(), result.clone());
+        tasks.push(tokio::spawn(async move {
+            let worker = id.to_string();
+            let mut conn = db.pool().acquire().await?;
+            let mut done = 0usize;
+            while let Some(claimed) =
+                claim_in(&mut conn, db.engine(), &worker, KINDS, ENCODERS, LEASE, now_ms()).await?
+            {
+                heartbeat_in(&mut conn, &claimed.lease, Some(&progress), now_ms()).await?.context("lease lost")?;
+                if !complete_in(&mut conn, &claimed.lease, &result, now_ms()).await? {
+                    bail!("completion refused");
+                }
                 done += 1;
             }
             anyhow::Ok(done)

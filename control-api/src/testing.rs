@@ -2,6 +2,8 @@
 //! SQLite or on a throwaway PostgreSQL server, with the satellites a test mounts, and a small JSON client for
 //! it. [`on_both_engines!`](crate::on_both_engines) runs a test body on each engine.
 
+pub mod schemathesis;
+
 use std::net::SocketAddr;
 
 use crate::auth::{now_ms, Role};

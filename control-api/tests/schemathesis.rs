@@ -13,11 +13,10 @@ mod common;
 use marquee_control_api::on_both_engines;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{call, get, send, Engine, TestApi};
+use common::{call, get, schemathesis, send, Engine, TestApi};
 use marquee_control_api::auth::Role;
 use marquee_control_api::playback::{NoEntitlements, Playback};
 use marquee_signing::KeyRing;
@@ -25,44 +24,6 @@ use marquee_signing::KeyRing;
 /// schemathesis's settings (checks, seed, examples) and hooks, beside this file.
 fn settings_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis")
-}
-
-/// Where `scripts/install-deps.sh --test` installs schemathesis (a virtualenv outside the clone).
-fn schemathesis() -> PathBuf {
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    let st = PathBuf::from(home).join(".cache/marquee-tools/schemathesis/bin/st");
-    assert!(
-        st.is_file(),
-        "schemathesis is not installed ({} is missing): run `scripts/install-deps.sh --test`",
-        st.display()
-    );
-    st
-}
-
-/// The operations of an OpenAPI document, as `METHOD /path`.
-fn operations(doc: &serde_json::Value) -> Vec<String> {
-    let mut found = Vec::new();
-    for (path, item) in doc["paths"].as_object().expect("the document has paths") {
-        for (method, _) in item.as_object().expect("a path item is an object") {
-            if ["get", "put", "post", "delete", "options", "head", "patch", "trace"].contains(&method.as_str()) {
-                found.push(format!("{} {path}", method.to_uppercase()));
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
-/// The names of the test cases in a JUnit report (schemathesis writes one per operation, and one for its
-/// stateful scenarios), sorted.
-fn junit_cases(report: &str) -> Vec<String> {
-    let mut cases: Vec<String> = report
-        .split("<testcase ")
-        .skip(1)
-        .filter_map(|case| case.split("name=\"").nth(1)?.split('"').next().map(str::to_owned))
-        .collect();
-    cases.sort();
-    cases
 }
 
 /// Starts an upload of `length` bytes as `token`'s user, with `data` in the creation request: its asset's id and
@@ -104,7 +65,7 @@ async fn seed(api: &TestApi, token: &str) -> (String, String) {
 }
 
 on_both_engines!(the_api_answers_as_its_openapi_document_says, |engine: Engine| async move {
-    let st = schemathesis();
+    schemathesis::command();
     let playback = Playback {
         keys: KeyRing::from_toml("keys.toml", &marquee_signing::generate_key_file_toml("k1").unwrap()).unwrap(),
         base_url: "https://cdn.example.com".into(),
@@ -125,49 +86,24 @@ on_both_engines!(the_api_answers_as_its_openapi_document_says, |engine: Engine| 
     let spare_key = spare.json()["api_key"]["id"].as_str().unwrap().to_owned();
     let (resumed_upload, terminated_upload) = seed(&api, &token).await;
     let doc = get(&api.url("/openapi.json")).await.json();
-    let expected = operations(&doc);
+    let expected = schemathesis::operations(&doc);
     assert!(expected.len() > 20, "{expected:?}");
 
-    let work = tempfile::tempdir().unwrap();
-    let junit = work.path().join("junit.xml");
-    let mut command = Command::new(&st);
-    command
-        .current_dir(work.path())
-        .env("MARQUEE_API_KEY", &key)
-        .env("MARQUEE_SPARE_KEY_ID", &spare_key)
-        .env("MARQUEE_SPARE_USER_ID", &spare_user)
-        .env("MARQUEE_UPLOAD_ID", &resumed_upload)
-        .env("MARQUEE_TERMINATED_UPLOAD_ID", &terminated_upload)
-        .env("SCHEMATHESIS_HOOKS", settings_dir().join("hooks.py"))
-        .arg("--config-file")
-        .arg(settings_dir().join("schemathesis.toml"))
-        .arg("run")
-        .arg(api.url("/openapi.json"))
-        .args(["--report", "junit", "--report-junit-path"])
-        .arg(&junit);
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}; run `scripts/install-deps.sh --test`", st.display()));
-    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "schemathesis found answers outside the OpenAPI document:\n{printed}");
+    let hooks = settings_dir().join("hooks.py");
+    let run = schemathesis::run(
+        &api.url("/openapi.json"),
+        &settings_dir().join("schemathesis.toml"),
+        &[
+            ("MARQUEE_API_KEY", key.as_ref()),
+            ("MARQUEE_SPARE_KEY_ID", spare_key.as_ref()),
+            ("MARQUEE_SPARE_USER_ID", spare_user.as_ref()),
+            ("MARQUEE_UPLOAD_ID", resumed_upload.as_ref()),
+            ("MARQUEE_TERMINATED_UPLOAD_ID", terminated_upload.as_ref()),
+            ("SCHEMATHESIS_HOOKS", hooks.as_os_str()),
+        ],
+    )
+    .await;
     // Every operation of the document was tested, none skipped for want of something schemathesis could send.
-    let report = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("no JUnit report ({e}):\n{printed}"));
-    let tested = junit_cases(&report);
-    let untested: Vec<&String> = expected.iter().filter(|operation| !tested.contains(operation)).collect();
-    assert!(untested.is_empty(), "not tested: {untested:?}\n{printed}");
-    assert!(!report.contains("<skipped"), "{report}\n{printed}");
+    run.assert_tested(&expected);
     api.stop().await;
 });
-
-#[test]
-fn operations_and_junit_cases_are_named_alike() {
-    let doc = serde_json::json!({"paths": {
-        "/v1/a": {"get": {}, "post": {}, "parameters": []},
-        "/v1/b/{id}": {"delete": {}}
-    }});
-    assert_eq!(operations(&doc), ["DELETE /v1/b/{id}", "GET /v1/a", "POST /v1/a"]);
-    let report =
-        r#"<testsuite><testcase name="POST /v1/a" time="1"/><testcase name="GET /v1/a"></testcase></testsuite>"#;
-    assert_eq!(junit_cases(report), ["GET /v1/a", "POST /v1/a"]);
-}
