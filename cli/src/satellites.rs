@@ -1,7 +1,8 @@
-//! The satellites `marquee api` mounts beside the control API (the catalog, commerce, viewing analytics with
-//! its recommendations) and the glue between them: each satellite defines what it needs from another as a
+//! The satellites `marquee api` mounts beside the control API (the catalog with its search, commerce, viewing
+//! analytics with its recommendations) and the glue between them: each satellite defines what it needs from another as a
 //! trait of its own, so none depends on another, and this module is where they meet.
 //!
+//! - search keeps its index of the catalog in the catalog's own transactions (the catalog's `CatalogIndex`);
 //! - commerce asks the catalog about titles ([`CatalogTitles`]: a title's windows are those of its season and
 //!   series too, [`chain_windows`]);
 //! - the catalog's "most watched this week" row comes from analytics ([`AnalyticsPopularity`]);
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use marquee_analytics::{Analytics, AnalyticsSettings, MostWatched, TitleFeatures, TitleFeaturesSource};
 use marquee_catalog::availability::Window;
-use marquee_catalog::{Catalog, NoIndex, Popularity};
+use marquee_catalog::{Catalog, Popularity};
 use marquee_commerce::clock::{Clock, SystemClock};
 use marquee_commerce::domain::title::{AvailabilityWindow, TitleFacts};
 use marquee_commerce::provider::PaymentProvider;
@@ -22,6 +23,7 @@ use marquee_commerce::titles::Titles;
 use marquee_commerce::Commerce;
 use marquee_control_api::playback::Entitlements;
 use marquee_control_api::{ApiError, Database, Satellites};
+use marquee_search::Search;
 
 /// What `marquee api` mounts, and the entitlements its playback asks.
 pub struct Mounted {
@@ -50,13 +52,15 @@ pub fn mount(db: &Database) -> Mounted {
 
 /// Every satellite over `db`, glued together, with `parts` (tests pass a test clock and keep the provider).
 pub fn mount_with(db: &Database, parts: Parts) -> Mounted {
-    let catalog =
-        Catalog::new(Arc::new(NoIndex)).with_popularity(Arc::new(AnalyticsPopularity(MostWatched::new(db.clone()))));
+    // Search indexes the catalog inside the catalog's own transactions.
+    let search = Search::new();
+    let catalog = Catalog::new(Arc::new(search.index()))
+        .with_popularity(Arc::new(AnalyticsPopularity(MostWatched::new(db.clone()))));
     let commerce = Commerce::new(Arc::new(CatalogTitles { db: db.clone() }), parts.provider, parts.clock);
     let analytics =
         Analytics::new(AnalyticsSettings::default()).with_title_features(Arc::new(CatalogFeatures { db: db.clone() }));
     let entitlements = commerce.entitlements();
-    Mounted { satellites: Satellites::new().with(catalog).with(commerce).with(analytics), entitlements }
+    Mounted { satellites: Satellites::new().with(catalog).with(search).with(commerce).with(analytics), entitlements }
 }
 
 /// The catalog's titles as commerce sees them.

@@ -15,7 +15,7 @@
 //!
 //! **Migration versions.** Every migrator of one database writes to the same `_sqlx_migrations` table, so
 //! each satellite numbers its migrations in a range of its own: the control API uses 1–999, the catalog
-//! 1001–1999, commerce 2001–2999, analytics and recommendations 3001–3999. Each migrator ignores the versions
+//! 1001–1049, search 1051–1099, commerce 2001–2999, analytics 3001–3499. Each migrator ignores the versions
 //! the others applied.
 
 use std::sync::Arc;
@@ -48,7 +48,7 @@ pub trait Satellite: Send + Sync + std::fmt::Debug + 'static {
 
     /// Its `/v1` routes (paths relative to `/v1`: `/titles`), with its own state already applied over `app`.
     /// Handlers take [`crate::auth::Caller`] as the control API's do: make the satellite's state give
-    /// [`AppState`] through `axum::extract::FromRef`.
+    /// [`AppState`] through `AsRef<AppState>`.
     fn routes(&self, app: &AppState) -> Router<AppState>;
 
     /// Its paths (full: `/v1/titles`) and schemas, merged into `/openapi.json`.
