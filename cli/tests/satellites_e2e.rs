@@ -225,6 +225,21 @@ on_both_engines!(a_catalog_is_built_sold_played_and_measured, |engine: Engine| a
     let read = p.expect(200, "GET", &format!("/v1/titles/{film}"), &vic, None).await;
     assert_eq!((read["credits"].as_array().unwrap().len(), read["assets"].as_array().unwrap().len()), (2, 2));
 
+    // A viewer searches with typos and finds them: titles, and people by name.
+    for (query, found) in [
+        ("incepton", &film),
+        ("nothern ligths", &series),
+        ("Christopher Nollan", &people[0]),
+        ("dicaprio", &people[1]),
+        ("the thwa", &episodes[0]),
+    ] {
+        let url = format!("/v1/search?q={}", query.replace(' ', "%20"));
+        let page = p.expect(200, "GET", &url, &vic, None).await;
+        assert_eq!(page["items"][0]["id"].as_str(), Some(found.as_str()), "{query}: {page}");
+    }
+    let answer = p.call("GET", "/v1/search?q=%20%20", "", &[], None).await;
+    assert_eq!((answer.status, code(&answer)), (400, "query_empty".to_owned()), "{}", answer.text());
+
     // Not subscribed: no playback, feature, trailer or episode alike.
     for asset in [&feature, &trailer, &pilot] {
         p.refused(&vic, asset, "not_subscribed").await;
