@@ -1,6 +1,6 @@
 //! Issue #11 end to end, over HTTP on SQLite and PostgreSQL, with the satellites mounted and glued exactly as
-//! `marquee api` mounts them (`marquee::satellites::mount_with`): an admin builds a small catalog, viewers are
-//! refused playback, subscribe, rent with a card that confirms later, see their rental expire and a renewal
+//! `marquee api` mounts them (`marquee::satellites::mount_with`): an admin builds a small catalog, a viewer
+//! finds it with typos, viewers are refused playback, subscribe, rent with a card that confirms later, see their rental expire and a renewal
 //! fail, an order retried under one key charges once, and a played view reaches the analytics and `/metrics`.
 
 use std::sync::Arc;
