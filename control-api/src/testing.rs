@@ -116,7 +116,19 @@ impl TestApi {
         dispatch: bool,
         satellites: Satellites,
     ) -> Self {
+        Self::start_mounted(database, adjust, dispatch, |_| (satellites, playback)).await
+    }
+
+    /// As [`TestApi::start_custom`], with the satellites and playback made by `mount` over the opened
+    /// database (as `marquee api` mounts them: satellites glued together need the database first).
+    pub async fn start_mounted(
+        database: TestDatabase,
+        adjust: impl FnOnce(&mut ApiSettings),
+        dispatch: bool,
+        mount: impl FnOnce(&Database) -> (Satellites, Option<crate::playback::Playback>),
+    ) -> Self {
         let db = Database::connect(&database.url).await.expect("the database opens and migrates");
+        let (satellites, playback) = mount(&db);
         let media = database.dir.path().join("media");
         std::fs::create_dir_all(&media).unwrap();
         let storage = marquee_storage::open(media.to_str().unwrap()).unwrap();
