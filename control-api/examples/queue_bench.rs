@@ -140,41 +140,30 @@ async fn prepare(db: &Database, jobs: usize, workers: usize) -> anyhow::Result<(
 
 /// Runs `workers` workers until the queue is empty; returns the jobs done and the time it took.
 async fn drain(queue: JobQueue, workers: usize) -> anyhow::Result<(usize, Duration)> {
-    let progress = json!({"percent": 50, "stage": "encoding", "fps": 240.0});
-    let result = json!({"renditions": 5, "duration_ms": 60_000});
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for id in 0..workers {
-        let (queue, progress, result) = (queue.clone(), progress.clone(), result.clone());
-        tasks.push(tokio::spawn(async move {
-            let worker = id.to_string();
+    timed_workers(workers, move |worker| {
+        let queue = queue.clone();
+        async move {
+            let (progress, result) = payloads();
             let mut done = 0usize;
             while let Some(claimed) = queue.claim(&worker, KINDS, ENCODERS, LEASE, now_ms()).await? {
                 queue.heartbeat(&claimed.lease, Some(&progress), now_ms()).await?;
                 queue.complete(&claimed.lease, &result, now_ms()).await?;
                 done += 1;
             }
-            anyhow::Ok(done)
-        }));
-    }
-    let mut claimed = 0;
-    for task in tasks {
-        claimed += task.await??;
-    }
-    Ok((claimed, started.elapsed()))
+            Ok(done)
+        }
+    })
+    .await
 }
 
 /// [`drain`] with one pool connection per worker for all its statements, through the `*_in` functions.
 async fn drain_on_connections(db: &Database, workers: usize) -> anyhow::Result<(usize, Duration)> {
     use marquee_control_api::jobs::store::{claim_in, complete_in, heartbeat_in};
-    let progress = json!({"percent": 50, "stage": "encoding", "fps": 240.0});
-    let result = json!({"renditions": 5, "duration_ms": 60_000});
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for id in 0..workers {
-        let (db, progress, result) = (db.clone(), progress.clone(), result.clone());
-        tasks.push(tokio::spawn(async move {
-            let worker = id.to_string();
+    let db = db.clone();
+    timed_workers(workers, move |worker| {
+        let db = db.clone();
+        async move {
+            let (progress, result) = payloads();
             let mut conn = db.pool().acquire().await?;
             let mut done = 0usize;
             while let Some(claimed) =
@@ -186,9 +175,26 @@ async fn drain_on_connections(db: &Database, workers: usize) -> anyhow::Result<(
                 }
                 done += 1;
             }
-            anyhow::Ok(done)
-        }));
-    }
+            Ok(done)
+        }
+    })
+    .await
+}
+
+/// The progress a worker reports and the result it completes with: the same for every job.
+fn payloads() -> (serde_json::Value, serde_json::Value) {
+    (json!({"percent": 50, "stage": "encoding", "fps": 240.0}), json!({"renditions": 5, "duration_ms": 60_000}))
+}
+
+/// Starts `work` for workers `0`..`workers-1` at once and waits for all; returns the jobs they did and the time
+/// from the first start to the last finish.
+async fn timed_workers<F, Fut>(workers: usize, work: F) -> anyhow::Result<(usize, Duration)>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<usize>> + Send + 'static,
+{
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..workers).map(|id| tokio::spawn(work(id.to_string()))).collect();
     let mut claimed = 0;
     for task in tasks {
         claimed += task.await??;
