@@ -56,53 +56,89 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>, playback: Option<Playback>) -> anyhow::Result<()> {
-    let db = Database::connect(&settings.database).await?;
-    let mounted = crate::satellites::mount(&db);
-    mounted.satellites.migrate(&db).await.context("cannot apply the satellites' migrations")?;
-    let location = storage.location();
-    let first_admin = marquee_control_api::auth::first_admin(&db).await.context("cannot read the users")?;
-    let mut state = AppState::new(db, storage, &settings).await.context("cannot read the access-token secret")?;
-    if let Some(mut playback) = playback {
-        // Beyond owners, admins and public assets, commerce says who may watch.
-        playback.entitlements = mounted.entitlements.clone();
-        state = state.with_playback(playback);
-    }
-    let dispatcher = Dispatcher::new(state.db.clone(), DispatcherSettings::from(&settings))
-        .context("cannot start the webhook dispatcher")?
-        .with_metrics(state.metrics.registry())
-        .context("cannot register the webhook metrics")?;
-    let farm = state.farm.clone();
-    let api = Api::bind_with(&settings, state, mounted.satellites)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    println!(
-        "Serving the control API on http://{} (database {}, storage {location})",
-        api.local_addr(),
-        marquee_control_api::db::redacted(&settings.database)
-    );
-    if let Some((email, password)) = first_admin {
+    let database = marquee_control_api::db::redacted(&settings.database);
+    let api = start(&settings, storage, playback).await?;
+    println!("Serving the control API on http://{} (database {database}, storage {})", api.local_addr(), api.location);
+    if let Some((email, password)) = &api.first_admin {
         println!(
             "First start: made the admin {email} with the password {password}\n\
              (shown this once: sign in with POST /v1/auth/login and change it with PUT /v1/me/password)"
         );
     }
     let _ = std::io::stdout().flush();
-    // One signal stops both: the server lets in-flight requests finish, the dispatcher its step in progress.
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stopping.wait_for(|stop| *stop).await;
-    };
-    let sweeping = marquee_control_api::farm::sweeper::spawn(farm, stopped(stopping.clone()));
-    let dispatching = dispatcher.spawn(stopped(stopping));
-    api.run(async move {
-        crate::shutdown::signal().await;
-        let _ = stop.send(true);
-    })
-    .await;
-    dispatching.await.context("the webhook dispatcher failed")?;
-    sweeping.await.context("the lease sweeper failed")?;
+    api.run(crate::shutdown::signal()).await?;
     eprintln!("Stopped: in-flight requests and webhook deliveries finished.");
     Ok(())
+}
+
+/// The control API with its satellites, bound and ready to run: what `marquee api` serves, and `marquee up`
+/// beside its other parts.
+pub struct Started {
+    api: Api,
+    dispatcher: Dispatcher,
+    farm: marquee_control_api::farm::Farm,
+    /// The storage location, for people to read.
+    pub location: String,
+    /// The admin made on an empty database, with its password (to be shown once).
+    pub first_admin: Option<(String, String)>,
+    /// The database, open.
+    pub db: Database,
+}
+
+/// Opens the database (migrating it and the satellites' tables), mounts the satellites and binds the listener.
+pub async fn start(
+    settings: &ApiSettings,
+    storage: Arc<dyn ObjectStore>,
+    playback: Option<Playback>,
+) -> anyhow::Result<Started> {
+    let db = Database::connect(&settings.database).await?;
+    let mounted = crate::satellites::mount(&db);
+    mounted.satellites.migrate(&db).await.context("cannot apply the satellites' migrations")?;
+    let location = storage.location();
+    let first_admin = marquee_control_api::auth::first_admin(&db).await.context("cannot read the users")?;
+    let mut state =
+        AppState::new(db.clone(), storage, settings).await.context("cannot read the access-token secret")?;
+    if let Some(mut playback) = playback {
+        // Beyond owners, admins and public assets, commerce says who may watch.
+        playback.entitlements = mounted.entitlements.clone();
+        state = state.with_playback(playback);
+    }
+    let dispatcher = Dispatcher::new(state.db.clone(), DispatcherSettings::from(settings))
+        .context("cannot start the webhook dispatcher")?
+        .with_metrics(state.metrics.registry())
+        .context("cannot register the webhook metrics")?;
+    let farm = state.farm.clone();
+    let api = Api::bind_with(settings, state, mounted.satellites)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    Ok(Started { api, dispatcher, farm, location, first_admin, db })
+}
+
+impl Started {
+    /// Where the API listens.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.api.local_addr()
+    }
+
+    /// Serves until `shutdown` completes; then lets in-flight requests, the webhook dispatcher's step in progress
+    /// and the lease sweeper finish.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        };
+        let sweeping = marquee_control_api::farm::sweeper::spawn(self.farm, stopped(stopping.clone()));
+        let dispatching = self.dispatcher.spawn(stopped(stopping));
+        self.api
+            .run(async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            })
+            .await;
+        dispatching.await.context("the webhook dispatcher failed")?;
+        sweeping.await.context("the lease sweeper failed")?;
+        Ok(())
+    }
 }
 
 /// `marquee config check` for the `[api]` section: the values and the storage location, without opening

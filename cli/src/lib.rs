@@ -7,6 +7,7 @@
 //! - [`config`]: the file the services read, and their settings' registration; [`config_command`]: `marquee
 //!   config check` and `marquee config example`.
 //! - [`sign`]: `marquee sign` and `marquee keygen`.
+//! - [`up`]: `marquee up`, every part in one process over one data directory.
 //! - [`admin`]: `marquee admin create` (accounts, on the API's database); [`upload`]: `marquee upload`, a tus
 //!   client with a progress bar that resumes.
 
@@ -20,5 +21,6 @@ pub mod satellites;
 pub mod shutdown;
 pub mod sign;
 pub mod transcode;
+pub mod up;
 pub mod upload;
 pub mod worker;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use marquee::{admin, api, config, config_command, edge, origin, sign, transcode, upload, worker};
+use marquee::{admin, api, config, config_command, edge, origin, sign, transcode, up, upload, worker};
 
 /// Marquee: a self-hosted video platform engine. Transcodes films into adaptive-bitrate CMAF ladders with
 /// HLS and DASH manifests; later releases serve them from an origin and edge caches.
@@ -33,6 +33,17 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole platform on this machine: the control API with the catalog, commerce and analytics, a
+    /// transcode worker, the origin and an edge cache, over SQLite and one data directory. Nothing to set up.
+    ///
+    /// The first start makes an admin (its password is printed once) and signing keys. Stopping (Ctrl-C,
+    /// SIGTERM) and starting again keeps users, catalog, assets and uploads; a transcode that was running
+    /// starts again.
+    ///
+    /// Example: marquee up
+    ///
+    /// Example: marquee up --data-dir /srv/marquee --listen 0.0.0.0:8090 --media-listen 0.0.0.0:8091
+    Up(up::UpArgs),
     /// Transcode a film into an adaptive-bitrate CMAF ladder with HLS and DASH manifests.
     ///
     /// Writes OUT/master.m3u8 (HLS) and OUT/manifest.mpd (DASH) plus one folder per rendition with
@@ -119,6 +130,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let result = match cli.command {
+        Command::Up(args) => up::run(args),
         Command::Transcode(args) => transcode::run(args),
         Command::Presets => transcode::list_presets(),
         Command::Encoders => transcode::list_encoders(),
