@@ -9,6 +9,7 @@
 //!   packaging threads (`packaging.rs`) place each encoded sample on the presentation timeline
 //!   (`timeline.rs`, pure) and segment it, and `publish.rs` writes, publishes and cleans up the output.
 //! - [`progress`]: events for progress bars and workers.
+//! - [`sample`]: a generated short film (test sources), what `marquee up` publishes on first start.
 
 pub mod encoder;
 mod error;
@@ -19,6 +20,7 @@ pub mod probe;
 pub mod progress;
 mod publish;
 mod run;
+pub mod sample;
 mod timeline;
 
 pub use error::TranscodeError;
