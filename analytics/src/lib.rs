@@ -192,6 +192,7 @@ impl Satellite for Analytics {
                 };
                 tasks.push(tokio::spawn(writer::run(
                     app.db.clone(),
+                    app.clock.clone(),
                     receiver,
                     metrics.clone(),
                     settings,
@@ -202,12 +203,14 @@ impl Satellite for Analytics {
         }
         tasks.push(tokio::spawn(housekeeping(
             app.db.clone(),
+            app.clock.clone(),
             self.limiter.clone(),
             self.settings.events_retention,
             stopping.clone(),
         )));
         tasks.push(tokio::spawn(recommend::run(
             app.db.clone(),
+            app.clock.clone(),
             self.features.clone(),
             self.model.clone(),
             metrics,
@@ -245,6 +248,7 @@ impl MostWatched {
 /// Every [`HOUSEKEEPING_EVERY`]: deletes events older than `retention` and forgets idle addresses.
 async fn housekeeping(
     db: marquee_control_api::Database,
+    clock: marquee_control_api::clock::Clock,
     limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     retention: Duration,
     mut stopping: watch::Receiver<bool>,
@@ -257,7 +261,8 @@ async fn housekeeping(
             _ = tick.tick() => {
                 limiter.retain_recent();
                 limiter.shrink_to_fit();
-                let before = marquee_control_api::auth::now_ms()
+                let before = clock
+                    .now_ms()
                     .saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
                 match store::delete_events_before(&db, before).await {
                     Ok(0) => {}

@@ -7,7 +7,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use marquee_control_api::auth::now_ms;
+use marquee_control_api::clock::Clock;
 use marquee_control_api::Database;
 use marquee_recommendations::{Model, Settings, TitleFeatures};
 use tokio::sync::watch;
@@ -63,11 +63,12 @@ impl CurrentModel {
 /// Builds a model from the database now.
 pub async fn build(
     db: &Database,
+    clock: &Clock,
     features: &dyn TitleFeaturesSource,
     settings: &RecommendSettings,
 ) -> Result<Model, String> {
     let window = i64::try_from(settings.window.as_millis()).unwrap_or(i64::MAX);
-    let log = store::watch_log(db, now_ms().saturating_sub(window), settings.max_views)
+    let log = store::watch_log(db, clock.now_ms().saturating_sub(window), settings.max_views)
         .await
         .map_err(|e| format!("cannot read the watch log: {e}"))?;
     let features = features.title_features().await.map_err(|e| format!("cannot read the titles' features: {e}"))?;
@@ -80,6 +81,7 @@ pub async fn build(
 /// Rebuilds `current` every [`RecommendSettings::rebuild_every`] until `stopping` turns true.
 pub async fn run(
     db: Database,
+    clock: Clock,
     features: Arc<dyn TitleFeaturesSource>,
     current: Arc<CurrentModel>,
     metrics: AnalyticsMetrics,
@@ -93,7 +95,7 @@ pub async fn run(
             () = crate::writer::stopped(&mut stopping) => break,
             _ = tick.tick() => {
                 let started = Instant::now();
-                match build(&db, features.as_ref(), &settings).await {
+                match build(&db, &clock, features.as_ref(), &settings).await {
                     Ok(model) => {
                         metrics.model_built(model.titles(), started.elapsed().as_secs_f64());
                         current.set(model);

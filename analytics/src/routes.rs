@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use governor::DefaultKeyedRateLimiter;
-use marquee_control_api::auth::{client_ip, now_ms, Caller, MaybeCaller, Role};
+use marquee_control_api::auth::{client_ip, Caller, MaybeCaller, Role};
 use marquee_control_api::error::extract::{Json, Path, Query};
 use marquee_control_api::error::ErrorBody;
 use marquee_control_api::{ApiError, AppState};
@@ -148,7 +148,7 @@ pub async fn beacons(
             format!("send at most {} events per request", shared.max_beacons_per_request),
         ));
     }
-    let now = now_ms();
+    let now = state.app.clock.now_ms();
     let user = caller.as_ref().map(|c| c.user_id.as_str());
     let mut accepted: Vec<Beacon> = Vec::with_capacity(batch.events.len());
     let mut rejected = Vec::new();
@@ -263,7 +263,7 @@ pub async fn asset_analytics(
     Query(query): Query<RangeQuery>,
 ) -> Result<Json<AnalyticsReport>, ApiError> {
     caller.require(Role::Creator)?;
-    let now = now_ms();
+    let now = state.app.clock.now_ms();
     let (from, to) = query.range(now)?;
     marquee_control_api::assets::routes::owned(&state.app, &caller, &id).await?;
     let views = store::asset_views(&state.app.db, &id, from, to).await?;
@@ -283,7 +283,7 @@ pub async fn title_analytics(
 ) -> Result<Json<AnalyticsReport>, ApiError> {
     caller.require(Role::Creator)?;
     check_path_id(&id)?;
-    let now = now_ms();
+    let now = state.app.clock.now_ms();
     let (from, to) = query.range(now)?;
     let owner = (!caller.is_admin()).then_some(caller.user_id.as_str());
     let views = store::title_views(&state.app.db, &id, owner, from, to).await?;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use marquee_control_api::auth::now_ms;
+use marquee_control_api::clock::Clock;
 use marquee_control_api::Database;
 use tokio::sync::{mpsc, watch};
 
@@ -26,6 +26,7 @@ pub struct WriterSettings {
 /// Runs until `stopping` turns true (or its sender is gone), then writes what is queued and returns.
 pub async fn run(
     db: Database,
+    clock: Clock,
     mut queue: mpsc::Receiver<Beacon>,
     metrics: AnalyticsMetrics,
     settings: WriterSettings,
@@ -44,12 +45,12 @@ pub async fn run(
                     break;
                 }
                 if buffer.len() >= batch {
-                    flush(&db, &mut buffer, &metrics).await;
+                    flush(&db, &clock, &mut buffer, &metrics).await;
                 }
             }
             _ = tick.tick() => {
                 if !buffer.is_empty() {
-                    flush(&db, &mut buffer, &metrics).await;
+                    flush(&db, &clock, &mut buffer, &metrics).await;
                 }
             }
         }
@@ -62,11 +63,11 @@ pub async fn run(
             break;
         }
         if buffer.len() >= batch {
-            flush(&db, &mut buffer, &metrics).await;
+            flush(&db, &clock, &mut buffer, &metrics).await;
         }
     }
     if !buffer.is_empty() {
-        flush(&db, &mut buffer, &metrics).await;
+        flush(&db, &clock, &mut buffer, &metrics).await;
     }
     metrics.queued.set(0);
     tracing::info!("Analytics batch writer stopped.");
@@ -77,12 +78,12 @@ pub(crate) async fn stopped(stopping: &mut watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
 }
 
-async fn flush(db: &Database, buffer: &mut Vec<Beacon>, metrics: &AnalyticsMetrics) {
+async fn flush(db: &Database, clock: &Clock, buffer: &mut Vec<Beacon>, metrics: &AnalyticsMetrics) {
     let beacons = std::mem::take(buffer);
     let count = beacons.len() as u64;
     for attempt in 1..=WRITE_ATTEMPTS {
         let started = Instant::now();
-        match store::write_batch(db, beacons.clone(), now_ms()).await {
+        match store::write_batch(db, beacons.clone(), clock.now_ms()).await {
             Ok(outcome) => {
                 metrics.batch(&outcome, started.elapsed().as_secs_f64());
                 return;

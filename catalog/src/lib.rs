@@ -2,7 +2,7 @@
 //! and their credits, artwork, availability windows, and the assets each title plays.
 //!
 //! - Pure: [`model`] (title kinds, fields and their rules), [`availability`] (windows and the rule that reads
-//!   them), [`cursor`] (signed pagination cursors), [`artwork`] (image formats and storage keys).
+//!   them), [`artwork`] (image formats and storage keys).
 //! - [`store`]: the tables; [`listing`]: what a caller sees, as SQL; [`indexing`]: the search index entries.
 //! - [`routes`]: `/v1/titles`, `/v1/people`, `/v1/home`.
 //! - Boundaries others implement: [`index::CatalogIndex`] (search), [`popularity::Popularity`] (analytics).
@@ -14,8 +14,6 @@
 
 pub mod artwork;
 pub mod availability;
-pub mod clock;
-pub mod cursor;
 pub mod index;
 pub mod indexing;
 pub mod listing;
@@ -32,7 +30,6 @@ use marquee_control_api::satellite::Migrations;
 use marquee_control_api::{AppState, Satellite};
 use sqlx::migrate::Migrator;
 
-pub use clock::Clock;
 pub use index::{CatalogIndex, IndexEntry, NoIndex};
 pub use lookup::{titles_of_asset, TitleFacts};
 pub use popularity::{NoPopularity, Popularity};
@@ -45,25 +42,18 @@ static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 pub struct Catalog {
     index: Arc<dyn CatalogIndex>,
     popularity: Arc<dyn Popularity>,
-    clock: Clock,
 }
 
 impl Catalog {
-    /// A catalog that keeps `index` current (use [`NoIndex`] without search), with no viewing figures and the
-    /// system clock.
+    /// A catalog that keeps `index` current (use [`NoIndex`] without search), with no viewing figures. What
+    /// is available now is decided by the API's clock (`AppState::clock`).
     pub fn new(index: Arc<dyn CatalogIndex>) -> Self {
-        Self { index, popularity: Arc::new(NoPopularity), clock: Clock::system() }
+        Self { index, popularity: Arc::new(NoPopularity) }
     }
 
     /// Fills the home page's "most watched this week" row from `popularity` (the analytics satellite).
     pub fn with_popularity(mut self, popularity: Arc<dyn Popularity>) -> Self {
         self.popularity = popularity;
-        self
-    }
-
-    /// Decides what is available now by `clock` (tests move it across windows).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
         self
     }
 }
@@ -100,12 +90,7 @@ impl Satellite for Catalog {
     }
 
     fn routes(&self, app: &AppState) -> Router<AppState> {
-        routes::router(routes::CatalogState::new(
-            app.clone(),
-            self.index.clone(),
-            self.popularity.clone(),
-            self.clock.clone(),
-        ))
+        routes::router(routes::CatalogState::new(app.clone(), self.index.clone(), self.popularity.clone()))
     }
 
     fn openapi(&self) -> utoipa::openapi::OpenApi {

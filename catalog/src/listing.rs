@@ -2,11 +2,20 @@
 //! written as a predicate over a title and its ancestors, and keyset pagination. The query is built here as
 //! text and parameters; [`fetch`] runs it.
 
+use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
-use crate::cursor::Position;
 use crate::model::TitleKind;
 use crate::store::{self, Title, TITLE_COLUMNS};
+
+/// Where a page ended: the last item's sort key, carried in a signed cursor (`marquee_control_api::cursor`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// A number sorted on before the id (a season's or an episode's), when the list is in number order.
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<i64>,
+    pub id: String,
+}
 
 /// Who is looking, as far as seeing titles goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -92,12 +92,13 @@ pub async fn start(
     playback: Option<Playback>,
 ) -> anyhow::Result<Started> {
     let db = Database::connect(&settings.database).await?;
-    let mounted = crate::satellites::mount(&db);
-    mounted.satellites.migrate(&db).await.context("cannot apply the satellites' migrations")?;
     let location = storage.location();
     let first_admin = marquee_control_api::auth::first_admin(&db).await.context("cannot read the users")?;
     let mut state =
         AppState::new(db.clone(), storage, settings).await.context("cannot read the access-token secret")?;
+    // The satellites read the state's database and clock (the system's): one time for playback and all of them.
+    let mounted = crate::satellites::mount(&state);
+    mounted.satellites.migrate(&state.db).await.context("cannot apply the satellites' migrations")?;
     if let Some(mut playback) = playback {
         // Beyond owners, admins and public assets, commerce says who may watch.
         playback.entitlements = mounted.entitlements.clone();

@@ -15,14 +15,13 @@ use std::sync::Arc;
 use marquee_analytics::{Analytics, AnalyticsSettings, MostWatched, TitleFeatures, TitleFeaturesSource};
 use marquee_catalog::availability::Window;
 use marquee_catalog::{Catalog, Popularity};
-use marquee_commerce::clock::{Clock, SystemClock};
 use marquee_commerce::domain::title::{AvailabilityWindow, TitleFacts};
 use marquee_commerce::provider::PaymentProvider;
 use marquee_commerce::test_provider::TestProvider;
 use marquee_commerce::titles::Titles;
 use marquee_commerce::Commerce;
 use marquee_control_api::playback::Entitlements;
-use marquee_control_api::{ApiError, Database, Satellites};
+use marquee_control_api::{ApiError, AppState, Database, Satellites};
 use marquee_search::Search;
 
 /// What `marquee api` mounts, and the entitlements its playback asks.
@@ -31,32 +30,33 @@ pub struct Mounted {
     pub entitlements: Arc<dyn Entitlements>,
 }
 
-/// What the satellites take from outside: the payment provider and commerce's clock.
+/// What the satellites take from outside: the payment provider. (Their clock is the API's, `AppState::clock`.)
 pub struct Parts {
     pub provider: Arc<dyn PaymentProvider>,
-    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for Parts {
     /// The built-in test provider (no real payment network is wired in: a provider such as Stripe would
-    /// implement [`PaymentProvider`] and replace it here) and the system clock.
+    /// implement [`PaymentProvider`] and replace it here).
     fn default() -> Self {
-        Self { provider: Arc::new(TestProvider::new()), clock: Arc::new(SystemClock) }
+        Self { provider: Arc::new(TestProvider::new()) }
     }
 }
 
-/// Every satellite over `db`, glued together, with the default [`Parts`].
-pub fn mount(db: &Database) -> Mounted {
-    mount_with(db, Parts::default())
+/// Every satellite over `app`'s database and clock, glued together, with the default [`Parts`].
+pub fn mount(app: &AppState) -> Mounted {
+    mount_with(app, Parts::default())
 }
 
-/// Every satellite over `db`, glued together, with `parts` (tests pass a test clock and keep the provider).
-pub fn mount_with(db: &Database, parts: Parts) -> Mounted {
+/// Every satellite over `app`'s database and clock, glued together, with `parts` (tests keep the provider, to
+/// sign its webhooks). Every satellite reads `app.clock`, so a test that moves it moves time for all of them.
+pub fn mount_with(app: &AppState, parts: Parts) -> Mounted {
+    let db = &app.db;
     // Search indexes the catalog inside the catalog's own transactions.
     let search = Search::new();
     let catalog = Catalog::new(Arc::new(search.index()))
         .with_popularity(Arc::new(AnalyticsPopularity(MostWatched::new(db.clone()))));
-    let commerce = Commerce::new(Arc::new(CatalogTitles { db: db.clone() }), parts.provider, parts.clock);
+    let commerce = Commerce::new(Arc::new(CatalogTitles { db: db.clone() }), parts.provider, app.clock.clone());
     let analytics =
         Analytics::new(AnalyticsSettings::default()).with_title_features(Arc::new(CatalogFeatures { db: db.clone() }));
     let entitlements = commerce.entitlements();

@@ -1,53 +1,58 @@
 //! Issue #11 end to end, over HTTP on SQLite and PostgreSQL, with the satellites mounted and glued exactly as
 //! `marquee api` mounts them (`marquee::satellites::mount_with`): an admin builds a small catalog, a viewer
 //! finds it with typos, viewers are refused playback, subscribe, rent with a card that confirms later, see their rental expire and a renewal
-//! fail, an order retried under one key charges once, and a played view reaches the analytics and `/metrics`.
+//! fail, an order retried under one key charges once, a played view reaches the analytics and `/metrics`, and a
+//! canceled subscription stops playback within one short-lived token's lifetime. One clock, the API's, moves for
+//! all of it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use marquee::satellites::{mount_with, Parts};
-use marquee_commerce::clock::{Clock, TestClock};
 use marquee_commerce::test_provider::TestProvider;
-use marquee_control_api::auth::{now_ms, Role};
+use marquee_control_api::auth::Role;
+use marquee_control_api::clock::TestClock;
 use marquee_control_api::on_both_engines;
-use marquee_control_api::playback::Playback;
+use marquee_control_api::playback::{Playback, DEFAULT_PLAYBACK_TTL};
 use marquee_control_api::testing::*;
 use serde_json::{json, Value};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// The API with every satellite, the test provider (kept, to sign its webhooks) and commerce's clock.
+/// The API with every satellite, the test provider (kept, to sign its webhooks), the API's clock (which
+/// playback and every satellite read) and the keys the origin verifies playback URLs with.
 struct Platform {
     api: TestApi,
     provider: Arc<TestProvider>,
-    clock: Arc<TestClock>,
+    clock: TestClock,
+    keys: marquee_signing::KeyRing,
 }
 
 impl Platform {
     async fn start(engine: Engine) -> Self {
         let provider = Arc::new(TestProvider::new());
-        let clock = Arc::new(TestClock::at_system_time());
-        let parts = Parts { provider: provider.clone(), clock: clock.clone() };
+        let parts = Parts { provider: provider.clone() };
         let text = marquee_signing::generate_key_file_toml("k1").unwrap();
         let keys = marquee_signing::KeyRing::from_toml("keys.toml", &text).unwrap();
+        let signing = keys.clone();
         let api = TestApi::start_mounted(
             TestDatabase::new(engine),
             |_| {},
             false,
-            move |db| {
-                let mounted = mount_with(db, parts);
+            move |app| {
+                let mounted = mount_with(app, parts);
                 let playback = Playback {
-                    keys,
+                    keys: signing,
                     base_url: "https://cdn.example.com".into(),
-                    ttl: Duration::from_secs(300),
+                    ttl: DEFAULT_PLAYBACK_TTL,
                     entitlements: mounted.entitlements,
                 };
                 (mounted.satellites, Some(playback))
             },
         )
         .await;
-        Self { api, provider, clock }
+        let clock = api.clock.clone();
+        Self { api, provider, clock, keys }
     }
 
     /// A request as `token` (`""`: anonymous) with more headers; the answer.
@@ -88,8 +93,9 @@ impl Platform {
         self.call("POST", &format!("/v1/assets/{asset}/playback"), token, &[], None).await
     }
 
-    /// Playback must give signed URLs for `asset`.
-    async fn plays(&self, token: &str, asset: &str) {
+    /// Playback must give signed URLs for `asset`, valid from now for the default lifetime, with a time to ask
+    /// again before they expire; the answer.
+    async fn plays(&self, token: &str, asset: &str) -> Value {
         let answer = self.play(token, asset).await;
         assert_eq!(answer.status, 200, "{}", answer.text());
         let urls = answer.json();
@@ -97,6 +103,18 @@ impl Platform {
             let url = urls[field].as_str().unwrap_or_else(|| panic!("{urls}"));
             assert!(url.starts_with("https://cdn.example.com/") && url.contains(&format!("/media/{asset}/")), "{url}");
         }
+        let now = self.clock.clock().now_s();
+        let (expires_at, refresh_at) = (urls["expires_at"].as_u64().unwrap(), urls["refresh_at"].as_u64().unwrap());
+        assert_eq!(expires_at, now + DEFAULT_PLAYBACK_TTL.as_secs(), "{urls}");
+        assert!(now < refresh_at && refresh_at < expires_at, "{urls}");
+        urls
+    }
+
+    /// Whether the origin's signature check accepts `url` at `now` (Unix seconds), or why not.
+    fn origin_accepts(&self, url: &str, now: u64) -> Result<(), marquee_signing::TokenError> {
+        let path = url.strip_prefix("https://cdn.example.com").unwrap();
+        let client = marquee_signing::ClientContext::default();
+        marquee_signing::Verifier::new(self.keys.clone()).verify_token_path(path, now, client).map(|_| ())
     }
 
     /// Playback must be refused with 403 and `expected`.
@@ -338,7 +356,7 @@ on_both_engines!(a_catalog_is_built_sold_played_and_measured, |engine: Engine| a
     p.plays(&pat, &feature).await;
 
     // A played view's beacons (start, first frame, heartbeats, end) reach the analytics and `/metrics`.
-    let start = now_ms() - 60_000;
+    let start = p.clock.now_ms() - 60_000;
     let beacon = |kind: &str, at: i64, extra: Value| {
         let mut event = json!({"view_id": "view-1", "asset_id": feature, "title_id": film, "type": kind,
             "at": start + at});
@@ -381,5 +399,37 @@ on_both_engines!(a_catalog_is_built_sold_played_and_measured, |engine: Engine| a
     let home = p.expect(200, "GET", "/v1/home", &pat, None).await;
     let watched = home["rows"].as_array().unwrap().iter().find(|r| r["key"] == "most_watched_week").cloned();
     assert_eq!(watched.map(|row| row["items"][0]["id"].clone()), Some(json!(film)), "{home}");
+
+    // Short-lived tokens: the first viewer cancels at the period's end and keeps watching until then; the URLs
+    // issued a minute before the end work at the origin for their short lifetime only, and at the end the next
+    // call for fresh URLs (the player's refresh) is refused.
+    let subscription = p.subscription(&vic).await;
+    let canceled = p
+        .expect(200, "POST", &format!("/v1/subscriptions/{}/cancel?at_period_end=true", id(&subscription)), &vic, None)
+        .await;
+    let period_end = canceled["current_period_end"].as_i64().unwrap();
+    p.clock.set(period_end - 60_000);
+    let last = p.plays(&vic, &pilot).await;
+    let expires_at = last["expires_at"].as_u64().unwrap();
+    let hls = last["hls_url"].as_str().unwrap();
+    let segment = hls.replace("master.m3u8", "video_720p/seg_00001.m4s");
+    p.clock.set(period_end);
+    p.expect(200, "POST", "/v1/commerce/renewals", &admin, None).await;
+    p.refused(&vic, &pilot, "not_subscribed").await;
+    // What was issued still plays out its lifetime (the promise: stopped within one token lifetime, not at once)…
+    let now = p.clock.clock().now_s();
+    assert!(expires_at > now && expires_at - now <= DEFAULT_PLAYBACK_TTL.as_secs());
+    assert_eq!(p.origin_accepts(hls, now), Ok(()));
+    assert_eq!(p.origin_accepts(&segment, expires_at - 1), Ok(()));
+    // …and the origin refuses it, manifest and segments alike, once the clock passes `expires_at`.
+    p.clock.set(i64::try_from(expires_at).unwrap() * 1000);
+    let now = p.clock.clock().now_s();
+    for url in [hls, &segment, last["dash_url"].as_str().unwrap()] {
+        assert!(
+            matches!(p.origin_accepts(url, now), Err(marquee_signing::TokenError::Expired { .. })),
+            "{url} at {now}"
+        );
+    }
+    p.refused(&vic, &pilot, "not_subscribed").await;
     p.api.stop().await;
 });

@@ -26,7 +26,8 @@ impl Entitlements for CommerceEntitlements {
             return Ok(false);
         }
         let holdings = store::holdings(db.pool(), &viewer.caller.user_id).await?;
-        let now = self.core.clock.now_ms();
+        // The API's clock, read once for the request (the same time playback signs with).
+        let now = viewer.now_ms;
         match entitled_to_any(&holdings, &titles, now, viewer.region) {
             None => Ok(false),
             Some(Ok(Grant::Rental { id, first_play: true })) => {

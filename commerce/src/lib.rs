@@ -6,7 +6,7 @@
 //!   the entitlement rule.
 //! - [`satellite`]: [`Commerce`], what `marquee api` mounts: `Commerce::new(titles, provider, clock)`, its
 //!   [`Commerce::entitlements`] for `Playback::entitlements`, and [`Commerce::renew_due`].
-//! - [`titles`]: the [`titles::Titles`] trait the catalog implements; [`clock`]: the time decisions use.
+//! - [`titles`]: the [`titles::Titles`] trait the catalog implements (time is the API's clock, `AppState::clock`).
 //! - [`provider`]: the [`provider::PaymentProvider`] trait; [`test_provider`]: the built-in one.
 //! - [`orders`] and [`renewals`]: paying, fulfilling and renewing; [`store`]: the tables; [`routes`]: HTTP.
 
@@ -14,7 +14,7 @@
 //! Wiring it into `marquee api` (the catalog implements [`titles::Titles`]):
 //!
 //! ```ignore
-//! let commerce = Commerce::new(catalog_titles, Arc::new(TestProvider::new()), Arc::new(SystemClock));
+//! let commerce = Commerce::new(catalog_titles, Arc::new(TestProvider::new()), app.clock.clone());
 //! let playback = Playback { entitlements: commerce.entitlements(), ttl: Duration::from_secs(300), .. };
 //! let satellites = Satellites::new().with(commerce.clone());
 //! ```
@@ -23,7 +23,6 @@
 //! asset the caller does not own, so a canceled subscription stops new playback at once, and URLs already
 //! handed out stop working when their token expires (`Playback::ttl`).
 
-pub mod clock;
 pub mod domain;
 pub mod entitlements;
 pub mod model;

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use axum::Router;
+use marquee_control_api::clock::Clock;
 use marquee_control_api::satellite::Migrations;
 use marquee_control_api::{ApiError, AppState, Satellite};
 use sqlx::migrate::Migrator;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::clock::Clock;
 use crate::entitlements::CommerceEntitlements;
 use crate::model::RenewalReport;
 use crate::provider::PaymentProvider;
@@ -29,15 +29,16 @@ pub struct Commerce {
 }
 
 impl Commerce {
-    /// Over the catalog's titles, a payment provider and a clock ([`crate::clock::SystemClock`] in production).
-    pub fn new(titles: Arc<dyn Titles>, provider: Arc<dyn PaymentProvider>, clock: Arc<dyn Clock>) -> Self {
+    /// Over the catalog's titles, a payment provider and the clock of the API it is mounted on (`app.clock`:
+    /// commerce's periods and rentals must run on the same time as playback).
+    pub fn new(titles: Arc<dyn Titles>, provider: Arc<dyn PaymentProvider>, clock: Clock) -> Self {
         Self::with_settings(titles, provider, clock, CommerceSettings::default())
     }
 
     pub fn with_settings(
         titles: Arc<dyn Titles>,
         provider: Arc<dyn PaymentProvider>,
-        clock: Arc<dyn Clock>,
+        clock: Clock,
         settings: CommerceSettings,
     ) -> Self {
         Self { core: Arc::new(Core { titles, provider, clock, settings }) }

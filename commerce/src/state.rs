@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use marquee_control_api::clock::Clock;
 use marquee_control_api::AppState;
 
-use crate::clock::Clock;
 use crate::provider::PaymentProvider;
 use crate::titles::Titles;
 
@@ -41,7 +41,8 @@ impl Default for CommerceSettings {
 pub struct Core {
     pub titles: Arc<dyn Titles>,
     pub provider: Arc<dyn PaymentProvider>,
-    pub clock: Arc<dyn Clock>,
+    /// The API's clock ([`AppState::clock`]).
+    pub clock: Clock,
     pub settings: CommerceSettings,
 }
 

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use marquee_commerce::clock::TestClock;
 use marquee_commerce::model::NewOrder;
 use marquee_commerce::test_provider::TestProvider;
 use marquee_commerce::titles::{AvailabilityWindow, InMemoryTitles, TitleFacts};
 use marquee_commerce::{Commerce, CommerceSettings};
 use marquee_control_api::auth::{Caller, Credential, Role};
+use marquee_control_api::clock::TestClock;
 use marquee_control_api::on_both_engines;
 use marquee_control_api::playback::Playback;
 use marquee_control_api::testing::*;
@@ -21,7 +21,8 @@ const HOUR: Duration = Duration::from_secs(3600);
 struct Shop {
     api: TestApi,
     commerce: Commerce,
-    clock: Arc<TestClock>,
+    /// The API's clock, which commerce and playback both read.
+    clock: TestClock,
     provider: Arc<TestProvider>,
     titles: Arc<InMemoryTitles>,
     admin: String,
@@ -31,22 +32,31 @@ struct Shop {
 
 impl Shop {
     async fn start(engine: Engine) -> Self {
-        let clock = Arc::new(TestClock::at_system_time());
         let provider = Arc::new(TestProvider::new());
         let titles = Arc::new(InMemoryTitles::new());
         // Renewals only when a test asks (the background task's first run finds nothing due).
         let settings =
             CommerceSettings { renewal_interval: Duration::from_secs(24 * 3600), ..CommerceSettings::default() };
-        let commerce = Commerce::with_settings(titles.clone(), provider.clone(), clock.clone(), settings);
-        let text = marquee_signing::generate_key_file_toml("k1").unwrap();
-        let playback = Playback {
-            keys: marquee_signing::KeyRing::from_toml("keys.toml", &text).unwrap(),
-            base_url: "https://cdn.example.com".into(),
-            ttl: Duration::from_secs(300),
-            entitlements: commerce.entitlements(),
-        };
-        let satellites = Satellites::new().with(commerce.clone());
-        let api = TestApi::start_custom(TestDatabase::new(engine), |_| {}, Some(playback), false, satellites).await;
+        let mut mounted = None;
+        let api = TestApi::start_mounted(
+            TestDatabase::new(engine),
+            |_| {},
+            false,
+            |app| {
+                let commerce = Commerce::with_settings(titles.clone(), provider.clone(), app.clock.clone(), settings);
+                let text = marquee_signing::generate_key_file_toml("k1").unwrap();
+                let playback = Playback {
+                    keys: marquee_signing::KeyRing::from_toml("keys.toml", &text).unwrap(),
+                    base_url: "https://cdn.example.com".into(),
+                    ttl: Duration::from_secs(300),
+                    entitlements: commerce.entitlements(),
+                };
+                mounted = Some(commerce.clone());
+                (Satellites::new().with(commerce), Some(playback))
+            },
+        )
+        .await;
+        let (commerce, clock) = (mounted.unwrap(), api.clock.clone());
         let admin = api.signed_in("ada@example.com", Role::Admin).await;
         let creator = api.signed_in("cora@example.com", Role::Creator).await;
         let asset = api.uploaded(&creator).await;
@@ -91,7 +101,6 @@ impl Shop {
     }
 
     fn now_ms(&self) -> i64 {
-        use marquee_commerce::clock::Clock;
         self.clock.now_ms()
     }
 }

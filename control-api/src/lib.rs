@@ -9,11 +9,13 @@
 //! - [`state`]: what every handler may use; [`server`]: the router, its middleware and serving on
 //!   `marquee-http`; [`routes`]: the `/v1` routes of each resource module.
 //! - [`satellite`]: how the catalog, commerce and analytics libraries are mounted beside these routes.
+//! - [`clock`]: the one clock (tests move it); [`cursor`]: signed pagination cursors for the satellites' lists.
 //! - [`error`]: the one JSON error format; [`openapi`]: the generated OpenAPI document; [`metrics`].
 
 pub mod assets;
 pub mod auth;
 pub mod clock;
+pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod events;

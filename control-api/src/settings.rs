@@ -98,7 +98,8 @@ pub struct ApiSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[setting(value_name = "URL", heading = PLAYBACK, placeholder = "https://cdn.example.com")]
     pub playback_base_url: Option<String>,
-    /// How long playback URLs are valid.
+    /// How long playback URLs are valid. Short (minutes): players ask again at the answer's `refresh_at`, and
+    /// each request checks the viewer's entitlement again, so a canceled subscription stops within one lifetime.
     #[serde(with = "marquee_settings::human::duration")]
     #[setting(value_name = "DURATION", heading = PLAYBACK)]
     pub playback_ttl: Duration,

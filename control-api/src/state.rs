@@ -8,6 +8,8 @@ use marquee_storage::ObjectStore;
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::state::{AuthPolicy, AuthState};
 use crate::auth::tokens::AccessTokens;
+use crate::clock::Clock;
+use crate::cursor::CursorKey;
 use crate::db::Database;
 use crate::farm::config::FarmConfig;
 use crate::farm::metrics::FarmMetrics;
@@ -31,6 +33,11 @@ pub struct AppState {
     pub playback: Option<Playback>,
     /// The transcode farm: job claims, leases and the assets they work on.
     pub farm: Farm,
+    /// What "now" is for playback and the satellites (the system's clock unless a test sets its own).
+    pub clock: Clock,
+    /// Signs the satellites' pagination cursors (derived from the shared secret, so every instance reads
+    /// every other's cursors).
+    pub cursors: CursorKey,
 }
 
 impl AppState {
@@ -38,6 +45,7 @@ impl AppState {
     /// from the database (made on the first start).
     pub async fn new(db: Database, storage: Arc<dyn ObjectStore>, settings: &ApiSettings) -> Result<Self, sqlx::Error> {
         let secret = crate::auth::store::jwt_secret(&db, crate::clock::now_ms()).await?;
+        let cursors = CursorKey::derive(&secret);
         let auth = AuthState {
             tokens: AccessTokens::new(&secret),
             limiter: Arc::new(LoginLimiter::new()),
@@ -67,12 +75,18 @@ impl AppState {
             farm_metrics,
         );
         let ingest = IngestSettings::from(settings);
-        Ok(Self { db, storage, metrics, auth, uploads, ingest, playback: None, farm })
+        Ok(Self { db, storage, metrics, auth, uploads, ingest, playback: None, farm, clock: Clock::system(), cursors })
     }
 
     /// Makes playback URLs with `playback`.
     pub fn with_playback(mut self, playback: Playback) -> Self {
         self.playback = Some(playback);
+        self
+    }
+
+    /// Reads the time from `clock` (tests pass a [`crate::clock::TestClock`]'s).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 }

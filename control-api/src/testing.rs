@@ -7,6 +7,7 @@ pub mod schemathesis;
 use std::net::SocketAddr;
 
 use crate::auth::{now_ms, Role};
+use crate::clock::TestClock;
 use crate::events::{Dispatcher, DispatcherSettings};
 use crate::{Api, ApiSettings, AppState, Database, Satellites};
 use futures_util::FutureExt;
@@ -72,6 +73,9 @@ pub struct TestApi {
     pub addr: SocketAddr,
     pub db: Database,
     pub database: TestDatabase,
+    /// The API's clock ([`AppState::clock`]): it starts at the system's time and stands still until the test
+    /// moves it, for playback and every satellite at once.
+    pub clock: TestClock,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,
 }
@@ -119,23 +123,24 @@ impl TestApi {
         Self::start_mounted(database, adjust, dispatch, |_| (satellites, playback)).await
     }
 
-    /// As [`TestApi::start_custom`], with the satellites and playback made by `mount` over the opened
-    /// database (as `marquee api` mounts them: satellites glued together need the database first).
+    /// As [`TestApi::start_custom`], with the satellites and playback made by `mount` over the API's state
+    /// (as `marquee api` mounts them: satellites glued together need its database and its clock first).
     pub async fn start_mounted(
         database: TestDatabase,
         adjust: impl FnOnce(&mut ApiSettings),
         dispatch: bool,
-        mount: impl FnOnce(&Database) -> (Satellites, Option<crate::playback::Playback>),
+        mount: impl FnOnce(&AppState) -> (Satellites, Option<crate::playback::Playback>),
     ) -> Self {
         let db = Database::connect(&database.url).await.expect("the database opens and migrates");
-        let (satellites, playback) = mount(&db);
+        let clock = TestClock::at_system_time();
         let media = database.dir.path().join("media");
         std::fs::create_dir_all(&media).unwrap();
         let storage = marquee_storage::open(media.to_str().unwrap()).unwrap();
         let mut settings = ApiSettings { listen: "127.0.0.1:0".parse().unwrap(), ..ApiSettings::default() };
         adjust(&mut settings);
+        let mut state = AppState::new(db.clone(), storage, &settings).await.unwrap().with_clock(clock.clock());
+        let (satellites, playback) = mount(&state);
         satellites.migrate(&db).await.expect("the satellites' migrations apply");
-        let mut state = AppState::new(db.clone(), storage, &settings).await.unwrap();
         if let Some(playback) = playback {
             state = state.with_playback(playback);
         }
@@ -163,7 +168,7 @@ impl TestApi {
                 dispatching.await.unwrap();
             }
         });
-        Self { addr, db, database, stop: Some(stop), served: Some(served) }
+        Self { addr, db, database, clock, stop: Some(stop), served: Some(served) }
     }
 
     pub fn url(&self, path: &str) -> String {

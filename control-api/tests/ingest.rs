@@ -6,7 +6,6 @@ mod common;
 
 use marquee_control_api::on_both_engines;
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use common::{call, get, recorded_events, send, Answer, Engine, TestApi, TestData
 use marquee_control_api::assets::model::{AssetStatus, PlaybackPolicy};
 use marquee_control_api::assets::store::{self as assets, NewAsset};
 use marquee_control_api::auth::Role;
-use marquee_control_api::clock::now_ms;
+use marquee_control_api::clock::TestClock;
 use marquee_control_api::db::begin_write;
 use marquee_control_api::uploads::expiry::{ExpiryReport, UploadExpiry, UPLOAD_EXPIRED};
 use marquee_control_api::uploads::service::{source_key_for, UploadSettings, DEFAULT_LOCK_LEASE_MS};
@@ -349,7 +348,7 @@ struct Expiring {
     storage: Arc<dyn ObjectStore>,
     service: UploadService,
     expiry: UploadExpiry,
-    clock: Arc<AtomicI64>,
+    clock: TestClock,
 }
 
 impl Expiring {
@@ -357,16 +356,15 @@ impl Expiring {
         let database = TestDatabase::new(engine);
         let db = Database::connect(&database.url).await.unwrap();
         let storage = storage_of(&database);
-        let clock = Arc::new(AtomicI64::new(now_ms()));
-        let time = clock.clone();
-        let service = UploadService::new(db.clone(), storage.clone(), UploadSettings::default())
-            .with_clock(Arc::new(move || time.load(Ordering::SeqCst)));
+        let clock = TestClock::at_system_time();
+        let service =
+            UploadService::new(db.clone(), storage.clone(), UploadSettings::default()).with_clock(clock.clock());
         let expiry = UploadExpiry::new(db.clone(), service.clone(), Duration::from_secs(60));
         Self { database, db, storage, service, expiry, clock }
     }
 
     fn now(&self) -> i64 {
-        self.clock.load(Ordering::SeqCst)
+        self.clock.now_ms()
     }
 
     /// An asset waiting for its upload, and the upload with `written` of its 1000 bytes stored.

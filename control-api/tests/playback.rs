@@ -52,9 +52,10 @@ on_both_engines!(owners_and_admins_get_signed_urls_others_do_not, |engine: Engin
     let answer = call("POST", &url, &owner, None).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     let urls = answer.json();
-    let now = u64::try_from(marquee_control_api::auth::now_ms() / 1000).unwrap();
-    let expires_at = urls["expires_at"].as_u64().unwrap();
-    assert!((now + 3590..=now + 3601).contains(&expires_at), "{expires_at} vs {now}");
+    // Valid for the TTL from now by the API's clock, with a time to ask again a minute before.
+    let now = api.clock.clock().now_s();
+    let (expires_at, refresh_at) = (urls["expires_at"].as_u64().unwrap(), urls["refresh_at"].as_u64().unwrap());
+    assert_eq!((expires_at, refresh_at), (now + 3600, now + 3540), "{urls}");
     for (field, file) in [("hls_url", "master.m3u8"), ("dash_url", "manifest.mpd")] {
         let url = urls[field].as_str().unwrap();
         let path = url.strip_prefix("https://cdn.example.com").unwrap_or_else(|| panic!("{url}"));
@@ -63,6 +64,9 @@ on_both_engines!(owners_and_admins_get_signed_urls_others_do_not, |engine: Engin
         let (token, rest) = marquee_signing::split_token_path(path).unwrap();
         let client = ClientContext::default();
         verifier.verify(token, rest, now, client).expect("the origin accepts it");
+        verifier.verify(token, rest, expires_at - 1, client).expect("until its last second");
+        let late = verifier.verify(token, rest, expires_at, client);
+        assert!(matches!(late, Err(marquee_signing::TokenError::Expired { .. })), "{late:?}");
         verifier.verify(token, &format!("/{prefix}video_1080p/seg_00001.m4s"), now, client).expect("and its segments");
         assert!(verifier.verify(token, &format!("/media/someone-else/a1/{file}"), now, client).is_err());
     }

@@ -7,12 +7,11 @@ mod common;
 use marquee_control_api::on_both_engines;
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{Engine, TestDatabase};
-use marquee_control_api::clock::now_ms;
+use marquee_control_api::clock::{now_ms, TestClock};
 use marquee_control_api::metrics::{UploadEvent, UploadMetrics};
 use marquee_control_api::uploads::service::{source_key_for, UploadSettings};
 use marquee_control_api::uploads::tus::ChecksumAlgorithm;
@@ -29,7 +28,7 @@ struct Setup {
     db: Database,
     storage: Arc<dyn ObjectStore>,
     service: UploadService,
-    clock: Arc<AtomicI64>,
+    clock: TestClock,
     /// What the service counts.
     metrics: UploadMetrics,
 }
@@ -50,11 +49,10 @@ impl Setup {
     }
 
     fn with_storage(database: TestDatabase, db: Database, storage: Arc<dyn ObjectStore>) -> Self {
-        let clock = Arc::new(AtomicI64::new(now_ms()));
-        let time = clock.clone();
+        let clock = TestClock::at_system_time();
         let metrics = UploadMetrics::new();
         let service = UploadService::new(db.clone(), storage.clone(), settings())
-            .with_clock(Arc::new(move || time.load(Ordering::SeqCst)))
+            .with_clock(clock.clock())
             .with_metrics(metrics.clone());
         Self { database, db, storage, service, clock, metrics }
     }
@@ -254,11 +252,11 @@ on_both_engines!(expiry_cleans_up, |engine: Engine| async move {
     let finished_data = film(20);
     let finished = setup.create(finished_data.len()).await;
     setup.service.append(&finished.id, 0, body(&finished_data, 3), None).await.unwrap();
-    setup.clock.fetch_add(1000, Ordering::SeqCst);
+    setup.clock.advance(std::time::Duration::from_secs(1));
     let fresh = setup.create(10).await;
 
     let expires_at = setup.service.get(&abandoned.id).await.unwrap().expires_at;
-    setup.clock.store(expires_at, Ordering::SeqCst);
+    setup.clock.set(expires_at);
     assert_eq!(tus_error(setup.service.get(&abandoned.id).await).status().as_u16(), 410);
     let late = tus_error(setup.service.append(&abandoned.id, PART as u64 + 5, body(b"x", 1), None).await);
     assert_eq!(late, TusError::Expired);

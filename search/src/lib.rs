@@ -6,9 +6,8 @@
 //! - [`text`], [`query`], [`document`]: folding text into words, a query's words and limits, an entry's
 //!   words by field (pure).
 //! - [`rank`]: how words match and how answers are ordered (pure).
-//! - [`cursor`]: signed pagination cursors (pure).
 //! - [`store`]: the index's tables and the queries that find candidates.
-//! - [`routes`]: `GET /v1/search`.
+//! - [`routes`]: `GET /v1/search`, paged with the control API's signed cursors (`marquee_control_api::cursor`).
 //! - [`corpus`]: a generated catalog with misspelled queries, for tests and benchmarks.
 //!
 //! ```ignore
@@ -18,7 +17,6 @@
 //! ```
 
 pub mod corpus;
-pub mod cursor;
 pub mod document;
 pub mod query;
 pub mod rank;

@@ -1,8 +1,6 @@
 //! `GET /v1/search?q=`: titles and people, best first, a page at a time. Anyone may search (only what is
 //! visible now is found); a request that does send credentials must send valid ones.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
@@ -11,10 +9,8 @@ use marquee_control_api::error::extract::{Json, Query};
 use marquee_control_api::error::{ApiError, ErrorBody};
 use marquee_control_api::AppState;
 use serde::{Deserialize, Serialize};
-use tokio::sync::OnceCell;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::cursor::{CursorError, CursorKey};
 use crate::query::{self, QueryError};
 use crate::store::EntryView;
 use crate::SearchIndex;
@@ -24,29 +20,16 @@ pub const MAX_PAGE: i64 = 50;
 /// Answers per page unless `limit` says otherwise.
 pub const DEFAULT_PAGE: i64 = 20;
 
-/// The search routes' state: the API's, the index and the cursor key (made from the API's secret on first
-/// use, so every instance on one database signs cursors alike).
+/// The search routes' state: the API's (with its clock and cursor key) and the index.
 #[derive(Debug, Clone)]
 pub struct SearchState {
     pub app: AppState,
     pub index: SearchIndex,
-    key: Arc<OnceCell<CursorKey>>,
 }
 
 impl SearchState {
     pub fn new(app: AppState, index: SearchIndex) -> Self {
-        Self { app, index, key: Arc::new(OnceCell::new()) }
-    }
-
-    async fn key(&self) -> Result<&CursorKey, ApiError> {
-        self.key
-            .get_or_try_init(|| async {
-                let now = marquee_control_api::clock::now_ms();
-                let secret = marquee_control_api::auth::store::jwt_secret(&self.app.db, now).await?;
-                Ok::<_, sqlx::Error>(CursorKey::derive(&secret))
-            })
-            .await
-            .map_err(ApiError::from)
+        Self { app, index }
     }
 }
 
@@ -139,8 +122,9 @@ fn refusal_of_query(error: QueryError) -> ApiError {
     ApiError::bad_request(code, error.to_string())
 }
 
-fn refusal_of_cursor(error: CursorError) -> ApiError {
-    ApiError::bad_request("invalid_cursor", format!("{error}: search again without `after`"))
+/// What a cursor is bound to: the query's words (a cursor of one query is refused for another).
+fn cursor_query(words: &[String]) -> String {
+    format!("search?{}", serde_json::to_string(words).expect("words are always JSON"))
 }
 
 /// Titles and people matching `q`, best first: typo-tolerant, prefix-aware, accent-insensitive; exact and
@@ -160,17 +144,17 @@ pub async fn search(
     }
     let words = query::parse(&params.q).map_err(refusal_of_query)?;
     let offset = match &params.after {
-        Some(cursor) => state.key().await?.decode(cursor, &words).map_err(refusal_of_cursor)?,
+        Some(cursor) => state.app.cursors.decode::<u32>(cursor, &cursor_query(&words))?,
         None => 0,
     };
-    let now = marquee_control_api::clock::now_ms();
+    let now = state.app.clock.now_ms();
     let limit = usize::try_from(limit).unwrap_or(1);
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
     let (views, more) = state.index.page(state.app.db.pool(), &words, now, offset, limit).await?;
     let next_cursor = match more {
         true => {
             let next = u32::try_from(offset + limit).unwrap_or(u32::MAX);
-            Some(state.key().await?.encode(next, &words))
+            Some(state.app.cursors.encode(&next, &cursor_query(&words)))
         }
         false => None,
     };

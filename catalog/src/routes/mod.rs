@@ -1,4 +1,5 @@
-//! The catalog's `/v1` routes over its own state (the API's, the index, the popularity source, the clock),
+//! The catalog's `/v1` routes over its own state (the API's, with its clock and cursor key; the index; the
+//! popularity source),
 //! and who may see and change what: admins everything; creators what they own, and what is available; viewers
 //! and anonymous callers only what is available now (anything else is 404 to them).
 
@@ -14,13 +15,10 @@ use axum::Router;
 use marquee_control_api::auth::{Caller, Role};
 use marquee_control_api::{ApiError, AppState};
 use sqlx::AnyConnection;
-use tokio::sync::OnceCell;
 
 use crate::availability::{availability_of_chain, Window};
-use crate::clock::Clock;
-use crate::cursor::{CursorCodec, CursorError, Position};
 use crate::index::CatalogIndex;
-use crate::listing::Audience;
+use crate::listing::{Audience, Position};
 use crate::popularity::Popularity;
 use crate::store::{self, Title};
 
@@ -34,9 +32,6 @@ pub struct CatalogState {
     pub app: AppState,
     pub index: Arc<dyn CatalogIndex>,
     pub popularity: Arc<dyn Popularity>,
-    pub clock: Clock,
-    /// Made from a secret in the database on first use, shared by every API instance.
-    cursors: Arc<OnceCell<CursorCodec>>,
 }
 
 impl AsRef<AppState> for CatalogState {
@@ -46,55 +41,28 @@ impl AsRef<AppState> for CatalogState {
 }
 
 impl CatalogState {
-    pub fn new(app: AppState, index: Arc<dyn CatalogIndex>, popularity: Arc<dyn Popularity>, clock: Clock) -> Self {
-        Self { app, index, popularity, clock, cursors: Arc::new(OnceCell::new()) }
+    pub fn new(app: AppState, index: Arc<dyn CatalogIndex>, popularity: Arc<dyn Popularity>) -> Self {
+        Self { app, index, popularity }
     }
 
     pub async fn connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, ApiError> {
         Ok(self.app.db.pool().acquire().await?)
     }
 
+    /// Now by the API's clock (tests move it across availability windows).
     pub fn now(&self) -> i64 {
-        self.clock.now_ms()
-    }
-
-    async fn cursors(&self) -> Result<&CursorCodec, ApiError> {
-        self.cursors
-            .get_or_try_init(|| async {
-                let key = cursor_secret(&self.app).await?;
-                Ok::<_, ApiError>(CursorCodec::new(&key))
-            })
-            .await
+        self.app.clock.now_ms()
     }
 
     /// The position `cursor` holds for the list `query`, or 400 `invalid_cursor`.
     pub async fn decode_cursor(&self, cursor: Option<&str>, query: &str) -> Result<Option<Position>, ApiError> {
         let Some(cursor) = cursor else { return Ok(None) };
-        self.cursors().await?.decode(cursor, query).map(Some).map_err(|e: CursorError| {
-            ApiError::bad_request("invalid_cursor", format!("{e}: pass the next_cursor of the previous page as is"))
-        })
+        Ok(Some(self.app.cursors.decode(cursor, query)?))
     }
 
     pub async fn encode_cursor(&self, position: &Position, query: &str) -> Result<String, ApiError> {
-        Ok(self.cursors().await?.encode(position, query))
+        Ok(self.app.cursors.encode(position, query))
     }
-}
-
-/// The cursors' signing secret: made on the first start, kept beside the API's own secrets so every instance
-/// signs alike and cursors survive restarts.
-async fn cursor_secret(app: &AppState) -> Result<Vec<u8>, ApiError> {
-    use base64::Engine as _;
-    let fresh = base64::engine::general_purpose::STANDARD.encode(marquee_control_api::auth::tokens::random_bytes(32));
-    sqlx::query(
-        "INSERT INTO secrets (name, value, created_at) VALUES ('catalog_cursor', $1, $2) ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(&fresh)
-    .bind(marquee_control_api::clock::now_ms())
-    .execute(app.db.pool())
-    .await?;
-    let stored: String =
-        sqlx::query_scalar("SELECT value FROM secrets WHERE name = 'catalog_cursor'").fetch_one(app.db.pool()).await?;
-    Ok(stored.into_bytes())
 }
 
 pub fn router(state: CatalogState) -> Router<AppState> {
@@ -182,10 +150,18 @@ pub async fn editable_title(
 ) -> Result<Title, ApiError> {
     caller.require(Role::Creator)?;
     let title = visible_title(state, conn, Some(caller), id, None).await?;
-    if caller.may_manage(&title.owner_id) {
-        Ok(title)
+    require_manager(caller, &title.owner_id, "this title is not yours: only its owner and admins may change it")?;
+    Ok(title)
+}
+
+/// Whether `caller` may change what `owner_id` owns (titles, people): creators their own, admins everything;
+/// 403 with `refusal` otherwise.
+pub fn require_manager(caller: &Caller, owner_id: &str, refusal: &'static str) -> Result<(), ApiError> {
+    caller.require(Role::Creator)?;
+    if caller.may_manage(owner_id) {
+        Ok(())
     } else {
-        Err(ApiError::forbidden("this title is not yours: only its owner and admins may change it"))
+        Err(ApiError::forbidden(refusal))
     }
 }
 

@@ -11,9 +11,9 @@ use marquee_control_api::ApiError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{invalid, new_id, page_size, visible_title, CatalogState};
-use crate::cursor::Position;
+use super::{invalid, new_id, page_size, require_manager, visible_title, CatalogState};
 use crate::indexing;
+use crate::listing::Position;
 use crate::model::{self, Problems};
 use crate::store::{self, Person};
 
@@ -208,11 +208,9 @@ pub async fn read(
 async fn editable(conn: &mut sqlx::AnyConnection, caller: &Caller, id: &str) -> Result<Person, ApiError> {
     caller.require(Role::Creator)?;
     let person = store::person(conn, id).await?.ok_or_else(|| ApiError::not_found("person"))?;
-    if caller.may_manage(&person.owner_id) {
-        Ok(person)
-    } else {
-        Err(ApiError::forbidden("this person was added by someone else: only they and admins may change them"))
-    }
+    let refusal = "this person was added by someone else: only they and admins may change them";
+    require_manager(caller, &person.owner_id, refusal)?;
+    Ok(person)
 }
 
 /// Changes a person; the titles that credit them are found by the new name at once.

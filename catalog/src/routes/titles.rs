@@ -18,8 +18,8 @@ use super::{
     CatalogState,
 };
 use crate::availability::{self, availability_of_chain, Window};
-use crate::cursor::Position;
 use crate::indexing;
+use crate::listing::Position;
 use crate::listing::{self, Audience, Filter};
 use crate::model::{self, AssetRole, CreditKind, Problems, TitleKind};
 use crate::store::{self, Credit, Title, TitleAsset};

@@ -3,11 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use marquee_catalog::index::{CatalogIndex, EntryKind, IndexEntry};
-use marquee_catalog::{Catalog, Clock, Popularity};
+use marquee_catalog::{Catalog, Popularity};
 pub use marquee_control_api::auth::Role;
 pub use marquee_control_api::testing::*;
 use marquee_control_api::Satellites;
@@ -70,11 +69,10 @@ impl Popularity for FixedPopularity {
     }
 }
 
-/// An API with the catalog, its recording index and its clock (Unix milliseconds, starting now).
+/// An API with the catalog and its recording index; the API's clock (`api.clock`) starts now and moves when told.
 pub struct World {
     pub api: TestApi,
     pub index: Arc<RecordingIndex>,
-    pub clock: Arc<AtomicI64>,
 }
 
 impl World {
@@ -85,21 +83,17 @@ impl World {
     /// With `popularity` filling the home page's most-watched row.
     pub async fn start_with(engine: Engine, popularity: Arc<dyn Popularity>) -> Self {
         let index = Arc::new(RecordingIndex::default());
-        let clock = Arc::new(AtomicI64::new(marquee_control_api::clock::now_ms()));
-        let read = clock.clone();
-        let catalog = Catalog::new(index.clone())
-            .with_popularity(popularity)
-            .with_clock(Clock::from_fn(move || read.load(Ordering::SeqCst)));
+        let catalog = Catalog::new(index.clone()).with_popularity(popularity);
         let api = TestApi::start_with_satellites(engine, Satellites::new().with(catalog)).await;
-        Self { api, index, clock }
+        Self { api, index }
     }
 
     pub fn now(&self) -> i64 {
-        self.clock.load(Ordering::SeqCst)
+        self.api.clock.now_ms()
     }
 
     pub fn set_now(&self, now: i64) {
-        self.clock.store(now, Ordering::SeqCst);
+        self.api.clock.set(now);
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -14,8 +14,15 @@ use crate::error::ApiError;
 
 pub mod routes;
 
-/// How long playback URLs are valid unless configured otherwise.
-pub const DEFAULT_PLAYBACK_TTL: Duration = Duration::from_secs(6 * 3600);
+/// How long playback URLs are valid unless configured otherwise: five minutes. Long enough for a slow start
+/// (the manifests and the first segments take seconds even on a poor link) and for a player that misses its
+/// `refresh_at` once; short enough that a canceled subscription or an ended rental stops new playback within
+/// minutes, since a player must ask this endpoint again (and be refused) to go on. Players keep watching by
+/// asking again at `refresh_at` and swapping in the new URLs.
+pub const DEFAULT_PLAYBACK_TTL: Duration = Duration::from_secs(5 * 60);
+/// How long before `expires_at` a player is told to ask again (`refresh_at`), at most: a minute of slack for a
+/// slow or failed refresh. Short TTLs get a quarter of their lifetime instead.
+pub const PLAYBACK_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// The manifests every published presentation has.
 pub const HLS_MANIFEST: &str = "master.m3u8";
 pub const DASH_MANIFEST: &str = "manifest.mpd";
@@ -25,12 +32,23 @@ pub const DASH_MANIFEST: &str = "manifest.mpd";
 /// `CF-IPCountry` does. Without it the region is unknown.
 pub const REGION_HEADER: &str = "marquee-region";
 
-/// Who asks to watch: the caller, and where from.
+/// Who asks to watch: the caller, where from, and when.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer<'a> {
     pub caller: &'a Caller,
     /// From [`REGION_HEADER`], upper case; `None` when absent or not two ASCII letters.
     pub region: Option<&'a str>,
+    /// The time of the request by the API's clock ([`crate::AppState::clock`]), Unix milliseconds.
+    pub now_ms: i64,
+}
+
+/// When URLs issued at `now_s` (Unix seconds) with `ttl` expire, and when the player should ask for new ones:
+/// `(expires_at, refresh_at)`, both Unix seconds, `now_s < refresh_at < expires_at` for any TTL of 2 s or more.
+pub fn lifetime(now_s: u64, ttl: Duration) -> (u64, u64) {
+    let ttl = ttl.as_secs().max(1);
+    let margin = PLAYBACK_REFRESH_MARGIN.as_secs().min(ttl / 4).max(1).min(ttl - 1);
+    let expires_at = now_s.saturating_add(ttl);
+    (expires_at, expires_at - margin)
 }
 
 /// The region a [`REGION_HEADER`] value names, if it is two ASCII letters (upper-cased).
@@ -86,5 +104,26 @@ mod tests {
             assert_eq!(with(bad), None, "{bad:?}");
         }
         assert_eq!(region_of(&http::HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_default_lifetime_is_minutes_with_a_refresh_a_minute_before_expiry() {
+        assert!(
+            DEFAULT_PLAYBACK_TTL >= Duration::from_secs(60) && DEFAULT_PLAYBACK_TTL <= Duration::from_secs(15 * 60)
+        );
+        assert_eq!(lifetime(1_000, DEFAULT_PLAYBACK_TTL), (1_300, 1_240));
+        // The settings' lower bound, one minute: a refresh 15 s before expiry.
+        assert_eq!(lifetime(1_000, Duration::from_secs(60)), (1_060, 1_045));
+        assert_eq!(lifetime(1_000, Duration::from_secs(6 * 3600)), (22_600, 22_540));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn refresh_comes_after_now_and_before_expiry(now in 0u64..4_000_000_000, ttl in 2u64..1_000_000) {
+            let (expires_at, refresh_at) = lifetime(now, Duration::from_secs(ttl));
+            proptest::prop_assert_eq!(expires_at, now + ttl);
+            proptest::prop_assert!(now < refresh_at && refresh_at < expires_at);
+            proptest::prop_assert!(expires_at - refresh_at <= PLAYBACK_REFRESH_MARGIN.as_secs());
+        }
     }
 }

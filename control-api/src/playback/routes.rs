@@ -7,28 +7,34 @@ use marquee_signing::Grant;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{region_of, Viewer, DASH_MANIFEST, HLS_MANIFEST};
+use super::{lifetime, region_of, Viewer, DASH_MANIFEST, HLS_MANIFEST};
 use crate::assets::model::{AssetStatus, PlaybackPolicy};
 use crate::assets::store;
-use crate::auth::{now_ms, MaybeCaller};
+use crate::auth::MaybeCaller;
 use crate::error::extract::{Json, Path};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-/// Signed playback URLs.
+/// Signed playback URLs, short-lived: a player that keeps watching asks for new ones at `refresh_at` and
+/// swaps them in (same files, new token), so a viewer who may no longer watch is stopped within one lifetime.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PlaybackUrls {
     pub hls_url: String,
     pub dash_url: String,
-    /// When the URLs stop working, Unix seconds.
+    /// When the URLs stop working (the origin and edges refuse them from this second on), Unix seconds.
     pub expires_at: u64,
+    /// When the player should call this endpoint again for fresh URLs, Unix seconds: before `expires_at`
+    /// (by a minute with the default five-minute lifetime), so a slow answer does not interrupt playback.
+    pub refresh_at: u64,
 }
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/assets/{id}/playback", post(playback))
 }
 
-/// Signed HLS and DASH URLs for a ready asset.
+/// Signed HLS and DASH URLs for a ready asset. They expire within minutes (`expires_at`): a player asks again
+/// at `refresh_at` while the viewer keeps watching and swaps in the new URLs; each call checks the viewer's
+/// entitlement again, so a canceled subscription stops playback within one lifetime.
 #[utoipa::path(post, path = "/v1/assets/{id}/playback", tag = "playback", security((), ("bearer" = [])),
     params(("id" = String, Path, description = "the asset's id"),
         ("marquee-region" = Option<String>, Header, description = "the viewer's country (ISO 3166-1 alpha-2), set by the edge")),
@@ -57,7 +63,7 @@ pub async fn playback(
         (_, PlaybackPolicy::Public) => true,
         (Some(caller), PlaybackPolicy::Signed) => {
             let region = region_of(&headers);
-            let viewer = Viewer { caller, region: region.as_deref() };
+            let viewer = Viewer { caller, region: region.as_deref(), now_ms: state.clock.now_ms() };
             caller.may_manage(&row.asset.owner_id)
                 || playback.entitlements.may_watch(&state.db, &viewer, &row.asset).await?
         }
@@ -78,8 +84,7 @@ pub async fn playback(
             ))
         }
     };
-    let now = u64::try_from(now_ms() / 1000).unwrap_or_default();
-    let expires_at = now + playback.ttl.as_secs().max(1);
+    let (expires_at, refresh_at) = lifetime(state.clock.now_s(), playback.ttl);
     let grant = Grant::new(&format!("/{}", prefix.trim_start_matches('/')), expires_at)
         .map_err(|e| ApiError::internal("cannot sign the asset's path", e))?;
     let url = |file: &str| {
@@ -89,5 +94,5 @@ pub async fn playback(
             .map(|path| format!("{}{path}", playback.base_url.trim_end_matches('/')))
             .map_err(|e| ApiError::internal("cannot sign the asset's path", e))
     };
-    Ok(Json(PlaybackUrls { hls_url: url(HLS_MANIFEST)?, dash_url: url(DASH_MANIFEST)?, expires_at }))
+    Ok(Json(PlaybackUrls { hls_url: url(HLS_MANIFEST)?, dash_url: url(DASH_MANIFEST)?, expires_at, refresh_at }))
 }

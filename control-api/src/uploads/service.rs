@@ -204,8 +204,8 @@ const COLUMNS: &str = "id, asset_id, owner_id, length, upload_offset, metadata_j
     multipart_upload_id, part_size, parts_json, tail_key, lock_token, lock_expires_at, expires_at, completed_at, \
     terminated_at, created_at, updated_at";
 
-/// The time source: Unix milliseconds. Tests set their own.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+/// The time source: the API's one clock type (tests pass a [`crate::clock::TestClock`]'s).
+pub use crate::clock::Clock;
 
 /// Uploads over a database and a store. Cheap to clone.
 #[derive(Clone)]
@@ -228,7 +228,7 @@ impl std::fmt::Debug for UploadService {
 
 impl UploadService {
     pub fn new(db: Database, storage: Arc<dyn ObjectStore>, settings: UploadSettings) -> Self {
-        Self { db, storage, settings, clock: Arc::new(crate::clock::now_ms), metrics: UploadMetrics::new() }
+        Self { db, storage, settings, clock: Clock::system(), metrics: UploadMetrics::new() }
     }
 
     /// The same service counting into `metrics` (the API's, served at `/metrics`).
@@ -237,7 +237,7 @@ impl UploadService {
         self
     }
 
-    /// The same service reading the time from `clock` (Unix milliseconds).
+    /// The same service reading the time from `clock`.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
@@ -248,7 +248,7 @@ impl UploadService {
     }
 
     fn now(&self) -> i64 {
-        (self.clock)()
+        self.clock.now_ms()
     }
 
     /// Creates an upload: checks the length against the limit, plans its parts and begins the storage
