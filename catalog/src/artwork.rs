@@ -26,6 +26,26 @@ impl ArtworkKind {
     }
 }
 
+/// Where a title's poster comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PosterSource {
+    /// Uploaded for the title (`PUT /v1/titles/{id}/artwork/poster`).
+    Upload,
+    /// Taken from the title's video by the transcoder: a movie's feature, an episode's video, a season's or a
+    /// series' first episode's. An upload replaces it.
+    Asset,
+}
+
+impl PosterSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upload => "upload",
+            Self::Asset => "asset",
+        }
+    }
+}
+
 /// An image format taken for artwork.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageFormat {

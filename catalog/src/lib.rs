@@ -73,7 +73,7 @@ impl Catalog {
         routes::titles::CreditInput, routes::titles::AvailabilityInput, routes::titles::AssetsInput,
         routes::titles::AssetInput, routes::people::NewPerson, routes::people::PersonPatch,
         routes::people::PersonDetail, routes::people::CreditedTitle, routes::people::PersonPage,
-        routes::home::Home, routes::home::HomeRow, store::Title, store::Artwork, store::Person, store::Credit,
+        routes::home::Home, routes::home::HomeRow, store::Title, store::Artwork, artwork::PosterSource, store::Person, store::Credit,
         store::TitleAsset, availability::Window, model::TitleKind, model::AssetRole, model::CreditKind,
     )),
     tags((name = "catalog", description = "Titles, people, credits, availability, artwork and home rows"))

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 use utoipa::ToSchema;
 
+use crate::artwork::PosterSource;
 use crate::availability::Window;
 use crate::model::{AssetRole, CreditKind, TitleKind};
 
@@ -42,13 +43,24 @@ pub struct Title {
     pub updated_at: i64,
 }
 
-/// Where a title's images are stored (storage keys, served by origin and edge like presentations).
+/// Where a title's images are stored (storage keys, served by origin and edge like presentations). Reads
+/// also say where the poster comes from, and give the URLs browsers fetch the images with.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Artwork {
+    /// The uploaded poster or, without one, the poster of the title's video.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poster: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backdrop: Option<String>,
+    /// Whether `poster` was uploaded or taken from the title's video (which an upload replaces).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poster_source: Option<PosterSource>,
+    /// URLs anyone fetches the images with from the playback base URL (signed for the images' folder, not for
+    /// a viewer), when the API signs playback URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poster_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backdrop_url: Option<String>,
 }
 
 /// A person as stored.
@@ -114,7 +126,11 @@ pub fn title_of(row: &sqlx::any::AnyRow) -> Result<Title, sqlx::Error> {
         languages: json_list(&row.try_get::<String, _>("languages_json")?),
         genres: json_list(&row.try_get::<String, _>("genres_json")?),
         tags: json_list(&row.try_get::<String, _>("tags_json")?),
-        artwork: Artwork { poster: row.try_get("poster_key")?, backdrop: row.try_get("backdrop_key")? },
+        artwork: Artwork {
+            poster: row.try_get("poster_key")?,
+            backdrop: row.try_get("backdrop_key")?,
+            ..Artwork::default()
+        },
         owner_id: row.try_get("owner_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -353,6 +369,33 @@ pub async fn set_credits(conn: &mut AnyConnection, title_id: &str, credits: &[Cr
         .await?;
     }
     Ok(())
+}
+
+/// The presentation folder of the video a title's poster falls back to: a movie's feature or an episode's
+/// video; a season's first episode's, a series' first season's first episode's (by number, specials last),
+/// skipping episodes whose video has no published presentation. `None` when there is none.
+pub async fn video_presentation(
+    conn: &mut AnyConnection,
+    title_id: &str,
+    kind: TitleKind,
+) -> Result<Option<String>, sqlx::Error> {
+    const PUBLISHED: &str = "JOIN catalog_title_assets ta ON ta.title_id = e.id JOIN assets a ON a.id = ta.asset_id \
+        WHERE ta.role IN ('feature', 'episode') AND a.status <> 'deleted' AND a.presentation_prefix IS NOT NULL";
+    let sql = match kind {
+        TitleKind::Movie | TitleKind::Episode => format!(
+            "SELECT a.presentation_prefix FROM catalog_titles e {PUBLISHED} AND e.id = $1 ORDER BY ta.position LIMIT 1"
+        ),
+        TitleKind::Season => format!(
+            "SELECT a.presentation_prefix FROM catalog_titles e {PUBLISHED} AND e.parent_id = $1 \
+             ORDER BY CASE WHEN e.number = 0 THEN 1 ELSE 0 END, e.number, ta.position LIMIT 1"
+        ),
+        TitleKind::Series => format!(
+            "SELECT a.presentation_prefix FROM catalog_titles s JOIN catalog_titles e ON e.parent_id = s.id \
+             {PUBLISHED} AND s.parent_id = $1 ORDER BY CASE WHEN s.number = 0 THEN 1 ELSE 0 END, s.number, \
+             CASE WHEN e.number = 0 THEN 1 ELSE 0 END, e.number, ta.position LIMIT 1"
+        ),
+    };
+    sqlx::query_scalar::<_, String>(&sql).bind(title_id).fetch_optional(conn).await
 }
 
 pub async fn title_assets(conn: &mut AnyConnection, title_id: &str) -> Result<Vec<TitleAsset>, sqlx::Error> {

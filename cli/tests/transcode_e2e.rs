@@ -390,11 +390,11 @@ fn audio_keeps_its_offset_to_video_in_every_rung_manifest_and_file() {
     }
 }
 
-/// Every file the manifests of the presentation in `out` lead a player to, relative and sorted: both
-/// manifests, the playlists the multivariant playlist names, and the init and media segments those name.
-/// Checks that the DASH representations are the same rendition folders.
+/// Every file of the presentation in `out`, relative and sorted: its poster, and what the manifests lead a
+/// player to: both manifests, the playlists the multivariant playlist names, and the init and media segments
+/// those name. Checks that the DASH representations are the same rendition folders.
 fn files_the_manifests_reference(out: &Path) -> Vec<String> {
-    let mut files = vec!["master.m3u8".to_owned(), "manifest.mpd".to_owned()];
+    let mut files = vec!["master.m3u8".to_owned(), "manifest.mpd".to_owned(), "images/poster.jpg".to_owned()];
     let text = std::fs::read(out.join("master.m3u8")).unwrap();
     let Ok(m3u8_rs::Playlist::MasterPlaylist(master)) = m3u8_rs::parse_playlist_res(&text) else {
         panic!("master.m3u8 is not a multivariant playlist")
@@ -487,5 +487,5 @@ fn force_with_a_smaller_ladder_leaves_only_the_files_of_the_new_presentation() {
 fn force_with_a_smaller_ladder_leaves_no_stale_rendition_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let out = replace_a_larger_ladder_with_a_smaller_one(tmp.path());
-    assert_eq!(list_dirs(&out), ["audio_aac", "video_240p"], "no stale rendition folders, not even empty ones");
+    assert_eq!(list_dirs(&out), ["audio_aac", "images", "video_240p"], "no stale folders, not even empty ones");
 }

@@ -71,6 +71,24 @@ on_both_engines!(owners_and_admins_get_signed_urls_others_do_not, |engine: Engin
         assert!(verifier.verify(token, &format!("/media/someone-else/a1/{file}"), now, client).is_err());
     }
 
+    // The poster: its storage key, and a URL that needs no viewer: signed for the poster's folder only.
+    let read = call("GET", &api.url(&format!("/v1/assets/{asset}")), &owner, None).await.json();
+    let poster_key = format!("{prefix}images/poster.jpg");
+    assert_eq!(read["poster"]["path"], poster_key.as_str(), "{read}");
+    let poster_url = read["poster"]["url"].as_str().unwrap_or_else(|| panic!("a poster URL: {read}"));
+    let path = poster_url.strip_prefix("https://cdn.example.com").unwrap_or_else(|| panic!("{poster_url}"));
+    let (token, rest) = marquee_signing::split_token_path(path).unwrap();
+    assert_eq!(rest, format!("/{poster_key}"));
+    let claims = verifier.verify(token, rest, now, ClientContext::default()).expect("the origin serves the poster");
+    assert!(claims.grant.expires_at() >= now + 7 * 24 * 3600, "valid for a week at least");
+    assert_eq!(claims.grant.expires_at() % (24 * 3600), 0, "the same URL all day");
+    for media in ["master.m3u8", "manifest.mpd", "video_1080p/seg_00001.m4s"] {
+        let media = format!("/{prefix}{media}");
+        assert!(verifier.verify(token, &media, now, ClientContext::default()).is_err(), "{media} is not granted");
+    }
+    let listed = call("GET", &api.url("/v1/assets"), &owner, None).await.json();
+    assert_eq!(listed["items"][0]["poster"]["url"], poster_url, "listed with the same URL");
+
     assert_eq!(call("POST", &url, &admin, None).await.status, 200);
     for token in [&other, &viewer] {
         let refused = call("POST", &url, token, None).await;
@@ -100,5 +118,11 @@ on_both_engines!(without_keys_playback_says_what_to_configure, |engine: Engine| 
     let answer = call("POST", &api.url(&format!("/v1/assets/{asset}/playback")), &owner, None).await;
     assert_eq!((answer.status, answer.json()["error"]["code"].as_str()), (503, Some("playback_not_configured")));
     assert!(answer.json()["error"]["message"].as_str().unwrap().contains("--key-file"));
+    // Without keys the poster is named by its key only; none before a presentation is published.
+    let read = || async { call("GET", &api.url(&format!("/v1/assets/{asset}")), &owner, None).await.json() };
+    assert!(read().await.get("poster").is_none());
+    publish(&api, &asset, &format!("media/{asset}/a1/")).await;
+    let poster = read().await["poster"].clone();
+    assert_eq!(poster, serde_json::json!({ "path": format!("media/{asset}/a1/images/poster.jpg") }));
     api.stop().await;
 });

@@ -8,6 +8,7 @@
 //! - [`transcode`] (`run.rs`): one run from probe to published manifests, with cleanup on failure; its
 //!   packaging threads (`packaging.rs`) place each encoded sample on the presentation timeline
 //!   (`timeline.rs`, pure) and segment it, and `publish.rs` writes, publishes and cleans up the output.
+//! - [`poster`]: which decoded frame becomes the presentation's poster (`images/poster.jpg`), its size (pure).
 //! - [`progress`]: events for progress bars and workers.
 //! - [`sample`]: a generated short film (test sources), what `marquee up` publishes on first start.
 
@@ -16,6 +17,7 @@ mod error;
 pub mod ladder;
 mod packaging;
 pub mod pipeline;
+pub mod poster;
 pub mod probe;
 pub mod progress;
 mod publish;
@@ -24,6 +26,7 @@ pub mod sample;
 mod timeline;
 
 pub use error::TranscodeError;
+pub use poster::POSTER_PATH;
 pub use run::{transcode, TranscodeRequest, TranscodeSummary, AUDIO_RENDITION_ID, DEFAULT_STALL_TIMEOUT};
 
 /// Initialises GStreamer once for this process; every entry point calls it, callers may too.

@@ -3,13 +3,16 @@
 //! ```text
 //! uridecodebin ─video─► videoflip(auto) ─[videorate]─► tee₀ ─► queue ► scale ► I420 WxH ─► tee₁ ─► queue ► enc ► parse ► appsink
 //!               │                                               (rung 1 scales from rung 0's picture,  └─► queue ► scale ► … (rung 2)
-//!               │                                                rung 2 from rung 1's: cascaded)
+//!               │                                     │          rung 2 from rung 1's: cascaded)
+//!               │                                     └─[candidates only]─► queue ► scale ► I420 poster size ► appsink (poster)
 //!               └─audio─► queue ► audioconvert ► audioresample ► 48k stereo ► AAC ► aacparse ► appsink
 //! ```
 //!
 //! The source is decoded once. Keyframes are forced by one probe in front of `tee₀` that sends a
 //! force-key-unit event at every keyframe boundary of presentation time; the events travel through every
-//! branch in order with the frames, so every rung makes the same frames keyframes.
+//! branch in order with the frames, so every rung makes the same frames keyframes. The poster branch
+//! drops every frame but a few candidates ([`crate::poster`]) before they are scaled, so it costs a few
+//! scaled frames, not a second decode.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +23,7 @@ use gstreamer_video as gst_video;
 
 use crate::encoder::EncoderFamily;
 use crate::ladder::{LadderPlan, LadderPreset};
+use crate::poster::{CandidateGate, PosterPlan};
 use crate::probe::SourceInfo;
 use crate::TranscodeError;
 
@@ -47,6 +51,9 @@ pub struct LadderPipeline {
     pub audio_sink: Option<gst_app::AppSink>,
     /// Running time (ns) of the first video frame: the presentation's zero. Set by the keyframe probe.
     pub zero: Arc<PresentationZero>,
+    /// Raw I420 poster candidates at the poster's size, the first frame first.
+    pub poster_sink: gst_app::AppSink,
+    pub poster_plan: PosterPlan,
 }
 
 /// The running time every track counts its timestamps from, known once the first frame passes.
@@ -198,6 +205,11 @@ pub fn build(
 
     pin_colorimetry(&head[head.len() - 2], rung_filters);
 
+    // --- poster candidates, from the top tee (the decoded picture, before any rung's scaler).
+    let (top_width, top_height) = plan.rungs.first().map(|r| (r.width, r.height)).unwrap_or((0, 0));
+    let poster_plan = PosterPlan::new(source.duration_s, top_width, top_height);
+    let poster_sink = poster_branch(&pipeline, &head[head.len() - 1], poster_plan)?;
+
     // --- audio
     let audio = match &source.audio {
         Some(_) => {
@@ -257,7 +269,68 @@ pub fn build(
         }
     });
 
-    Ok(LadderPipeline { pipeline, video_sinks, audio_sink: audio.map(|(_, s)| s), zero })
+    Ok(LadderPipeline { pipeline, video_sinks, audio_sink: audio.map(|(_, s)| s), zero, poster_sink, poster_plan })
+}
+
+/// Encoder of the chosen poster frame; checked here so that a missing plugin fails before anything runs.
+pub const POSTER_ENCODER: &str = "jpegenc";
+
+/// A branch of `tee` that scales the poster candidates to the poster's size and hands them to an appsink;
+/// a probe at its head drops every other frame before it reaches the queue.
+fn poster_branch(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    plan: PosterPlan,
+) -> Result<gst_app::AppSink, TranscodeError> {
+    // `gst_video::convert_sample` encodes the winner with it once the run is over.
+    gst::ElementFactory::find(POSTER_ENCODER)
+        .ok_or(TranscodeError::MissingElement { element: POSTER_ENCODER, package: "gstreamer1.0-plugins-good" })?;
+    let q = queue(2, 0)?;
+    let scale = make_base("videoconvertscale")?;
+    scale.set_property_from_str("method", DEFAULT_SCALER_METHOD);
+    let raw = capsfilter(
+        gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", plan.width as i32)
+            .field("height", plan.height as i32)
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build(),
+    )?;
+    let sink = gst_app::AppSink::builder()
+        .name("sink-poster")
+        .sync(false)
+        // The gate passes at most `candidates + 1` frames; room for all, so the branch never holds the tee.
+        .max_buffers(plan.candidates + 2)
+        .build();
+    let chain = [&q, &scale, &raw, sink.upcast_ref()];
+    pipeline.add_many(chain).map_err(add_error)?;
+    link_chain(&[tee, &q])?;
+    link_chain(&chain)?;
+
+    // Frames that are not candidates are consumed here with `Handled` (the probe owns the buffer and drops
+    // it; the push succeeds). `Drop` would do the same, but gstreamer-rs 0.25 has already taken the buffer out
+    // of the probe info, so GStreamer 1.22 then unrefs a NULL pointer and logs a CRITICAL for every frame.
+    let gate = Mutex::new(CandidateGate::new(plan));
+    q.static_pad("sink").expect("queue has a sink pad").add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        let mut gate = gate.lock().expect("poster gate lock");
+        if gate.is_done() {
+            return gst::PadProbeReturn::Handled;
+        }
+        match running_time_ns(pad, buffer) {
+            Some(rt) if gate.admit(rt) => gst::PadProbeReturn::Ok,
+            _ => gst::PadProbeReturn::Handled,
+        }
+    });
+    Ok(sink)
+}
+
+/// The running time of `buffer` arriving at `pad`, from the pad's time segment.
+fn running_time_ns(pad: &gst::Pad, buffer: &gst::BufferRef) -> Option<i64> {
+    let pts = buffer.pts()?;
+    let segment = pad.sticky_event::<gst::event::Segment>(0)?;
+    let segment = segment.segment().downcast_ref::<gst::ClockTime>()?;
+    segment.to_running_time_full(pts).and_then(signed_ns)
 }
 
 /// What a decoded stream carries, as far as packaging cares.

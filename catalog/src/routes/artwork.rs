@@ -1,21 +1,25 @@
 //! `PUT /v1/titles/{id}/artwork/{poster|backdrop}`: an image body (JPEG, PNG or WebP, told by its bytes) stored
 //! at [`crate::artwork::storage_key`]; the title points at it, then the image it pointed at before is removed.
+//! And what readers see of a title's artwork ([`show`]): the poster of its video until one is uploaded, and
+//! the images' URLs.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
+use marquee_control_api::assets::model::keys;
 use marquee_control_api::auth::{Caller, Role};
 use marquee_control_api::db::begin_write;
 use marquee_control_api::error::extract::{Json, Path};
 use marquee_control_api::error::ErrorBody;
 use marquee_control_api::ApiError;
 use marquee_storage::ObjectKey;
+use sqlx::AnyConnection;
 
 use super::titles::{detail, TitleDetail};
 use super::{editable_title, CatalogState};
-use crate::artwork::{storage_key, ArtworkKind, ImageFormat, MAX_ARTWORK_BYTES};
+use crate::artwork::{storage_key, ArtworkKind, ImageFormat, PosterSource, MAX_ARTWORK_BYTES};
 use crate::indexing;
-use crate::store;
+use crate::store::{self, Title};
 
 /// Stores a poster or backdrop for a title, replacing the one it had.
 #[utoipa::path(put, path = "/v1/titles/{id}/artwork/{kind}", tag = "catalog", security(("bearer" = [])),
@@ -80,4 +84,33 @@ pub async fn remove_object(state: &CatalogState, key: &str) {
     if let Err(error) = removed {
         tracing::warn!(key, %error, "Cannot remove replaced artwork.");
     }
+}
+
+/// Fills in what readers see of `title`'s artwork: a title without an uploaded poster shows the poster of its
+/// video ([`store::video_presentation`]), marked as coming from the asset so a client knows an upload would
+/// replace it; and, when the API signs playback URLs, the URLs browsers fetch the images with through the edge
+/// (the origin serves only signed paths; these are signed for the images' folder, not for a viewer).
+pub async fn show(state: &CatalogState, conn: &mut AnyConnection, title: &mut Title) -> Result<(), ApiError> {
+    let artwork = &mut title.artwork;
+    if artwork.poster.is_some() {
+        artwork.poster_source = Some(PosterSource::Upload);
+    } else if let Some(prefix) = store::video_presentation(conn, &title.id, title.kind).await? {
+        artwork.poster = Some(keys::poster(&prefix));
+        artwork.poster_source = Some(PosterSource::Asset);
+    }
+    if let Some(playback) = &state.app.playback {
+        // The origin checks expiry against real time, whatever the catalog's clock says.
+        let now = u64::try_from(marquee_control_api::clock::now_ms() / 1000).unwrap_or_default();
+        artwork.poster_url = artwork.poster.as_deref().and_then(|key| playback.image_url(key, now));
+        artwork.backdrop_url = artwork.backdrop.as_deref().and_then(|key| playback.image_url(key, now));
+    }
+    Ok(())
+}
+
+/// [`show`] for every title of a list.
+pub async fn show_all(state: &CatalogState, conn: &mut AnyConnection, titles: &mut [Title]) -> Result<(), ApiError> {
+    for title in titles {
+        show(state, conn, title).await?;
+    }
+    Ok(())
 }

@@ -88,5 +88,8 @@ pub async fn home(
         rows.push(HomeRow { key: format!("genre:{genre}"), label: genre, items });
     }
     rows.retain(|row| !row.items.is_empty());
+    for row in &mut rows {
+        super::artwork::show_all(&state, &mut conn, &mut row.items).await?;
+    }
     Ok(Json(Home { rows }))
 }

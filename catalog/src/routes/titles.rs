@@ -419,6 +419,7 @@ pub async fn list(
     } else {
         None
     };
+    super::artwork::show_all(&state, &mut conn, &mut items).await?;
     Ok(Json(TitlePage { items, next_cursor }))
 }
 
@@ -476,9 +477,10 @@ pub async fn detail(
     state: &CatalogState,
     conn: &mut AnyConnection,
     caller: Option<&Caller>,
-    title: Title,
+    mut title: Title,
     region: Option<&str>,
 ) -> Result<TitleDetail, ApiError> {
+    super::artwork::show(state, conn, &mut title).await?;
     let availability = store::windows(conn, &title.id).await?;
     let credits = store::credits(conn, &title.id).await?;
     let assets = store::title_assets(conn, &title.id).await?;
@@ -486,13 +488,19 @@ pub async fn detail(
     match title.kind {
         TitleKind::Series => {
             let mut list = Vec::new();
-            for season in visible_children(state, conn, caller, &title, region).await? {
-                let episodes = visible_children(state, conn, caller, &season, region).await?;
+            for mut season in visible_children(state, conn, caller, &title, region).await? {
+                let mut episodes = visible_children(state, conn, caller, &season, region).await?;
+                super::artwork::show(state, conn, &mut season).await?;
+                super::artwork::show_all(state, conn, &mut episodes).await?;
                 list.push(SeasonDetail { season, episodes });
             }
             seasons = Some(list);
         }
-        TitleKind::Season => episodes = Some(visible_children(state, conn, caller, &title, region).await?),
+        TitleKind::Season => {
+            let mut list = visible_children(state, conn, caller, &title, region).await?;
+            super::artwork::show_all(state, conn, &mut list).await?;
+            episodes = Some(list);
+        }
         TitleKind::Movie | TitleKind::Episode => {}
     }
     Ok(TitleDetail { title, availability, credits, assets, seasons, episodes })

@@ -7,4 +7,4 @@ pub mod model;
 pub mod routes;
 pub mod store;
 
-pub use model::{Asset, AssetStatus, PlaybackPolicy};
+pub use model::{Asset, AssetStatus, PlaybackPolicy, Poster};

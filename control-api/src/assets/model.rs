@@ -122,9 +122,24 @@ pub struct Asset {
     pub duration_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<AssetError>,
+    /// The published presentation's poster: a frame the transcoder took from the video.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poster: Option<Poster>,
     /// Unix milliseconds.
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A presentation's poster image (JPEG), served by the origin and edges like the presentation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Poster {
+    /// Its storage key (the origin's path without the leading `/`): `media/{asset}/{attempt}/images/poster.jpg`.
+    pub path: String,
+    /// A URL anyone may fetch it with from the playback base URL, without a viewer's token: it is signed for
+    /// the poster's folder only (not the media), valid for days and the same all day so browsers cache it.
+    /// Given on reads when the API signs playback URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// What a preset name may be, for error messages.
@@ -141,6 +156,15 @@ pub mod keys {
     /// so a re-transcode never overwrites what players are fetching).
     pub fn presentation_root(asset_id: &str) -> String {
         format!("media/{asset_id}/")
+    }
+
+    /// Where a presentation keeps its poster, relative to it: the transcoder publishes every presentation
+    /// with one (`marquee_transcoder::POSTER_PATH`), in a folder of its own so a token can grant it alone.
+    pub const POSTER: &str = "images/poster.jpg";
+
+    /// The poster's key of the presentation published under `presentation_prefix` (ending with `/`).
+    pub fn poster(presentation_prefix: &str) -> String {
+        format!("{presentation_prefix}{POSTER}")
     }
 }
 

@@ -69,8 +69,11 @@ pub async fn list(
         })?),
     };
     let owner = (!caller.is_admin()).then_some(caller.user_id.as_str());
-    let items = store::list(&state.db, owner, status, query.after.as_deref(), limit).await?;
+    let mut items = store::list(&state.db, owner, status, query.after.as_deref(), limit).await?;
     let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(|a| a.id.clone())).flatten();
+    for asset in &mut items {
+        with_poster_url(&state, asset);
+    }
     Ok(Json(AssetPage { items, next_cursor }))
 }
 
@@ -82,7 +85,15 @@ pub async fn owned(state: &AppState, caller: &Caller, id: &str) -> Result<AssetR
     }
 }
 
-/// One asset: status, progress, source facts, renditions, error.
+/// Gives the asset's poster the URL browsers fetch it with, when the API signs playback URLs.
+pub fn with_poster_url(state: &AppState, asset: &mut Asset) {
+    if let (Some(playback), Some(poster)) = (&state.playback, &mut asset.poster) {
+        let now = u64::try_from(now_ms() / 1000).unwrap_or_default();
+        poster.url = playback.image_url(&poster.path, now);
+    }
+}
+
+/// One asset: status, progress, source facts, renditions, error, poster.
 #[utoipa::path(get, path = "/v1/assets/{id}", tag = "assets", security(("bearer" = [])),
     params(("id" = String, Path, description = "the asset's id")),
     responses((status = 200, body = Asset), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -92,7 +103,9 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Asset>, ApiError> {
     caller.require(Role::Creator)?;
-    Ok(Json(owned(&state, &caller, &id).await?.asset))
+    let mut asset = owned(&state, &caller, &id).await?.asset;
+    with_poster_url(&state, &mut asset);
+    Ok(Json(asset))
 }
 
 /// Deletes an asset and every object stored for it (source, presentations). Deleting twice is fine.

@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::model::{Asset, AssetError, AssetStatus, PlaybackPolicy};
+use super::model::{keys, Asset, AssetError, AssetStatus, PlaybackPolicy, Poster};
 use crate::db::Database;
 use crate::events::{self, EventType, NewEvent};
 
@@ -30,6 +30,13 @@ fn row_of(row: &AnyRow) -> Result<AssetRow, sqlx::Error> {
     let error_code: Option<String> = row.try_get("error_code")?;
     let error_message: Option<String> = row.try_get("error_message")?;
     let duration_ms: Option<i64> = row.try_get("duration_ms")?;
+    let presentation_prefix: Option<String> = row.try_get("presentation_prefix")?;
+    // A deleted asset's objects are gone; any other with a presentation (a re-transcode keeps the current one)
+    // has its poster.
+    let poster = presentation_prefix
+        .as_deref()
+        .filter(|_| status != AssetStatus::Deleted.as_str())
+        .map(|prefix| Poster { path: keys::poster(prefix), url: None });
     Ok(AssetRow {
         asset: Asset {
             id: row.try_get("id")?,
@@ -45,11 +52,12 @@ fn row_of(row: &AnyRow) -> Result<AssetRow, sqlx::Error> {
             #[allow(clippy::cast_precision_loss)]
             duration_seconds: duration_ms.map(|ms| ms as f64 / 1000.0),
             error: error_code.map(|code| AssetError { code, message: error_message.unwrap_or_default() }),
+            poster,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         },
         source_key: row.try_get("source_key")?,
-        presentation_prefix: row.try_get("presentation_prefix")?,
+        presentation_prefix,
     })
 }
 
@@ -109,6 +117,7 @@ async fn insert_as(
         renditions: None,
         duration_seconds: None,
         error: None,
+        poster: None,
         created_at: now,
         updated_at: now,
     };

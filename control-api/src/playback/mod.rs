@@ -1,11 +1,12 @@
 //! `POST /v1/assets/{id}/playback`: signed HLS and DASH URLs for a ready asset, on the configured edge or
 //! origin, to a caller allowed to watch it: its owner, admins, anyone for a `public` asset, and whoever the
-//! [`Entitlements`] hook allows (the commerce satellite fills it in; until then nobody else).
+//! [`Entitlements`] hook allows (the commerce satellite fills it in; until then nobody else). Also the URLs
+//! of images shown to anyone browsing (posters, artwork): [`Playback::image_url`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use marquee_signing::KeyRing;
+use marquee_signing::{Grant, KeyRing, SigningError};
 
 use crate::assets::model::Asset;
 use crate::auth::caller::Caller;
@@ -76,6 +77,12 @@ impl Entitlements for NoEntitlements {
     }
 }
 
+/// How long an image URL stays valid at least: longer than any page a browser keeps open.
+pub const IMAGE_URL_MIN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Image URLs expire on a whole multiple of this, so a URL is the same for this long and browsers and edges
+/// that key on the full URL cache it.
+pub const IMAGE_URL_PERIOD: Duration = Duration::from_secs(24 * 3600);
+
 /// What playback URLs are made with.
 #[derive(Debug, Clone)]
 pub struct Playback {
@@ -85,6 +92,24 @@ pub struct Playback {
     pub base_url: String,
     pub ttl: Duration,
     pub entitlements: Arc<dyn Entitlements>,
+}
+
+impl Playback {
+    /// A URL for the image stored at `key` (`media/…/images/poster.jpg`, `artwork/{title}/poster-….jpg`) that
+    /// needs no viewer's token: the origin and edges serve only signed paths, so the API signs it, for the
+    /// image's folder (images live in folders of their own, never beside media) and not for a viewer. It
+    /// expires at least [`IMAGE_URL_MIN_TTL`] after `now_s` (Unix seconds), on a multiple of
+    /// [`IMAGE_URL_PERIOD`]. `None` when `key` has no folder or is not a plain path.
+    pub fn image_url(&self, key: &str, now_s: u64) -> Option<String> {
+        let (folder, file) = key.trim_start_matches('/').rsplit_once('/')?;
+        let period = IMAGE_URL_PERIOD.as_secs();
+        let expires_at = (now_s + IMAGE_URL_MIN_TTL.as_secs()).div_ceil(period) * period;
+        let signed = Grant::new(&format!("/{folder}/"), expires_at)
+            .and_then(|grant| self.keys.signed_path(&grant, file))
+            .map_err(|e: SigningError| tracing::warn!(key, error = %e, "Cannot sign an image URL."))
+            .ok()?;
+        Some(format!("{}{signed}", self.base_url.trim_end_matches('/')))
+    }
 }
 
 #[cfg(test)]
