@@ -513,8 +513,8 @@ pub fn generate(titles: usize, seed: u64) -> Vec<IndexEntry> {
 /// A query made from a title, and the title it must find.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Misspelling {
-    /// `typo` (one or two edits in a word of 5 letters or more), `prefix` (the last word cut to 4 letters or
-    /// more) or `plain` (as written, without accents).
+    /// `typo` (one edit in a word of 5 letters or more), `typo2` (two edits), `prefix` (the last word cut to 4
+    /// letters or more) or `plain` (as written, without accents).
     pub kind: String,
     pub query: String,
     pub id: String,
@@ -526,12 +526,12 @@ pub fn without_accents(text: &str) -> String {
     text.nfkd().filter(|c| !is_combining_mark(*c)).collect()
 }
 
-/// One or two random edits (substitution, deletion, insertion, transposition) in `word` that it still
-/// matches under the ranking's rules, and that are not themselves a word of `vocabulary`.
+/// One or two (40 % of the time) random edits (substitution, deletion, insertion, transposition) in `word`
+/// that it still matches under the ranking's rules, and that are not themselves a word of `vocabulary`.
 fn typo(rng: &mut SplitMix64, word: &str, vocabulary: &std::collections::HashSet<String>) -> Option<String> {
     for _ in 0..20 {
         let mut chars: Vec<char> = word.chars().collect();
-        let edits = if chars.len() >= rank::MIN_TWO_EDIT_CHARS && rng.chance(40) { 2 } else { 1 };
+        let edits = if rng.chance(40) { rank::MAX_EDITS } else { 1 };
         for _ in 0..edits {
             let at = rng.below(chars.len());
             let letter = char::from(b'a' + u8::try_from(rng.below(26)).unwrap_or(0));
@@ -574,9 +574,10 @@ pub fn misspellings(entries: &[IndexEntry], count: usize, seed: u64) -> Vec<Miss
         let (kind, query) = if roll < 60 && !long.is_empty() {
             let at = *rng.pick(&long);
             let Some(typed) = typo(&mut rng, &words[at], &vocabulary) else { continue };
+            let kind = if strsim::damerau_levenshtein(&typed, &words[at]) >= 2 { "typo2" } else { "typo" };
             let mut words = words.clone();
             words[at] = typed;
-            ("typo", words.join(" "))
+            (kind, words.join(" "))
         } else if roll < 85 && words.last().is_some_and(|w| w.chars().count() >= 5) {
             let last = words.last().map(|w| w.chars().collect::<Vec<_>>()).unwrap_or_default();
             let keep = 4 + rng.below(last.len() - 4);
@@ -634,7 +635,7 @@ mod tests {
         let entries = generate(300, 5);
         let queries = misspellings(&entries, 100, 9);
         assert_eq!(queries.len(), 100);
-        for kind in ["typo", "prefix", "plain"] {
+        for kind in ["typo", "typo2", "prefix", "plain"] {
             assert!(queries.iter().any(|q| q.kind == kind), "{kind}");
         }
         for m in &queries {

@@ -3,8 +3,11 @@
 //! the engine that found them, since nothing here depends on the order they come in.
 //!
 //! A query word matches an entry's word exactly, as a prefix (`incep` → `inception`, words of
-//! [`MIN_PREFIX_CHARS`] or more), or within [`max_edits`] Damerau-Levenshtein edits (one for words of 5 to
-//! 7 letters, two from 8). Each match is worth its kind's points times its field's weight (the name above
+//! [`MIN_PREFIX_CHARS`] or more), or within [`max_edits`] Damerau-Levenshtein edits (two for words of
+//! [`MIN_FUZZY_CHARS`] letters or more, none for shorter ones). Short words get none because two edits of a
+//! four-letter word leave half of it: "leon" would find "lean", "neon", "loan", "lion" and hundreds more,
+//! and every one of them would crowd out the word meant; from five letters, three or more letters stay
+//! in place and the ranking (exact > prefix > one edit > two edits) puts the word meant first. Each match is worth its kind's points times its field's weight (the name above
 //! other names above cast and credits above the synopsis); an entry's points are its best match per query
 //! word, plus a bonus when every query word is in its name and another when its name is exactly the query.
 //! Entries are ordered by how many query words they match, then points, then popularity, then id.
@@ -13,10 +16,11 @@ use std::cmp::Ordering;
 
 /// Query words this long or longer also match the words they start.
 pub const MIN_PREFIX_CHARS: usize = 3;
-/// Query words this long or longer also match words one edit away.
+/// Query words this long or longer also match words one or two edits away (the issue: "one or two typos in
+/// a word of five or more letters still find it").
 pub const MIN_FUZZY_CHARS: usize = 5;
-/// Query words this long or longer also match words two edits away.
-pub const MIN_TWO_EDIT_CHARS: usize = 8;
+/// The most edits a query word may be away from the word it finds.
+pub const MAX_EDITS: usize = 2;
 
 /// Points when every query word is in the entry's name.
 pub const ALL_IN_NAME_BONUS: i64 = 2000;
@@ -100,10 +104,8 @@ impl Match {
 
 /// The edits a query word of `chars` characters may be away from the word it finds.
 pub fn max_edits(chars: usize) -> usize {
-    if chars >= MIN_TWO_EDIT_CHARS {
-        2
-    } else if chars >= MIN_FUZZY_CHARS {
-        1
+    if chars >= MIN_FUZZY_CHARS {
+        MAX_EDITS
     } else {
         0
     }
@@ -225,7 +227,9 @@ mod tests {
         assert_eq!(match_word("incpetoin", "inception"), Some(Match::Edits(2)));
         assert_eq!(match_word("icnpetoin", "inception"), None, "three edits");
         assert_eq!(match_word("harbr", "harbor"), Some(Match::Edits(1)));
-        assert_eq!(match_word("harbr", "harbour"), None, "five letters allow one edit");
+        assert_eq!(match_word("harbr", "harbour"), Some(Match::Edits(2)), "five letters allow two edits");
+        assert_eq!(match_word("hrabr", "harbour"), None, "three edits");
+        assert_eq!(match_word("gradne", "garden"), Some(Match::Edits(2)), "two transpositions");
         assert_eq!(match_word("leon", "lean"), None, "four letters allow none");
         assert_eq!(match_word("amelie", "amelie"), Some(Match::Exact));
     }
@@ -306,14 +310,40 @@ mod tests {
             prop_assert!(after >= before || after.matched > before.matched, "{:?} then {:?}", before, after);
         }
 
-        /// A word within its edits matches; the distance is symmetric, so so is a fuzzy match of equal lengths.
+        /// Any word of five letters or more, typed with one or two edits (substitution, insertion, deletion,
+        /// transposition) that leave five letters or more, still finds it, and no better than it should.
         #[test]
-        fn one_edit_in_a_long_word_still_matches(word in "[a-z]{5,12}", at in any::<prop::sample::Index>(), c in "[a-z]") {
+        fn one_or_two_edits_in_a_word_of_five_letters_or_more_still_match(
+            word in "[a-z]{5,12}",
+            edits in proptest::collection::vec((0u8..4, any::<prop::sample::Index>(), "[a-z]"), 1..=2),
+        ) {
             let mut chars: Vec<char> = word.chars().collect();
-            let i = at.index(chars.len());
-            chars[i] = c.chars().next().unwrap();
+            for (kind, at, c) in &edits {
+                let c = c.chars().next().unwrap();
+                let i = at.index(chars.len());
+                match kind {
+                    0 => chars[i] = c,
+                    1 if chars.len() > MIN_FUZZY_CHARS => { chars.remove(i); }
+                    2 => chars.insert(i, c),
+                    _ if i + 1 < chars.len() => chars.swap(i, i + 1),
+                    _ => chars[i] = c,
+                }
+            }
             let typo: String = chars.into_iter().collect();
-            prop_assert!(match_word(&typo, &word).is_some(), "{} vs {}", typo, word);
+            let found = match_word(&typo, &word);
+            prop_assert!(found.is_some(), "{} vs {}", typo, word);
+            if typo != word && !word.starts_with(&typo) {
+                let distance = strsim::damerau_levenshtein(&typo, &word);
+                prop_assert_eq!(found, Some(Match::Edits(u8::try_from(distance).unwrap())));
+                prop_assert!(distance <= edits.len());
+            }
+        }
+
+        /// Words shorter than five letters match only exactly or as a prefix.
+        #[test]
+        fn short_words_need_no_typo(word in "[a-z]{1,4}", term in "[a-z]{1,8}") {
+            let found = match_word(&word, &term);
+            prop_assert!(matches!(found, None | Some(Match::Exact) | Some(Match::Prefix)), "{} vs {}: {:?}", word, term, found);
         }
     }
 }

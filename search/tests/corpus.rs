@@ -42,6 +42,26 @@ fn the_checked_in_queries_are_the_generators() {
     }
     assert_eq!(checked_in(), made);
     assert!(made.len() >= 100);
+    // Two typos in words of five, six and seven letters (the shortest that allow them) are among them.
+    let mut two_typo_lengths = std::collections::BTreeSet::new();
+    for m in made.iter().filter(|m| m.kind == "typo2") {
+        let (query, title) = (marquee_search::text::words(&m.query), marquee_search::text::words(&m.title));
+        for (q, t) in query.iter().zip(&title).filter(|(q, t)| q != t) {
+            assert_eq!(distance(q, t), 2, "{m:?}");
+            two_typo_lengths.insert(t.chars().count());
+        }
+    }
+    for letters in 5..=7 {
+        assert!(two_typo_lengths.contains(&letters), "no two-typo query on a word of {letters} letters");
+    }
+}
+
+/// The edits between a query word and the word it finds, as the ranking measures them.
+fn distance(query_word: &str, word: &str) -> usize {
+    match marquee_search::rank::match_word(query_word, word) {
+        Some(marquee_search::rank::Match::Edits(n)) => usize::from(n),
+        other => panic!("{query_word} vs {word}: {other:?}"),
+    }
 }
 
 async fn open(engine: Engine) -> (TestDatabase, Database) {
