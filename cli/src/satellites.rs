@@ -20,7 +20,7 @@ use marquee_commerce::domain::title::{AvailabilityWindow, TitleFacts};
 use marquee_commerce::provider::PaymentProvider;
 use marquee_commerce::test_provider::TestProvider;
 use marquee_commerce::titles::Titles;
-use marquee_commerce::Commerce;
+use marquee_commerce::{Commerce, CommerceSettings};
 use marquee_control_api::playback::Entitlements;
 use marquee_control_api::{ApiError, Database, Satellites};
 use marquee_search::Search;
@@ -50,15 +50,28 @@ pub fn mount(db: &Database) -> Mounted {
     mount_with(db, Parts::default())
 }
 
+/// The satellites' settings `marquee api` takes from its `[commerce]` and `[analytics]` sections.
+#[derive(Debug, Clone, Default)]
+pub struct SatelliteSettings {
+    pub commerce: CommerceSettings,
+    pub analytics: AnalyticsSettings,
+}
+
 /// Every satellite over `db`, glued together, with `parts` (tests pass a test clock and keep the provider).
 pub fn mount_with(db: &Database, parts: Parts) -> Mounted {
+    mount_configured(db, parts, SatelliteSettings::default())
+}
+
+/// [`mount_with`] with the satellites' `settings`.
+pub fn mount_configured(db: &Database, parts: Parts, settings: SatelliteSettings) -> Mounted {
     // Search indexes the catalog inside the catalog's own transactions.
     let search = Search::new();
     let catalog = Catalog::new(Arc::new(search.index()))
         .with_popularity(Arc::new(AnalyticsPopularity(MostWatched::new(db.clone()))));
-    let commerce = Commerce::new(Arc::new(CatalogTitles { db: db.clone() }), parts.provider, parts.clock);
+    let titles = Arc::new(CatalogTitles { db: db.clone() });
+    let commerce = Commerce::with_settings(titles, parts.provider, parts.clock, settings.commerce);
     let analytics =
-        Analytics::new(AnalyticsSettings::default()).with_title_features(Arc::new(CatalogFeatures { db: db.clone() }));
+        Analytics::new(settings.analytics).with_title_features(Arc::new(CatalogFeatures { db: db.clone() }));
     let entitlements = commerce.entitlements();
     Mounted { satellites: Satellites::new().with(catalog).with(search).with(commerce).with(analytics), entitlements }
 }
@@ -91,6 +104,7 @@ fn commerce_facts(title: &marquee_catalog::TitleFacts) -> TitleFacts {
         id: title.title_id.clone(),
         tags: title.all_tags().into_iter().map(str::to_owned).collect(),
         availability: chain_windows(&levels),
+        owner_id: Some(title.owner_id.clone()),
     }
 }
 
