@@ -11,6 +11,8 @@ use crate::store;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TitleFacts {
     pub title_id: String,
+    /// The user who owns it (and may sell it).
+    pub owner_id: String,
     pub kind: TitleKind,
     /// What the asset is to this title (absent for the ancestors in [`Self::ancestors`]).
     pub role: Option<AssetRole>,
@@ -79,6 +81,7 @@ async fn facts_of(conn: &mut sqlx::AnyConnection, title_id: &str) -> Result<Opti
         let windows = store::windows(conn, &ancestor.id).await?;
         ancestors.push(TitleFacts {
             title_id: ancestor.id,
+            owner_id: ancestor.owner_id,
             kind: ancestor.kind,
             role: None,
             tags: ancestor.tags,
@@ -90,6 +93,7 @@ async fn facts_of(conn: &mut sqlx::AnyConnection, title_id: &str) -> Result<Opti
     let windows = store::windows(conn, &title.id).await?;
     Ok(Some(TitleFacts {
         title_id: title.id,
+        owner_id: title.owner_id,
         kind: title.kind,
         role: None,
         tags: title.tags,
@@ -140,6 +144,7 @@ mod tests {
     fn facts(id: &str, tags: &[&str], windows: Vec<Window>, ancestors: Vec<TitleFacts>) -> TitleFacts {
         TitleFacts {
             title_id: id.into(),
+            owner_id: "u1".into(),
             kind: TitleKind::Episode,
             role: None,
             tags: tags.iter().map(|t| t.to_string()).collect(),

@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use marquee_catalog::{Catalog, Clock};
+use marquee_catalog::Catalog;
 use marquee_control_api::on_both_engines;
 use marquee_control_api::playback::{NoEntitlements, Playback};
 use marquee_control_api::Satellites;
@@ -17,7 +16,7 @@ use marquee_signing::{ClientContext, KeyRing, Verifier};
 
 const CDN: &str = "https://cdn.example.com";
 
-/// An API with the catalog (real time) that signs playback URLs; the verifier the origin would use.
+/// An API with the catalog (on the test clock) that signs playback URLs; the verifier the origin would use.
 async fn start(engine: Engine) -> (World, Verifier) {
     let keys = KeyRing::from_toml("keys.toml", &marquee_signing::generate_key_file_toml("k1").unwrap()).unwrap();
     let playback = Playback {
@@ -27,7 +26,7 @@ async fn start(engine: Engine) -> (World, Verifier) {
         entitlements: Arc::new(NoEntitlements),
     };
     let index = Arc::new(RecordingIndex::default());
-    let catalog = Catalog::new(index.clone()).with_clock(Clock::from_fn(marquee_control_api::clock::now_ms));
+    let catalog = Catalog::new(index.clone());
     let api = TestApi::start_custom(
         TestDatabase::new(engine),
         |_| {},
@@ -36,8 +35,7 @@ async fn start(engine: Engine) -> (World, Verifier) {
         Satellites::new().with(catalog),
     )
     .await;
-    let clock = Arc::new(AtomicI64::new(marquee_control_api::clock::now_ms()));
-    (World { api, index, clock }, Verifier::new(keys))
+    (World { api, index }, Verifier::new(keys))
 }
 
 /// An asset of `owner` whose presentation is published (what a worker's completion does); its folder.

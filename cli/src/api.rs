@@ -1,8 +1,10 @@
-//! `marquee api`: the control API (uploads, assets, jobs, events, playback URLs) on SQLite or PostgreSQL.
+//! `marquee api`: the control API (uploads, assets, jobs, events, playback URLs) on SQLite or PostgreSQL, with
+//! the satellites mounted (`crate::satellites`).
 //!
-//! Every setting is declared once, on [`ApiSettings`] in the control API library, and is taken from, highest
-//! first: its flag, its `MARQUEE_*` environment variable, the `[api]` section of the `--config` file, and the
-//! defaults (the `DEFAULT_*` consts of [`marquee_control_api::settings`]).
+//! Every setting is declared once, on [`ApiSettings`] in the control API library (the `[api]` section), on
+//! [`CommerceSettings`] in commerce (`[commerce]`) and on [`AnalyticsSection`] (`[analytics]`), and is taken
+//! from, highest first: its flag, its `MARQUEE_*` environment variable, its section of the `--config` file,
+//! and the defaults (the libraries' `DEFAULT_*` consts).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::ArgMatches;
+use marquee_commerce::CommerceSettings;
 use marquee_control_api::events::{Dispatcher, DispatcherSettings};
 use marquee_control_api::playback::{NoEntitlements, Playback};
 use marquee_control_api::{Api, ApiSettings, AppState, Database};
@@ -17,7 +20,9 @@ use marquee_settings::{Problem, Report, Resolved, Section};
 use marquee_signing::KeyRing;
 use marquee_storage::ObjectStore;
 
+use crate::config::analytics::AnalyticsSection;
 use crate::config::LoadedFile;
+use crate::satellites::SatelliteSettings;
 
 /// The `[api]` section.
 pub const API: Section = Section::of::<ApiSettings>();
@@ -27,9 +32,26 @@ pub const API: Section = Section::of::<ApiSettings>();
 #[derive(Debug, clap::Args)]
 pub struct ApiArgs {}
 
-/// The `api` subcommand as `marquee` builds it.
+/// The `api` subcommand as `marquee` builds it: the `[api]` settings, then the satellites' (their flags are
+/// named `--commerce-*` and `--analytics-*`, so no two sections share one).
 pub fn command() -> clap::Command {
-    crate::config::service_args(API, clap::Command::new("api"))
+    let sections = crate::config::SECTIONS.iter().filter(|section| crate::config::served_by(section.name) == "api");
+    sections.fold(clap::Command::new("api"), |command, section| crate::config::section_args(*section, command))
+}
+
+/// The satellites' settings from `matches` over `file`, with every problem placed where its value was set.
+fn satellite_settings(
+    matches: &ArgMatches,
+    file: Option<&LoadedFile>,
+    problems: &mut Vec<Report>,
+) -> (Resolved<CommerceSettings>, Resolved<AnalyticsSection>) {
+    let (commerce, reports) = crate::config::resolve::<CommerceSettings>(matches, file);
+    problems.extend(reports);
+    problems.extend(commerce.value.problems().iter().map(|problem| commerce.places.report(problem)));
+    let (analytics, reports) = crate::config::resolve::<AnalyticsSection>(matches, file);
+    problems.extend(reports);
+    problems.extend(analytics.value.problems().iter().map(|problem| analytics.places.report(problem)));
+    (commerce, analytics)
 }
 
 /// Runs `marquee api`; `matches` are the subcommand's.
@@ -44,6 +66,8 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
     };
     let (resolved, reports) = crate::config::resolve::<ApiSettings>(matches, file.as_ref());
     problems.extend(reports);
+    let (commerce, analytics) = satellite_settings(matches, file.as_ref(), &mut problems);
+    let satellites = SatelliteSettings { commerce: commerce.value, analytics: analytics.value.settings() };
     let open = |location: &str| marquee_storage::open(location).map_err(|e| e.to_string());
     let (storage, playback) = match plan(&resolved, open, &mut problems) {
         Some(plan) if problems.is_empty() => plan,
@@ -52,12 +76,17 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
     let settings = resolved.value;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(serve(settings, storage, playback))
+    runtime.block_on(serve(settings, satellites, storage, playback))
 }
 
-async fn serve(settings: ApiSettings, storage: Arc<dyn ObjectStore>, playback: Option<Playback>) -> anyhow::Result<()> {
+async fn serve(
+    settings: ApiSettings,
+    satellites: SatelliteSettings,
+    storage: Arc<dyn ObjectStore>,
+    playback: Option<Playback>,
+) -> anyhow::Result<()> {
     let database = marquee_control_api::db::redacted(&settings.database);
-    let api = start(&settings, storage, playback).await?;
+    let api = start(&settings, satellites, storage, playback).await?;
     println!("Serving the control API on http://{} (database {database}, storage {})", api.local_addr(), api.location);
     if let Some((email, password)) = &api.first_admin {
         println!(
@@ -88,6 +117,7 @@ pub struct Started {
 /// Opens the database (migrating it and the satellites' tables), mounts the satellites and binds the listener.
 pub async fn start(
     settings: &ApiSettings,
+    satellites: SatelliteSettings,
     storage: Arc<dyn ObjectStore>,
     playback: Option<Playback>,
 ) -> anyhow::Result<Started> {
@@ -97,7 +127,7 @@ pub async fn start(
     let mut state =
         AppState::new(db.clone(), storage, settings).await.context("cannot read the access-token secret")?;
     // The satellites read the state's database and clock (the system's): one time for playback and all of them.
-    let mounted = crate::satellites::mount(&state);
+    let mounted = crate::satellites::mount_configured(&state, crate::satellites::Parts::default(), satellites);
     mounted.satellites.migrate(&state.db).await.context("cannot apply the satellites' migrations")?;
     if let Some(mut playback) = playback {
         // Beyond owners, admins and public assets, commerce says who may watch.
@@ -164,6 +194,51 @@ pub fn check(file: &LoadedFile, problems: &mut Vec<Report>, notes: &mut Vec<Stri
         resolved.value.listen,
         marquee_control_api::db::redacted(&resolved.value.database)
     ))
+}
+
+/// `marquee config check` for the `[commerce]` section: its values, as `marquee api` would start with them.
+pub fn check_commerce(file: &LoadedFile, problems: &mut Vec<Report>, notes: &mut Vec<String>) -> Option<String> {
+    let commerce = check_section::<CommerceSettings>(file, problems, notes, CommerceSettings::problems)?;
+    Some(format!(
+        "[commerce] cancels past-due subscriptions after {}, retrying their renewal every {}",
+        humantime::format_duration(commerce.grace_period),
+        humantime::format_duration(commerce.retry_interval)
+    ))
+}
+
+/// `marquee config check` for the `[analytics]` section.
+pub fn check_analytics(file: &LoadedFile, problems: &mut Vec<Report>, notes: &mut Vec<String>) -> Option<String> {
+    let analytics = check_section::<AnalyticsSection>(file, problems, notes, AnalyticsSection::problems)?;
+    Some(format!(
+        "[analytics] keeps beacon events {} and rebuilds recommendations every {}",
+        humantime::format_duration(analytics.events_retention),
+        humantime::format_duration(analytics.rebuild_every)
+    ))
+}
+
+/// One satellite section as `marquee api` would resolve it from `file`, the environment and the defaults: its
+/// values when they have no problem (`problems_of` finds those between values).
+fn check_section<T: marquee_settings::Settings>(
+    file: &LoadedFile,
+    problems: &mut Vec<Report>,
+    notes: &mut Vec<String>,
+    problems_of: fn(&T) -> Vec<Problem>,
+) -> Option<T> {
+    let matches = match command().try_get_matches_from(["api"]) {
+        Ok(matches) => matches,
+        Err(e) => {
+            problems.push(Report::new("environment", e.to_string()));
+            return None;
+        }
+    };
+    let (resolved, reports) = crate::config::resolve::<T>(&matches, Some(file));
+    if !resolved.places.from_env.is_empty() {
+        notes.push(format!("set from the environment: {}", resolved.places.from_env.join(", ")));
+    }
+    let before = problems.len();
+    problems.extend(reports);
+    problems.extend(problems_of(&resolved.value).iter().map(|problem| resolved.places.report(problem)));
+    (problems.len() == before).then_some(resolved.value)
 }
 
 /// Checks the resolved settings, the storage location (`open` turns it into `S` or says why it cannot) and the

@@ -11,20 +11,46 @@
 //! (`marquee config check` also runs the service's own checks of the files its settings name: one line in
 //! `config_command::SERVICE_CHECKS`.)
 
+pub mod analytics;
 pub mod files;
 
 use std::path::{Path, PathBuf};
 
 use clap::ArgMatches;
+use marquee_commerce::CommerceSettings;
 use marquee_control_api::ApiSettings;
 use marquee_edge_cache::EdgeConfig;
 use marquee_origin::OriginSettings;
 use marquee_settings::{in_help_order, Kind, Report, Resolved, Section, Settings};
 
 /// Every service's section, in the order of the file `marquee config example` prints. `main.rs` gives the
-/// subcommand of the same name the section's arguments ([`service_args`]).
-pub const SECTIONS: &[Section] =
-    &[Section::of::<OriginSettings>(), Section::of::<EdgeConfig>(), Section::of::<ApiSettings>()];
+/// subcommand that reads it ([`served_by`]) the section's arguments ([`section_args`]).
+pub const SECTIONS: &[Section] = &[
+    Section::of::<OriginSettings>(),
+    Section::of::<EdgeConfig>(),
+    Section::of::<ApiSettings>(),
+    Section::of::<CommerceSettings>(),
+    Section::of::<analytics::AnalyticsSection>(),
+];
+
+/// The subcommand that reads `section`: its namesake, except the satellites' sections, which `marquee api`
+/// reads beside `[api]`.
+pub fn served_by(section: &str) -> &str {
+    match section {
+        "commerce" | "analytics" => "api",
+        other => other,
+    }
+}
+
+/// `section`'s arguments on the subcommand that reads it: [`service_args`] for the service's own section, the
+/// settings alone for another section it reads (its `--config` is there already).
+pub fn section_args(section: Section, command: clap::Command) -> clap::Command {
+    if served_by(section.name) == section.name {
+        service_args(section, command)
+    } else {
+        section.args(command)
+    }
+}
 
 /// A service subcommand's arguments: `--config FILE`, then every setting of `section` as a flag with its
 /// variable, named and explained by the settings' declaration.

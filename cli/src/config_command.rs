@@ -12,8 +12,13 @@ use marquee_settings::Report;
 pub type ServiceCheck = fn(&LoadedFile, &mut Vec<Report>, &mut Vec<String>) -> Option<String>;
 
 /// Each service section's check, by section name.
-pub const SERVICE_CHECKS: &[(&str, ServiceCheck)] =
-    &[("origin", crate::origin::check), ("edge", crate::edge::check), ("api", crate::api::check)];
+pub const SERVICE_CHECKS: &[(&str, ServiceCheck)] = &[
+    ("origin", crate::origin::check),
+    ("edge", crate::edge::check),
+    ("api", crate::api::check),
+    ("commerce", crate::api::check_commerce),
+    ("analytics", crate::api::check_analytics),
+];
 
 /// Check a marquee.toml, or print an example of one.
 #[derive(Debug, clap::Args)]

@@ -121,7 +121,7 @@ enum Command {
 fn main() -> ExitCode {
     // Each service's settings are arguments built from its library's declaration, and read from the matches.
     let command = config::SECTIONS.iter().fold(Cli::command(), |command, section| {
-        command.mut_subcommand(section.name, |sub| config::service_args(*section, sub))
+        command.mut_subcommand(config::served_by(section.name), |sub| config::section_args(*section, sub))
     });
     let matches = command.get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());

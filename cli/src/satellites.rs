@@ -19,7 +19,7 @@ use marquee_commerce::domain::title::{AvailabilityWindow, TitleFacts};
 use marquee_commerce::provider::PaymentProvider;
 use marquee_commerce::test_provider::TestProvider;
 use marquee_commerce::titles::Titles;
-use marquee_commerce::Commerce;
+use marquee_commerce::{Commerce, CommerceSettings};
 use marquee_control_api::playback::Entitlements;
 use marquee_control_api::{ApiError, AppState, Database, Satellites};
 use marquee_search::Search;
@@ -48,17 +48,30 @@ pub fn mount(app: &AppState) -> Mounted {
     mount_with(app, Parts::default())
 }
 
+/// The satellites' settings `marquee api` takes from its `[commerce]` and `[analytics]` sections.
+#[derive(Debug, Clone, Default)]
+pub struct SatelliteSettings {
+    pub commerce: CommerceSettings,
+    pub analytics: AnalyticsSettings,
+}
+
 /// Every satellite over `app`'s database and clock, glued together, with `parts` (tests keep the provider, to
 /// sign its webhooks). Every satellite reads `app.clock`, so a test that moves it moves time for all of them.
 pub fn mount_with(app: &AppState, parts: Parts) -> Mounted {
+    mount_configured(app, parts, SatelliteSettings::default())
+}
+
+/// [`mount_with`] with the satellites' `settings`.
+pub fn mount_configured(app: &AppState, parts: Parts, settings: SatelliteSettings) -> Mounted {
     let db = &app.db;
     // Search indexes the catalog inside the catalog's own transactions.
     let search = Search::new();
     let catalog = Catalog::new(Arc::new(search.index()))
         .with_popularity(Arc::new(AnalyticsPopularity(MostWatched::new(db.clone()))));
-    let commerce = Commerce::new(Arc::new(CatalogTitles { db: db.clone() }), parts.provider, app.clock.clone());
+    let titles = Arc::new(CatalogTitles { db: db.clone() });
+    let commerce = Commerce::with_settings(titles, parts.provider, app.clock.clone(), settings.commerce);
     let analytics =
-        Analytics::new(AnalyticsSettings::default()).with_title_features(Arc::new(CatalogFeatures { db: db.clone() }));
+        Analytics::new(settings.analytics).with_title_features(Arc::new(CatalogFeatures { db: db.clone() }));
     let entitlements = commerce.entitlements();
     Mounted { satellites: Satellites::new().with(catalog).with(search).with(commerce).with(analytics), entitlements }
 }
@@ -91,6 +104,7 @@ fn commerce_facts(title: &marquee_catalog::TitleFacts) -> TitleFacts {
         id: title.title_id.clone(),
         tags: title.all_tags().into_iter().map(str::to_owned).collect(),
         availability: chain_windows(&levels),
+        owner_id: Some(title.owner_id.clone()),
     }
 }
 

@@ -22,6 +22,8 @@ use marquee_http::{RequestAuthorizer, SignedUrls};
 use marquee_origin::{Origin, OriginConfig};
 use marquee_signing::KeyRing;
 use marquee_storage::{LocalDir, ObjectStore};
+
+use crate::satellites::SatelliteSettings;
 use tokio::sync::watch;
 
 /// The edge's disk tier under the data directory.
@@ -163,7 +165,7 @@ pub async fn up(
         ttl: settings.playback_ttl,
         entitlements: Arc::new(NoEntitlements),
     };
-    let api = crate::api::start(&settings, storage.clone(), Some(playback)).await?;
+    let api = crate::api::start(&settings, SatelliteSettings::default(), storage.clone(), Some(playback)).await?;
     let api_url = format!("http://{}", api.local_addr());
     let worker_key = worker_key(&data, &api.db).await?;
 

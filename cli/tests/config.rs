@@ -57,7 +57,7 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     let file: toml::Table = toml::from_str(&text).expect("the example is TOML");
     let mut sections: Vec<&String> = file.keys().collect();
     sections.sort();
-    assert_eq!(sections, ["api", "edge", "origin"]);
+    assert_eq!(sections, ["analytics", "api", "commerce", "edge", "origin"]);
     let origin = file["origin"].as_table().unwrap();
     let duration = |key: &str| humantime::parse_duration(origin[key].as_str().unwrap()).unwrap();
     let size = |key: &str| origin[key].as_str().unwrap().parse::<bytesize::ByteSize>().unwrap().as_u64();
@@ -135,6 +135,23 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
         assert_eq!(api[key], origin[key], "{key}");
     }
     assert!(text[text.find("\n[api]\n").unwrap()..].contains("\n# storage = "), "api storage is shown commented out");
+    // The satellites' sections, read by `marquee api`, hold their libraries' defaults too.
+    let commerce = file["commerce"].as_table().unwrap();
+    let duration = |key: &str| humantime::parse_duration(commerce[key].as_str().unwrap()).unwrap();
+    assert_eq!(duration("grace_period"), marquee_commerce::state::DEFAULT_GRACE_PERIOD);
+    assert_eq!(duration("retry_interval"), marquee_commerce::state::DEFAULT_RETRY_INTERVAL);
+    assert_eq!(duration("renewal_interval"), marquee_commerce::state::DEFAULT_RENEWAL_INTERVAL);
+    assert_eq!(commerce.len(), 3, "{commerce:?}");
+    let analytics = file["analytics"].as_table().unwrap();
+    let duration = |key: &str| humantime::parse_duration(analytics[key].as_str().unwrap()).unwrap();
+    assert_eq!(analytics["queue_beacons"].as_integer(), Some(marquee_analytics::DEFAULT_QUEUE_BEACONS as i64));
+    assert_eq!(analytics["anonymous_burst"].as_integer(), Some(i64::from(marquee_analytics::DEFAULT_ANONYMOUS_BURST)));
+    assert_eq!(duration("flush_every"), marquee_analytics::DEFAULT_FLUSH_EVERY);
+    assert_eq!(duration("anonymous_refill"), marquee_analytics::DEFAULT_ANONYMOUS_REFILL);
+    assert_eq!(duration("events_retention"), marquee_analytics::DEFAULT_EVENTS_RETENTION);
+    assert_eq!(duration("rebuild_every"), marquee_analytics::DEFAULT_REBUILD_EVERY);
+    assert_eq!(duration("watch_window"), marquee_analytics::DEFAULT_WATCH_WINDOW);
+    assert_eq!(analytics.len(), 7, "{analytics:?}");
 
     // As printed it lacks only what has no default; uncommenting the lines of what has no default makes a working file.
     let dir = workspace();
@@ -248,6 +265,73 @@ fn check_reports_every_edge_problem_at_once_with_where_it_is() {
         assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
     }
     assert!(!dir.path().join("blocked/cache").exists() && std::fs::read_dir(dir.path()).unwrap().count() == 4);
+}
+
+#[test]
+fn the_satellites_settings_are_checked_where_they_were_set_and_refused_by_marquee_api() {
+    let dir = workspace();
+    let path = dir.path().join("marquee.toml");
+    let text = "[api]\n\
+         storage = \"media\"\n\
+         database = \"sqlite:api.db\"\n\
+         [commerce]\n\
+         grace_period = \"100 days\"\n\
+         retry_interval = \"10s\"\n\
+         renewal_interval = 60\n\
+         [analytics]\n\
+         anonymous_burst = 0\n\
+         watch_window = \"2 days\"\n\
+         rebuild_every = \"1s\"\n\
+         flush_evry = \"1s\"\n";
+    std::fs::write(&path, text).unwrap();
+    let (out, stdout, stderr) = check(&path);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("6 problems"), "{stderr}");
+    for expected in [
+        "commerce.renewal_interval (line 7): 60 has no unit",
+        "analytics.flush_evry (line 12): unknown key",
+        "commerce.grace_period (line 5): must be at most 90 days",
+        "commerce.retry_interval (line 6): must be at least 1m",
+        "analytics.anonymous_burst (line 9): must be at least 1",
+        "analytics.rebuild_every (line 11): must be between 10s and 1 day",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+
+    // `marquee api` refuses to start with them, naming the variable or flag that set a value.
+    let (out, _, stderr) = run(marquee()
+        .args(["api", "--config"])
+        .arg(&path)
+        .args(["--commerce-retry-interval", "5s", "--analytics-queue-beacons", "7"])
+        .env("MARQUEE_COMMERCE_GRACE_PERIOD", "1year")
+        .current_dir(dir.path()));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for expected in [
+        "MARQUEE_COMMERCE_GRACE_PERIOD: must be at most 90 days",
+        "--commerce-retry-interval: must be at least 1m",
+        "--analytics-queue-beacons: must be between 1000 and 10000000",
+        "analytics.anonymous_burst (line 9): must be at least 1",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(!dir.path().join("api.db").exists(), "nothing was started");
+
+    // Good values pass, each section saying what it sets.
+    std::fs::write(
+        &path,
+        "[commerce]\ngrace_period = \"7 days\"\nretry_interval = \"12h\"\n[analytics]\nevents_retention = \"14 days\"\n",
+    )
+    .unwrap();
+    let (out, stdout, stderr) = check(&path);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("[commerce] cancels past-due subscriptions after 7days, retrying their renewal every 12h"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[analytics] keeps beacon events 14days and rebuilds recommendations every 5m"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -31,6 +31,7 @@ pub struct NewPlan {
     pub period: Period,
     /// 0 to 365 (default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 365)]
     pub trial_days: i64,
     pub unlocks: Unlocks,
 }
@@ -40,6 +41,7 @@ pub struct NewPlan {
 #[serde(deny_unknown_fields)]
 pub struct PlanChange {
     pub name: Option<String>,
+    #[schema(minimum = 0, maximum = 365)]
     pub trial_days: Option<i64>,
 }
 
@@ -82,6 +84,9 @@ pub struct Offer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_unplayed_days: Option<i64>,
     pub archived: bool,
+    /// Who sells it: the title's owner in the catalog (its revenue is theirs to see).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<String>,
     pub created_at: i64,
 }
 
@@ -93,8 +98,10 @@ pub struct NewOffer {
     pub kind: OfferKind,
     pub price: Money,
     /// Rentals only: 1 to 8760 (default 48).
+    #[schema(minimum = 1, maximum = 8760)]
     pub watch_window_hours: Option<i64>,
     /// Rentals only: 1 to 365 (default 30).
+    #[schema(minimum = 1, maximum = 365)]
     pub expires_unplayed_days: Option<i64>,
 }
 
@@ -170,6 +177,14 @@ pub struct NewOrder {
     pub payment_token: String,
 }
 
+/// A subscription's new card (payment method).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPaymentMethod {
+    /// The provider's card token (the test provider's tokens, as for orders).
+    pub payment_token: String,
+}
+
 /// An order.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Order {
@@ -184,6 +199,9 @@ pub struct Order {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title_id: Option<String>,
     pub price: Money,
+    /// A rental's or purchase's seller: the title's owner when the offer was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<String>,
     /// Why it failed: the provider's decline code (`card_declined`), or `overlapping_subscription`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
@@ -262,6 +280,29 @@ pub struct RentalPage {
     /// Pass as `after` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// What a seller's titles brought in one currency: fulfilled rentals and purchases, and those refunded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CurrencyRevenue {
+    /// ISO 4217.
+    pub currency: String,
+    /// Orders fulfilled (and not refunded).
+    pub orders: i64,
+    /// What they paid, in minor units.
+    pub amount_minor: i64,
+    pub refunded_orders: i64,
+    pub refunded_minor: i64,
+}
+
+/// A seller's revenue from rentals and purchases of their titles, per currency.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Revenue {
+    /// Whose titles: the seller's id, absent for every seller (admins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<String>,
+    /// One entry per currency sold in, by currency.
+    pub currencies: Vec<CurrencyRevenue>,
 }
 
 /// What a renewal run did.

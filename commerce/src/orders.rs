@@ -37,6 +37,15 @@ fn key_reused() -> ApiError {
     )
 }
 
+/// A payment token as the provider gets it: trimmed, 1 to 255 characters.
+pub(crate) fn payment_token(token: &str) -> Result<&str, ApiError> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > MAX_TOKEN {
+        return Err(ApiError::bad_request("invalid_payment_token", "payment_token must be 1 to 255 characters"));
+    }
+    Ok(token)
+}
+
 /// Creates (or, for a retry, finds) the caller's order under `key` and pays it: the order as it now is.
 pub async fn place(
     core: &Core,
@@ -50,10 +59,7 @@ pub async fn place(
     if let Some(existing) = store::order_by_key(db, &caller.user_id, key).await? {
         return resume(core, db, existing, &hash).await;
     }
-    let token = request.payment_token.trim();
-    if token.is_empty() || token.len() > MAX_TOKEN {
-        return Err(ApiError::bad_request("invalid_payment_token", "payment_token must be 1 to 255 characters"));
-    }
+    let token = payment_token(&request.payment_token)?;
     let now = core.clock.now_ms();
     let order = match (&request.plan_id, &request.offer_id) {
         (Some(plan_id), None) => subscription_order(db, caller, plan_id, now).await?,
@@ -113,6 +119,7 @@ async fn subscription_order(db: &sqlx::AnyPool, caller: &Caller, plan_id: &str, 
         offer_id: None,
         title_id: None,
         price: plan.price,
+        seller_id: None,
         failure_code: None,
         charge_id: None,
         subscription_id: None,
@@ -168,6 +175,7 @@ async fn title_order(
         offer_id: Some(offer.id),
         title_id: Some(title.id),
         price: offer.price,
+        seller_id: offer.seller_id,
         failure_code: None,
         charge_id: None,
         subscription_id: None,
@@ -294,7 +302,7 @@ pub async fn refund(core: &Core, db: &sqlx::AnyPool, order_id: &str) -> Result<O
     store::move_order(&mut *tx, order_id, OrderState::Fulfilled, OrderState::Refunded, now).await?;
     store::revoke_of_order(&mut tx, order_id, now).await?;
     if let Some(subscription_id) = &row.order.subscription_id {
-        if let Some(held) = store::subscription_in(&mut tx, subscription_id).await? {
+        if let Some(held) = store::subscription(&mut *tx, subscription_id).await? {
             if let Ok(next) = held.subscription.apply(SubscriptionEvent::Refunded, now) {
                 store::save_subscription(&mut tx, &held.id, &held.subscription, &next, now).await?;
             }
@@ -349,7 +357,7 @@ pub async fn apply_event(core: &Core, db: &sqlx::AnyPool, event: &ProviderEvent)
     store::settle_charge(&mut tx, &charge.id, charge_id, state, failure, now).await?;
     let mut refund = false;
     if let Some(order_id) = &charge.order_id {
-        let row = store::order_in(&mut tx, order_id).await?.ok_or_else(|| ApiError::not_found("order"))?;
+        let row = store::order(&mut *tx, order_id).await?.ok_or_else(|| ApiError::not_found("order"))?;
         match failure {
             None => refund = !fulfil(&mut tx, &row, now).await?,
             Some(code) => {
@@ -357,7 +365,7 @@ pub async fn apply_event(core: &Core, db: &sqlx::AnyPool, event: &ProviderEvent)
             }
         }
     } else if let Some(subscription_id) = &charge.subscription_id {
-        if let Some(held) = store::subscription_in(&mut tx, subscription_id).await? {
+        if let Some(held) = store::subscription(&mut *tx, subscription_id).await? {
             let event = match failure {
                 None => SubscriptionEvent::RenewalPaid,
                 Some(_) => SubscriptionEvent::RenewalDeclined { grace_ms: core.grace_ms() },
@@ -403,7 +411,7 @@ async fn fulfil(tx: &mut Tx, row: &OrderRow, now: i64) -> Result<bool, ApiError>
     let (column, made_id) = match order.kind {
         OrderKind::Subscription => {
             let plan_id = order.plan_id.as_deref().unwrap_or_default();
-            let plan = store::plan_in(tx, plan_id).await?.ok_or_else(|| ApiError::not_found("plan"))?;
+            let plan = store::plan(&mut **tx, plan_id).await?.ok_or_else(|| ApiError::not_found("plan"))?;
             let live = store::live_subscriptions(&mut **tx, &order.user_id).await?;
             if live.iter().any(|held| held.unlocks.overlaps(&plan.unlocks)) {
                 store::fail_order(tx, &order.id, OrderState::Fulfilled, "overlapping_subscription", now).await?;

@@ -7,7 +7,7 @@
 use marquee_control_api::db::begin_write;
 use marquee_control_api::ApiError;
 
-use crate::domain::subscription::{SubscriptionEvent, SubscriptionState};
+use crate::domain::subscription::{CardChange, SubscriptionEvent, SubscriptionState};
 use crate::model::{Order, OrderState, RenewalReport};
 use crate::provider::{ChargeOutcome, ChargePurpose, ChargeRequest};
 use crate::state::Core;
@@ -60,7 +60,37 @@ pub async fn renew_due(core: &Core, db: &sqlx::AnyPool, now: i64) -> Result<Rene
     Ok(report)
 }
 
-/// Charges a renewal (`attempt` 0 at the period's end, then the retries while past due).
+/// Gives `held` the card `token` (its subscriber's, or an admin's doing): kept for its renewals and, when it is
+/// past due, charged at once for the unpaid renewal, which makes it `active` again if the card pays. One charge
+/// however often this is asked: a subscription no longer past due owes nothing, and while a renewal's charge
+/// waits for the provider no other is made. The subscription as it then is.
+pub async fn change_card(
+    core: &Core,
+    db: &sqlx::AnyPool,
+    held: &SubscriptionRow,
+    token: &str,
+    now: i64,
+) -> Result<SubscriptionRow, ApiError> {
+    let change = held
+        .subscription
+        .card_changed(now)
+        .map_err(|refusal| ApiError::conflict(refusal.code(), refusal.to_string()))?;
+    if !store::set_payment_token(db, &held.id, token, now).await? {
+        return Err(ApiError::conflict("subscription_ended", "the subscription ended meanwhile"));
+    }
+    let held = SubscriptionRow { payment_token: token.to_owned(), ..held.clone() };
+    if change == CardChange::RetryNow {
+        let renewal_of = held.subscription.period_end;
+        if let Some(attempt) = store::card_change_attempt(db, &held.id, renewal_of).await? {
+            renew(core, db, &held, now, attempt, &mut RenewalReport::default()).await?;
+            tracing::info!(subscription = %held.id, attempt, "New card charged for the unpaid renewal.");
+        }
+    }
+    store::subscription(db, &held.id).await?.ok_or_else(|| ApiError::not_found("subscription"))
+}
+
+/// Charges a renewal (`attempt` 0 at the period's end, then the retries while past due; below 0 for a new
+/// card's).
 async fn renew(
     core: &Core,
     db: &sqlx::AnyPool,

@@ -7,7 +7,9 @@ use crate::domain::entitlement::{HeldRental, HeldSubscription, Holdings, Unlocks
 use crate::domain::money::Money;
 use crate::domain::rental::Rental;
 use crate::domain::subscription::{Period, Subscription, SubscriptionState};
-use crate::model::{Offer, OfferKind, Order, OrderKind, OrderState, Plan, RentalView, SubscriptionView};
+use crate::model::{
+    CurrencyRevenue, Offer, OfferKind, Order, OrderKind, OrderState, Plan, RentalView, SubscriptionView,
+};
 
 pub type Tx = Transaction<'static, Any>;
 
@@ -40,18 +42,13 @@ pub fn plan_of(row: &AnyRow) -> Result<Plan, sqlx::Error> {
     })
 }
 
-pub async fn plan(db: &AnyPool, id: &str) -> Result<Option<Plan>, sqlx::Error> {
+pub async fn plan<'e, E>(db: E, id: &str) -> Result<Option<Plan>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
     let row = sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM commerce_plans WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
-        .await?;
-    row.as_ref().map(plan_of).transpose()
-}
-
-pub async fn plan_in(tx: &mut Tx, id: &str) -> Result<Option<Plan>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {PLAN_COLUMNS} FROM commerce_plans WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
         .await?;
     row.as_ref().map(plan_of).transpose()
 }
@@ -100,8 +97,8 @@ pub async fn update_plan(db: &AnyPool, plan: &Plan, archived_at: Option<i64>) ->
 
 // ---- offers
 
-const OFFER_COLUMNS: &str =
-    "id, title_id, kind, amount_minor, currency, watch_window_ms, expires_unplayed_ms, archived_at, created_at";
+const OFFER_COLUMNS: &str = "id, title_id, kind, amount_minor, currency, watch_window_ms, expires_unplayed_ms, \
+    archived_at, seller_id, created_at";
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
@@ -115,6 +112,7 @@ fn offer_of(row: &AnyRow) -> Result<Offer, sqlx::Error> {
         watch_window_hours: row.try_get::<Option<i64>, _>("watch_window_ms")?.map(|ms| ms / HOUR_MS),
         expires_unplayed_days: row.try_get::<Option<i64>, _>("expires_unplayed_ms")?.map(|ms| ms / DAY_MS),
         archived: row.try_get::<Option<i64>, _>("archived_at")?.is_some(),
+        seller_id: row.try_get("seller_id")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -146,7 +144,7 @@ pub async fn offers(db: &AnyPool, title_id: Option<&str>, archived_too: bool) ->
 pub async fn insert_offer(db: &AnyPool, offer: &Offer) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO commerce_offers (id, title_id, kind, amount_minor, currency, watch_window_ms, \
-         expires_unplayed_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         expires_unplayed_ms, seller_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&offer.id)
     .bind(&offer.title_id)
@@ -155,6 +153,7 @@ pub async fn insert_offer(db: &AnyPool, offer: &Offer) -> Result<(), sqlx::Error
     .bind(&offer.price.currency)
     .bind(offer.watch_window_hours.map(|h| h * HOUR_MS))
     .bind(offer.expires_unplayed_days.map(|d| d * DAY_MS))
+    .bind(&offer.seller_id)
     .bind(offer.created_at)
     .execute(db)
     .await
@@ -194,7 +193,7 @@ pub struct OrderRow {
 
 const ORDER_COLUMNS: &str = "o.id, o.user_id, o.request_hash, o.kind, o.plan_id, o.offer_id, o.title_id, \
     o.amount_minor, o.currency, o.payment_token, o.state, o.failure_code, o.subscription_id, o.rental_id, \
-    o.purchase_id, o.created_at, o.updated_at, \
+    o.purchase_id, o.seller_id, o.created_at, o.updated_at, \
     (SELECT MIN(c.provider_charge_id) FROM commerce_charges c WHERE c.order_id = o.id) AS charge_id";
 
 fn order_of(row: &AnyRow) -> Result<OrderRow, sqlx::Error> {
@@ -210,6 +209,7 @@ fn order_of(row: &AnyRow) -> Result<OrderRow, sqlx::Error> {
             offer_id: row.try_get("offer_id")?,
             title_id: row.try_get("title_id")?,
             price: Money { amount_minor: row.try_get("amount_minor")?, currency: row.try_get("currency")? },
+            seller_id: row.try_get("seller_id")?,
             failure_code: row.try_get("failure_code")?,
             charge_id: row.try_get("charge_id")?,
             subscription_id: row.try_get("subscription_id")?,
@@ -223,18 +223,13 @@ fn order_of(row: &AnyRow) -> Result<OrderRow, sqlx::Error> {
     })
 }
 
-pub async fn order(db: &AnyPool, id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
+pub async fn order<'e, E>(db: E, id: &str) -> Result<Option<OrderRow>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
     let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM commerce_orders o WHERE o.id = $1"))
         .bind(id)
         .fetch_optional(db)
-        .await?;
-    row.as_ref().map(order_of).transpose()
-}
-
-pub async fn order_in(tx: &mut Tx, id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM commerce_orders o WHERE o.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
         .await?;
     row.as_ref().map(order_of).transpose()
 }
@@ -255,8 +250,8 @@ pub async fn insert_order(db: &AnyPool, row: &OrderRow, key: &str) -> Result<boo
     let order = &row.order;
     let done = sqlx::query(
         "INSERT INTO commerce_orders (id, user_id, idempotency_key, request_hash, kind, plan_id, offer_id, title_id, \
-         amount_minor, currency, payment_token, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'created', $12, $12) \
+         amount_minor, currency, payment_token, state, seller_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'created', $13, $12, $12) \
          ON CONFLICT (user_id, idempotency_key) DO NOTHING",
     )
     .bind(&order.id)
@@ -271,6 +266,7 @@ pub async fn insert_order(db: &AnyPool, row: &OrderRow, key: &str) -> Result<boo
     .bind(&order.price.currency)
     .bind(&row.payment_token)
     .bind(order.created_at)
+    .bind(&order.seller_id)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -304,16 +300,34 @@ pub async fn fail_order(tx: &mut Tx, id: &str, from: OrderState, code: &str, now
     Ok(done.rows_affected() == 1)
 }
 
+/// Whose orders a list holds.
+#[derive(Debug, Clone, Copy)]
+pub enum OrdersOf<'a> {
+    Everyone,
+    /// Those the user placed.
+    Buyer(&'a str),
+    /// Those of the user's titles.
+    Seller(&'a str),
+}
+
 pub async fn list_orders(
     db: &AnyPool,
-    user: Option<&str>,
+    of: OrdersOf<'_>,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Order>, sqlx::Error> {
     let mut sql = format!("SELECT {ORDER_COLUMNS} FROM commerce_orders o WHERE o.id > $1");
-    if user.is_some() {
-        sql.push_str(" AND o.user_id = $2");
-    }
+    let user = match of {
+        OrdersOf::Everyone => None,
+        OrdersOf::Buyer(user) => {
+            sql.push_str(" AND o.user_id = $2");
+            Some(user)
+        }
+        OrdersOf::Seller(user) => {
+            sql.push_str(" AND o.seller_id = $2");
+            Some(user)
+        }
+    };
     sql.push_str(&format!(" ORDER BY o.id LIMIT {limit}"));
     let mut query = sqlx::query(&sql).bind(after.unwrap_or(""));
     if let Some(user) = user {
@@ -354,6 +368,42 @@ pub async fn release_stuck_order(db: &AnyPool, id: &str, updated_at: i64, now: i
     }
     tx.commit().await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The revenue of `seller`'s titles (every seller's for `None`), per currency: fulfilled and refunded orders.
+pub async fn revenue(db: &AnyPool, seller: Option<&str>) -> Result<Vec<CurrencyRevenue>, sqlx::Error> {
+    let filter = if seller.is_some() { "seller_id = $1" } else { "seller_id IS NOT NULL" };
+    let sql = format!(
+        "SELECT currency, state, COUNT(*) AS orders, CAST(SUM(amount_minor) AS BIGINT) AS amount_minor \
+         FROM commerce_orders WHERE {filter} AND state IN ('fulfilled', 'refunded') \
+         GROUP BY currency, state ORDER BY currency, state"
+    );
+    let mut query = sqlx::query(&sql);
+    if let Some(seller) = seller {
+        query = query.bind(seller);
+    }
+    let mut currencies: Vec<CurrencyRevenue> = Vec::new();
+    for row in query.fetch_all(db).await? {
+        let currency: String = row.try_get("currency")?;
+        let state: String = row.try_get("state")?;
+        let (orders, amount): (i64, i64) = (row.try_get("orders")?, row.try_get("amount_minor")?);
+        if currencies.last().is_none_or(|c| c.currency != currency) {
+            currencies.push(CurrencyRevenue {
+                currency,
+                orders: 0,
+                amount_minor: 0,
+                refunded_orders: 0,
+                refunded_minor: 0,
+            });
+        }
+        let entry = currencies.last_mut().expect("pushed above");
+        if state == "fulfilled" {
+            (entry.orders, entry.amount_minor) = (orders, amount);
+        } else {
+            (entry.refunded_orders, entry.refunded_minor) = (orders, amount);
+        }
+    }
+    Ok(currencies)
 }
 
 // ---- charges
@@ -559,18 +609,13 @@ fn subscription_of(row: &AnyRow) -> Result<SubscriptionRow, sqlx::Error> {
     })
 }
 
-pub async fn subscription(db: &AnyPool, id: &str) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+pub async fn subscription<'e, E>(db: E, id: &str) -> Result<Option<SubscriptionRow>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
     let row = sqlx::query(&format!("SELECT {SUBSCRIPTION_COLUMNS} FROM commerce_subscriptions s WHERE s.id = $1"))
         .bind(id)
         .fetch_optional(db)
-        .await?;
-    row.as_ref().map(subscription_of).transpose()
-}
-
-pub async fn subscription_in(tx: &mut Tx, id: &str) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {SUBSCRIPTION_COLUMNS} FROM commerce_subscriptions s WHERE s.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
         .await?;
     row.as_ref().map(subscription_of).transpose()
 }
@@ -713,6 +758,44 @@ pub async fn save_subscription(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Gives a live subscription another card for its charges: whether it was live.
+pub async fn set_payment_token(db: &AnyPool, id: &str, token: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE commerce_subscriptions SET payment_token = $2, updated_at = $3 \
+         WHERE id = $1 AND state IN ('trialing', 'active', 'past_due')",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The attempt number of a charge of the renewal at `renewal_of` made because the card changed (they count
+/// down from -1, apart from the scheduled retries' 1, 2, …), or `None` while one of the renewal's charges is
+/// still being asked for or waits for the provider (a second would charge twice).
+pub async fn card_change_attempt(
+    db: &AnyPool,
+    subscription_id: &str,
+    renewal_of: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let count = |filter: &str| {
+        format!("SELECT COUNT(*) FROM commerce_charges WHERE subscription_id = $1 AND renewal_of = $2 AND {filter}")
+    };
+    let unsettled: i64 = sqlx::query_scalar(&count("state IN ('requested', 'pending')"))
+        .bind(subscription_id)
+        .bind(renewal_of)
+        .fetch_one(db)
+        .await?;
+    if unsettled > 0 {
+        return Ok(None);
+    }
+    let earlier: i64 =
+        sqlx::query_scalar(&count("attempt < 0")).bind(subscription_id).bind(renewal_of).fetch_one(db).await?;
+    Ok(Some(-(earlier + 1)))
 }
 
 // ---- rentals and purchases

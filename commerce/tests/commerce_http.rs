@@ -26,7 +26,10 @@ struct Shop {
     provider: Arc<TestProvider>,
     titles: Arc<InMemoryTitles>,
     admin: String,
-    /// A ready, signed asset of a creator's, the feature of title `film`.
+    /// The creator who owns title `film` and its asset: their token and id.
+    creator: String,
+    creator_id: String,
+    /// A ready, signed asset of the creator's, the feature of title `film`.
     asset: String,
 }
 
@@ -58,7 +61,9 @@ impl Shop {
         .await;
         let (commerce, clock) = (mounted.unwrap(), api.clock.clone());
         let admin = api.signed_in("ada@example.com", Role::Admin).await;
-        let creator = api.signed_in("cora@example.com", Role::Creator).await;
+        let creator_id = api.user("cora@example.com", "a good long password", Role::Creator).await;
+        let creator =
+            api.login("cora@example.com", "a good long password").await["access_token"].as_str().unwrap().to_owned();
         let asset = api.uploaded(&creator).await;
         sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
             .bind(format!("media/{asset}/a1/"))
@@ -66,9 +71,8 @@ impl Shop {
             .execute(api.db.pool())
             .await
             .unwrap();
-        titles
-            .put(TitleFacts { id: "film".into(), tags: vec!["drama".into()], availability: vec![] }, &[asset.as_str()]);
-        Self { api, commerce, clock, provider, titles, admin, asset }
+        titles.put(film(&creator_id, &["drama"], vec![]), &[asset.as_str()]);
+        Self { api, commerce, clock, provider, titles, admin, creator, creator_id, asset }
     }
 
     fn url(&self, path: &str) -> String {
@@ -102,6 +106,16 @@ impl Shop {
 
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+}
+
+/// Title `film`, owned by `owner`.
+fn film(owner: &str, tags: &[&str], availability: Vec<AvailabilityWindow>) -> TitleFacts {
+    TitleFacts {
+        id: "film".into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        availability,
+        owner_id: Some(owner.to_owned()),
     }
 }
 
@@ -228,19 +242,13 @@ on_both_engines!(viewers_subscribe_rent_and_play_only_while_entitled, |engine: E
         regions: regions.iter().map(|r| r.to_string()).collect(),
     };
     let now = shop.now_ms();
-    shop.titles.put(
-        TitleFacts { id: "film".into(), tags: vec![], availability: vec![window(now - 1, &["FR"])] },
-        &[shop.asset.as_str()],
-    );
+    shop.titles.put(film(&shop.creator_id, &[], vec![window(now - 1, &["FR"])]), &[shop.asset.as_str()]);
     denied(&shop.play(&viewer, Some("DE")).await, "not_available_in_region");
     denied(&shop.play(&viewer, None).await, "not_available_in_region");
     assert_eq!(shop.play(&viewer, Some("fr")).await.status, 200);
-    shop.titles.put(
-        TitleFacts { id: "film".into(), tags: vec![], availability: vec![window(now + 3_600_000, &[])] },
-        &[shop.asset.as_str()],
-    );
+    shop.titles.put(film(&shop.creator_id, &[], vec![window(now + 3_600_000, &[])]), &[shop.asset.as_str()]);
     denied(&shop.play(&viewer, Some("FR")).await, "not_yet_available");
-    shop.titles.put(TitleFacts { id: "film".into(), tags: vec![], availability: vec![] }, &[shop.asset.as_str()]);
+    shop.titles.put(film(&shop.creator_id, &[], vec![]), &[shop.asset.as_str()]);
 
     // A rental paid by a card that confirms later: no playback until the signed webhook says so.
     let offer = call(
@@ -687,5 +695,183 @@ on_both_engines!(bad_input_is_a_4xx_in_the_api_error_format, |engine: Engine| as
     let answer = shop.order(&viewer, &long_key, &json!({"plan_id": plan["id"], "payment_token": "tok_approve"})).await;
     assert_eq!(answer.status, 400, "{}", answer.text());
     assert_eq!(shop.provider.attempts(), 0, "nothing was charged");
+    shop.api.stop().await;
+});
+
+on_both_engines!(creators_sell_their_own_titles_and_see_only_their_sales, |engine: Engine| async move {
+    let shop = Shop::start(engine).await;
+    let (cora, cora_id) = (&shop.creator, shop.creator_id.as_str());
+    let carl_id = shop.api.user("carl@example.com", "a good long password", Role::Creator).await;
+    let carl =
+        shop.api.login("carl@example.com", "a good long password").await["access_token"].as_str().unwrap().to_owned();
+    shop.titles.put(
+        TitleFacts { id: "short".into(), tags: vec![], availability: vec![], owner_id: Some(carl_id.clone()) },
+        &[],
+    );
+    let viewer = shop.api.signed_in("vic@example.com", Role::Viewer).await;
+    let buyer = shop.api.signed_in("bea@example.com", Role::Viewer).await;
+    let offer = |token: &str, body: Value| {
+        let (url, token) = (shop.url("/v1/offers"), token.to_owned());
+        async move { call("POST", &url, &token, Some(&body)).await }
+    };
+    let rental = |title: &str, amount: i64| json!({"title_id": title, "kind": "rental", "price": {"amount_minor": amount, "currency": "EUR"}});
+
+    // A creator puts their own title for rent; not another creator's, and viewers sell nothing.
+    let rent = offer(cora, rental("film", 399)).await;
+    assert_eq!(rent.status, 201, "{}", rent.text());
+    assert_eq!(rent.json()["seller_id"], cora_id);
+    let rent_id = rent.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(code(&offer(cora, rental("short", 399)).await), (403, "forbidden".into()));
+    assert_eq!(code(&offer(&viewer, rental("film", 399)).await), (403, "forbidden".into()));
+    // An admin may sell anyone's title: its owner is still the seller.
+    let buy = offer(
+        &shop.admin,
+        json!({"title_id": "film", "kind": "purchase", "price": {"amount_minor": 1299, "currency": "EUR"}}),
+    )
+    .await;
+    assert_eq!((buy.status, buy.json()["seller_id"].as_str()), (201, Some(cora_id)), "{}", buy.text());
+    let buy_id = buy.json()["id"].as_str().unwrap().to_owned();
+    let short = offer(
+        &carl,
+        json!({"title_id": "short", "kind": "purchase",
+        "price": {"amount_minor": 500, "currency": "USD"}}),
+    )
+    .await;
+    assert_eq!(short.status, 201, "{}", short.text());
+    let short_id = short.json()["id"].as_str().unwrap().to_owned();
+
+    // Viewers rent and buy; the orders are the sellers' to see, each their own titles' only.
+    let mut film_orders = Vec::new();
+    for (token, key, offer_id) in [(&viewer, "v1", &rent_id), (&buyer, "b1", &buy_id), (&viewer, "v2", &short_id)] {
+        let placed = shop.order(token, key, &json!({"offer_id": offer_id, "payment_token": "tok_approve"})).await;
+        assert_eq!((placed.status, placed.json()["state"].as_str()), (201, Some("fulfilled")), "{}", placed.text());
+        if offer_id != &short_id {
+            film_orders.push(placed.json()["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let ids = |page: Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(ids(shop.get(cora, "/v1/orders?sold=true").await), film_orders);
+    assert_eq!(ids(shop.get(&carl, "/v1/orders?sold=true").await).len(), 1);
+    assert!(ids(shop.get(cora, "/v1/orders").await).is_empty(), "what she bought: nothing");
+    assert_eq!(ids(shop.get(&viewer, "/v1/orders?sold=true").await), Vec::<String>::new());
+    assert_eq!(shop.get(cora, &format!("/v1/orders/{}", film_orders[1])).await["seller_id"], cora_id);
+    let foreign = call("GET", &shop.url(&format!("/v1/orders/{}", film_orders[1])), &carl, None).await;
+    assert_eq!(foreign.status, 404, "another seller's order is not shown to exist");
+
+    // Revenue per currency, refunds apart.
+    let refunded = call("POST", &shop.url(&format!("/v1/orders/{}/refund", film_orders[1])), &shop.admin, None).await;
+    assert_eq!(refunded.status, 200, "{}", refunded.text());
+    let revenue = shop.get(cora, "/v1/commerce/revenue").await;
+    assert_eq!(
+        revenue,
+        json!({"seller_id": cora_id, "currencies": [{"currency": "EUR", "orders": 1, "amount_minor": 399,
+            "refunded_orders": 1, "refunded_minor": 1299}]})
+    );
+    assert_eq!(shop.get(&carl, "/v1/commerce/revenue").await["currencies"][0]["amount_minor"], 500);
+    let everyone = shop.get(&shop.admin, "/v1/commerce/revenue").await;
+    assert_eq!(everyone["currencies"].as_array().unwrap().len(), 2, "{everyone}");
+    assert!(everyone["seller_id"].is_null());
+    assert_eq!(shop.get(&shop.admin, &format!("/v1/commerce/revenue?seller_id={cora_id}")).await, revenue);
+    let nosy = call("GET", &shop.url(&format!("/v1/commerce/revenue?seller_id={carl_id}")), cora, None).await;
+    assert_eq!(code(&nosy), (403, "forbidden".into()));
+    assert_eq!(call("GET", &shop.url("/v1/commerce/revenue"), &viewer, None).await.status, 403);
+
+    // A seller withdraws their own offers only.
+    let withdraw = |token: &str, id: &str| {
+        let (url, token) = (shop.url(&format!("/v1/offers/{id}")), token.to_owned());
+        async move { call("DELETE", &url, &token, None).await.status }
+    };
+    assert_eq!(withdraw(&carl, &rent_id).await, 403);
+    assert_eq!(withdraw(cora, &rent_id).await, 204);
+    assert_eq!(withdraw(cora, "nope").await, 404);
+    assert_eq!(shop.get(&viewer, "/v1/offers?title_id=film").await.as_array().unwrap().len(), 1);
+    shop.api.stop().await;
+});
+
+on_both_engines!(a_past_due_subscriber_gives_a_new_card_and_is_active_again_once, |engine: Engine| async move {
+    let shop = Shop::start(engine).await;
+    let plan = shop
+        .plan(json!({"name": "All", "price": {"amount_minor": 999, "currency": "EUR"}, "period": "month",
+        "unlocks": {"kind": "catalog"}}))
+        .await;
+    let (ann, bo) = (
+        shop.api.signed_in("ann@example.com", Role::Viewer).await,
+        shop.api.signed_in("bo@example.com", Role::Viewer).await,
+    );
+    let mut subscriptions = Vec::new();
+    for token in [&ann, &bo] {
+        let placed =
+            shop.order(token, "sub", &json!({"plan_id": plan["id"], "payment_token": "tok_renewal_fails"})).await;
+        assert_eq!(placed.json()["state"], "fulfilled", "{}", placed.text());
+        subscriptions.push(placed.json()["subscription_id"].as_str().unwrap().to_owned());
+    }
+    let due = shop.get(&ann, &format!("/v1/subscriptions/{}", subscriptions[0])).await["current_period_end"]
+        .as_i64()
+        .unwrap();
+    shop.clock.set(due);
+    assert_eq!(shop.commerce.renew_due(&shop.api.db, due).await.unwrap().past_due, 2);
+    shop.clock.advance(HOUR);
+    let change = |token: &str, id: &str, key: &str, card: &str| {
+        let (url, token) = (shop.url(&format!("/v1/subscriptions/{id}/payment-method")), token.to_owned());
+        let (key, body) = (key.to_owned(), json!({"payment_token": card}));
+        async move {
+            let headers: Vec<(&str, &str)> =
+                if key.is_empty() { vec![] } else { vec![("idempotency-key", key.as_str())] };
+            send_json("PUT", &url, &token, &headers, &body).await
+        }
+    };
+    let attempts = shop.provider.attempts();
+    assert_eq!(
+        code(&change(&ann, &subscriptions[0], "", "tok_approve").await),
+        (400, "idempotency_key_required".into())
+    );
+    assert_eq!(code(&change(&ann, &subscriptions[0], "c0", " ").await), (400, "invalid_payment_token".into()));
+    assert_eq!(change(&bo, &subscriptions[0], "c0", "tok_approve").await.status, 404, "not bo's");
+    assert_eq!(shop.provider.attempts(), attempts);
+
+    // A card that pays: charged at once, active again from the unpaid period's start.
+    let paid = change(&ann, &subscriptions[0], "c1", "tok_approve").await;
+    assert_eq!(paid.status, 200, "{}", paid.text());
+    let view = paid.json();
+    assert_eq!((view["state"].as_str(), view["current_period_start"].as_i64()), (Some("active"), Some(due)));
+    assert!(view["grace_until"].is_null());
+    assert_eq!(shop.provider.attempts(), attempts + 1);
+    // Retried under the same key, or sent again under another: no second charge.
+    let replay = change(&ann, &subscriptions[0], "c1", "tok_approve").await;
+    assert_eq!((replay.status, replay.json()), (200, view.clone()));
+    assert_eq!(change(&ann, &subscriptions[0], "c2", "tok_approve").await.json()["state"], "active");
+    assert_eq!(shop.provider.attempts(), attempts + 1);
+    assert_eq!(shop.play(&ann, None).await.status, 200);
+
+    // A declined card leaves it past due; a card that confirms later waits for its webhook, and meanwhile another
+    // card charges nothing (one charge at a time for the unpaid renewal).
+    let bo_id = &subscriptions[1];
+    let declined = change(&bo, bo_id, "d1", "tok_decline").await;
+    assert_eq!(declined.json()["state"], "past_due", "{}", declined.text());
+    let waiting = change(&bo, bo_id, "d2", "tok_async").await;
+    assert_eq!(waiting.json()["state"], "past_due", "{}", waiting.text());
+    let before = shop.provider.attempts();
+    assert_eq!(change(&bo, bo_id, "d3", "tok_approve").await.json()["state"], "past_due");
+    assert_eq!(shop.provider.attempts(), before, "no charge while one waits for the provider");
+    let pending = shop
+        .provider
+        .charges()
+        .into_iter()
+        .find(|c| c.token == "tok_async" && c.outcome == marquee_commerce::provider::ChargeOutcome::Pending)
+        .expect("the new card's pending charge");
+    let (headers, body) = shop.provider.settle(&pending.id, true, shop.now_ms());
+    assert_eq!(webhook(&shop, &headers, &body).await.json()["status"], "applied");
+    assert_eq!(shop.get(&bo, &format!("/v1/subscriptions/{bo_id}")).await["state"], "active");
+
+    // An ended subscription takes no card.
+    let canceled = call("POST", &shop.url(&format!("/v1/subscriptions/{bo_id}/cancel")), &bo, None).await;
+    assert_eq!(canceled.status, 200, "{}", canceled.text());
+    assert_eq!(code(&change(&bo, bo_id, "d4", "tok_approve").await), (409, "subscription_ended".into()));
+    // Ann's next renewal is charged to her new card.
+    let next = view["current_period_end"].as_i64().unwrap();
+    shop.clock.set(next);
+    assert_eq!(shop.commerce.renew_due(&shop.api.db, next).await.unwrap().renewed, 1);
     shop.api.stop().await;
 });

@@ -180,7 +180,7 @@ mod tests {
     const T0: i64 = 1_767_225_600_000;
 
     fn title(tags: &[&str], availability: Vec<AvailabilityWindow>) -> TitleFacts {
-        TitleFacts { id: "t1".into(), tags: tags.iter().map(|t| t.to_string()).collect(), availability }
+        TitleFacts { id: "t1".into(), tags: tags.iter().map(|t| t.to_string()).collect(), availability, owner_id: None }
     }
 
     fn window(from: i64, until: Option<i64>, regions: &[&str]) -> AvailabilityWindow {

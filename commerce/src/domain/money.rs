@@ -11,8 +11,10 @@ pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 #[serde(deny_unknown_fields)]
 pub struct Money {
     /// In the currency's minor units: 499 is 4.99 EUR, 500 is 500 JPY.
+    #[schema(minimum = 1, maximum = 1e12, example = 499)]
     pub amount_minor: i64,
     /// ISO 4217 code, upper case: `EUR`, `USD`, `JPY`.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
 }
 

@@ -114,6 +114,15 @@ pub enum SubscriptionEvent {
     Tick,
 }
 
+/// What giving a subscription a new card does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardChange {
+    /// The unpaid renewal is charged to the new card at once (a `RenewalPaid` makes it `active` again).
+    RetryNow,
+    /// Nothing is owed: the new card pays the next renewal.
+    Kept,
+}
+
 /// Why an event does not apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -125,6 +134,8 @@ pub enum Refusal {
     Ending,
     #[error("the subscription is already set to end with its period")]
     AlreadyEnding,
+    #[error("the subscription's grace period is over; it is being canceled")]
+    GraceOver,
 }
 
 impl Refusal {
@@ -134,6 +145,7 @@ impl Refusal {
             Self::NotDue => "renewal_not_due",
             Self::Ending => "subscription_ending",
             Self::AlreadyEnding => "subscription_ending",
+            Self::GraceOver => "subscription_ended",
         }
     }
 }
@@ -220,6 +232,18 @@ impl Subscription {
                 _ if self.cancel_at_period_end && now >= self.period_end => Ok(ended(Expired)),
                 _ => Ok(self.clone()),
             },
+        }
+    }
+
+    /// What a new card (payment method) does at `now`: a past-due subscription is retried at once while its
+    /// grace period lasts; a trialing or active one keeps it for its next renewal; an ended one (or one whose
+    /// grace period is over, which the next tick cancels) refuses it.
+    pub fn card_changed(&self, now: i64) -> Result<CardChange, Refusal> {
+        match self.state {
+            SubscriptionState::Canceled | SubscriptionState::Expired => Err(Refusal::Ended(self.state.as_str())),
+            SubscriptionState::PastDue if self.grace_until.is_none_or(|until| now >= until) => Err(Refusal::GraceOver),
+            SubscriptionState::PastDue => Ok(CardChange::RetryNow),
+            SubscriptionState::Trialing | SubscriptionState::Active => Ok(CardChange::Kept),
         }
     }
 
@@ -334,6 +358,29 @@ mod tests {
         assert_eq!(past_due.retry_due(due + 3 * DAY, 3 * DAY, DAY), None, "the grace period is over");
     }
 
+    #[test]
+    fn a_new_card_retries_a_past_due_subscription_at_once_and_only_then() {
+        let active = Subscription::start(Period::Month, 0, T0);
+        assert_eq!(active.card_changed(T0 + DAY), Ok(CardChange::Kept));
+        assert_eq!(Subscription::start(Period::Month, 7, T0).card_changed(T0), Ok(CardChange::Kept));
+        let due = active.period_end;
+        let past_due = active.apply(SubscriptionEvent::RenewalDeclined { grace_ms: 3 * DAY }, due).unwrap();
+        assert_eq!(past_due.card_changed(due + 1), Ok(CardChange::RetryNow));
+        assert_eq!(past_due.retry_due(due + 1, 3 * DAY, DAY), None, "long before the scheduled retry");
+        // The new card pays: active again, on the same anchor, from the unpaid period's start.
+        let paid = past_due.apply(SubscriptionEvent::RenewalPaid, due + 1).unwrap();
+        assert_eq!((paid.state, paid.period_start, paid.grace_until), (Active, due, None));
+        assert_eq!(paid.card_changed(due + 2), Ok(CardChange::Kept), "nothing owed any more: no second charge");
+        // Declined too: still past due, with the first grace period.
+        assert_eq!(
+            past_due.apply(SubscriptionEvent::RenewalDeclined { grace_ms: 9 * DAY }, due + 1),
+            Ok(past_due.clone())
+        );
+        assert_eq!(past_due.card_changed(due + 3 * DAY), Err(Refusal::GraceOver));
+        let canceled = past_due.apply(SubscriptionEvent::Tick, due + 3 * DAY).unwrap();
+        assert_eq!(canceled.card_changed(due + 3 * DAY), Err(Refusal::Ended("canceled")));
+    }
+
     fn event() -> impl Strategy<Value = SubscriptionEvent> {
         prop_oneof![
             Just(SubscriptionEvent::RenewalPaid),
@@ -371,6 +418,22 @@ mod tests {
                 if subscription.state.is_final() {
                     prop_assert!(!subscription.grants(now) && !subscription.grants(now + 365 * DAY));
                     prop_assert!(!subscription.renewal_due(now));
+                }
+                // A new card: refused once ended, retried at once exactly while past due and in grace, and a
+                // retry that pays leaves it active and consistent, one period further, with nothing more to retry.
+                match subscription.card_changed(now) {
+                    Err(_) => prop_assert!(
+                        subscription.state.is_final()
+                            || (subscription.state == PastDue && !subscription.grants(now))
+                    ),
+                    Ok(CardChange::Kept) => prop_assert!(matches!(subscription.state, Trialing | Active)),
+                    Ok(CardChange::RetryNow) => {
+                        prop_assert!(subscription.state == PastDue && subscription.grants(now));
+                        let paid = subscription.apply(SubscriptionEvent::RenewalPaid, now).unwrap();
+                        prop_assert!(paid.state == Active && paid.is_consistent());
+                        prop_assert_eq!(paid.card_changed(now), Ok(CardChange::Kept));
+                        prop_assert_eq!(paid.paid_periods, subscription.paid_periods + 1);
+                    }
                 }
             }
         }

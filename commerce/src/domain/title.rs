@@ -11,6 +11,9 @@ pub struct TitleFacts {
     pub tags: Vec<String>,
     /// Where and when it may be watched; none at all means everywhere, always.
     pub availability: Vec<AvailabilityWindow>,
+    /// Its owner in the catalog (the creator who may sell it), if the catalog says.
+    #[serde(default)]
+    pub owner_id: Option<String>,
 }
 
 /// From `from` (inclusive) until `until` (exclusive, open-ended if absent), Unix milliseconds, in `regions`

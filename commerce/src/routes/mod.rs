@@ -30,8 +30,10 @@ pub fn router() -> Router<CommerceState> {
         .route("/subscriptions", get(subscriptions::list))
         .route("/subscriptions/{id}", get(subscriptions::read))
         .route("/subscriptions/{id}/cancel", post(subscriptions::cancel))
+        .route("/subscriptions/{id}/payment-method", axum::routing::put(subscriptions::change_card))
         .route("/rentals", get(subscriptions::rentals))
         .route("/commerce/renewals", post(subscriptions::renew))
+        .route("/commerce/revenue", get(orders::revenue))
         .route("/commerce/webhooks/{provider}", post(webhooks::receive))
 }
 
@@ -40,16 +42,17 @@ pub fn router() -> Router<CommerceState> {
     paths(
         plans::create, plans::list, plans::read, plans::update, plans::archive,
         offers::create, offers::list, offers::archive,
-        orders::create, orders::list, orders::read, orders::refund,
-        subscriptions::list, subscriptions::read, subscriptions::cancel, subscriptions::renew, subscriptions::rentals,
+        orders::create, orders::list, orders::read, orders::refund, orders::revenue,
+        subscriptions::list, subscriptions::read, subscriptions::cancel, subscriptions::change_card,
+        subscriptions::renew, subscriptions::rentals,
         webhooks::receive,
     ),
     components(schemas(
         crate::model::Plan, crate::model::NewPlan, crate::model::PlanChange, crate::model::Offer,
         crate::model::NewOffer, crate::model::OfferKind, crate::model::Order, crate::model::NewOrder,
         crate::model::OrderKind, crate::model::OrderState, crate::model::OrderPage, crate::model::SubscriptionView,
-        crate::model::SubscriptionPage, crate::model::RentalView, crate::model::RentalPage,
-        crate::model::RenewalReport, crate::domain::money::Money, crate::domain::entitlement::Unlocks,
+        crate::model::SubscriptionPage, crate::model::NewPaymentMethod, crate::model::RentalView, crate::model::RentalPage,
+        crate::model::RenewalReport, crate::model::Revenue, crate::model::CurrencyRevenue, crate::domain::money::Money, crate::domain::entitlement::Unlocks,
         crate::domain::subscription::Period, crate::domain::subscription::SubscriptionState,
         webhooks::WebhookAnswer,
     )),
@@ -75,6 +78,19 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     } else {
         Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_PAGE}")))
     }
+}
+
+/// The request's `Idempotency-Key`, required where a request charges a card.
+pub fn required_key(headers: &axum::http::HeaderMap, what: &str) -> Result<String, ApiError> {
+    use marquee_control_api::idempotency::{IDEMPOTENCY_KEY, MAX_KEY_LENGTH};
+    let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
+    if key.is_empty() || key.len() > MAX_KEY_LENGTH {
+        return Err(ApiError::bad_request(
+            "idempotency_key_required",
+            format!("{what} need an Idempotency-Key header of 1 to {MAX_KEY_LENGTH} visible characters"),
+        ));
+    }
+    Ok(key.to_owned())
 }
 
 pub fn invalid_price(error: MoneyError) -> ApiError {

@@ -1,4 +1,5 @@
-//! `/v1/offers`: a catalog title for rent or sale at a price (admins create and archive; everyone lists).
+//! `/v1/offers`: a catalog title for rent or sale at a price (admins, and creators for the titles they own,
+//! create and archive; everyone lists).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,16 +23,17 @@ pub struct OfferQuery {
     pub title_id: Option<String>,
 }
 
-/// Puts a title on sale or for rent (admins).
+/// Puts a title on sale or for rent (admins; creators for the titles they own). Its seller is the title's owner.
 #[utoipa::path(post, path = "/v1/offers", tag = "commerce", security(("bearer" = [])), request_body = NewOffer,
     responses((status = 201, body = Offer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 422, description = "no such title", body = ErrorBody)))]
+        (status = 403, description = "not an admin, nor a creator who owns the title", body = ErrorBody),
+        (status = 422, description = "no such title", body = ErrorBody)))]
 pub async fn create(
     State(state): State<CommerceState>,
     caller: Caller,
     Json(new): Json<NewOffer>,
 ) -> Result<(StatusCode, Json<Offer>), ApiError> {
-    caller.require(Role::Admin)?;
+    caller.require(Role::Creator)?;
     let price = Money::new(new.price.amount_minor, &new.price.currency).map_err(invalid_price)?;
     let (watch_window_hours, expires_unplayed_days) = match new.kind {
         OfferKind::Rental => {
@@ -50,8 +52,11 @@ pub async fn create(
         }
         OfferKind::Purchase => (None, None),
     };
-    if state.core.titles.title(&new.title_id).await?.is_none() {
+    let Some(title) = state.core.titles.title(&new.title_id).await? else {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_title", "no such title in the catalog"));
+    };
+    if !caller.is_admin() && title.owner_id.as_deref() != Some(caller.user_id.as_str()) {
+        return Err(ApiError::forbidden("creators put only their own titles on sale"));
     }
     let offer = Offer {
         id: store::new_id(),
@@ -61,6 +66,7 @@ pub async fn create(
         watch_window_hours,
         expires_unplayed_days,
         archived: false,
+        seller_id: title.owner_id,
         created_at: state.core.clock.now_ms(),
     };
     store::insert_offer(state.app.db.pool(), &offer).await?;
@@ -78,7 +84,7 @@ pub async fn list(
     Ok(Json(store::offers(state.app.db.pool(), query.title_id.as_deref(), caller.is_admin()).await?))
 }
 
-/// Withdraws an offer (admins); rentals and purchases made stay.
+/// Withdraws an offer (admins, and its seller); rentals and purchases made stay.
 #[utoipa::path(delete, path = "/v1/offers/{id}", tag = "commerce", security(("bearer" = [])),
     params(("id" = String, Path, description = "the offer's id")),
     responses((status = 204, description = "archived"), (status = 401, body = ErrorBody),
@@ -88,7 +94,12 @@ pub async fn archive(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
+    caller.require(Role::Creator)?;
+    match store::offer(state.app.db.pool(), &id).await? {
+        Some(offer) if caller.is_admin() || offer.seller_id.as_deref() == Some(caller.user_id.as_str()) => {}
+        Some(_) => return Err(ApiError::forbidden("creators withdraw only the offers of their own titles")),
+        None => return Err(ApiError::not_found("offer")),
+    }
     if store::archive_offer(state.app.db.pool(), &id, state.core.clock.now_ms()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

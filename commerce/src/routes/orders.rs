@@ -5,13 +5,16 @@ use axum::http::{HeaderMap, StatusCode};
 use marquee_control_api::auth::{Caller, Role};
 use marquee_control_api::error::extract::{Json, Path, Query};
 use marquee_control_api::error::ErrorBody;
-use marquee_control_api::idempotency::{IDEMPOTENCY_KEY, MAX_KEY_LENGTH};
 use marquee_control_api::playback::region_of;
 use marquee_control_api::ApiError;
 
-use super::{page_limit, ListQuery};
-use crate::model::{NewOrder, Order, OrderPage};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::page_limit;
+use crate::model::{NewOrder, Order, OrderPage, Revenue};
 use crate::state::CommerceState;
+use crate::store::OrdersOf;
 use crate::{orders, store};
 
 /// Orders (and charges) a plan or an offer. `Idempotency-Key` is required: a retry with the same key and body
@@ -30,34 +33,46 @@ pub async fn create(
     headers: HeaderMap,
     Json(new): Json<NewOrder>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
-    let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
-    if key.is_empty() || key.len() > MAX_KEY_LENGTH {
-        return Err(ApiError::bad_request(
-            "idempotency_key_required",
-            format!("orders need an Idempotency-Key header of 1 to {MAX_KEY_LENGTH} visible characters"),
-        ));
-    }
+    let key = super::required_key(&headers, "orders")?;
     let region = region_of(&headers);
-    let order = orders::place(&state.core, state.app.db.pool(), &caller, key, &new, region.as_deref()).await?;
+    let order = orders::place(&state.core, state.app.db.pool(), &caller, &key, &new, region.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(order)))
 }
 
-/// The caller's orders (everyone's for admins), oldest first.
-#[utoipa::path(get, path = "/v1/orders", tag = "commerce", security(("bearer" = [])), params(ListQuery),
+/// Which orders a list holds, and a page of them.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrderQuery {
+    /// The orders of the titles the caller sells (a creator's own titles) instead of the orders they placed.
+    pub sold: Option<bool>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+    /// How many at most (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+}
+
+/// The caller's orders (everyone's for admins), or with `sold=true` the orders of the titles they sell;
+/// oldest first.
+#[utoipa::path(get, path = "/v1/orders", tag = "commerce", security(("bearer" = [])), params(OrderQuery),
     responses((status = 200, body = OrderPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<CommerceState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<OrderQuery>,
 ) -> Result<Json<OrderPage>, ApiError> {
     let limit = page_limit(query.limit)?;
-    let owner = (!caller.is_admin()).then_some(caller.user_id.as_str());
-    let items = store::list_orders(state.app.db.pool(), owner, query.after.as_deref(), limit).await?;
+    let of = match query.sold {
+        Some(true) => OrdersOf::Seller(&caller.user_id),
+        _ if caller.is_admin() => OrdersOf::Everyone,
+        _ => OrdersOf::Buyer(&caller.user_id),
+    };
+    let items = store::list_orders(state.app.db.pool(), of, query.after.as_deref(), limit).await?;
     let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(|o| o.id.clone())).flatten();
     Ok(Json(OrderPage { items, next_cursor }))
 }
 
-/// One order (the caller's own; any for admins).
+/// One order (the caller's own, or one of a title they sell; any for admins).
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "commerce", security(("bearer" = [])),
     params(("id" = String, Path, description = "the order's id")),
     responses((status = 200, body = Order), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -67,7 +82,12 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
     match store::order(state.app.db.pool(), &id).await? {
-        Some(row) if caller.may_manage(&row.order.user_id) => Ok(Json(row.order)),
+        Some(row)
+            if caller.may_manage(&row.order.user_id)
+                || row.order.seller_id.as_deref() == Some(caller.user_id.as_str()) =>
+        {
+            Ok(Json(row.order))
+        }
         _ => Err(ApiError::not_found("order")),
     }
 }
@@ -85,4 +105,32 @@ pub async fn refund(
 ) -> Result<Json<Order>, ApiError> {
     caller.require(Role::Admin)?;
     Ok(Json(orders::refund(&state.core, state.app.db.pool(), &id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RevenueQuery {
+    /// Admins: one seller's (default: every seller's together). Creators see their own only.
+    pub seller_id: Option<String>,
+}
+
+/// What the caller's titles brought in from rentals and purchases, per currency (creators their own; admins any
+/// seller's, or every seller's).
+#[utoipa::path(get, path = "/v1/commerce/revenue", tag = "commerce", security(("bearer" = [])), params(RevenueQuery),
+    responses((status = 200, body = Revenue), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "viewers, and creators asking for another seller's", body = ErrorBody)))]
+pub async fn revenue(
+    State(state): State<CommerceState>,
+    caller: Caller,
+    Query(query): Query<RevenueQuery>,
+) -> Result<Json<Revenue>, ApiError> {
+    caller.require(Role::Creator)?;
+    let seller_id = match query.seller_id {
+        Some(seller) if caller.may_manage(&seller) => Some(seller),
+        Some(_) => return Err(ApiError::forbidden("creators see only their own revenue")),
+        None if caller.is_admin() => None,
+        None => Some(caller.user_id.clone()),
+    };
+    let currencies = store::revenue(state.app.db.pool(), seller_id.as_deref()).await?;
+    Ok(Json(Revenue { seller_id, currencies }))
 }

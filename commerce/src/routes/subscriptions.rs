@@ -2,6 +2,7 @@
 //! admins' way to run renewals now.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use marquee_control_api::auth::{Caller, Role};
 use marquee_control_api::db::begin_write;
 use marquee_control_api::error::extract::{Json, Path, Query};
@@ -12,7 +13,7 @@ use utoipa::IntoParams;
 
 use super::{page_limit, ListQuery};
 use crate::domain::subscription::SubscriptionEvent;
-use crate::model::{RenewalReport, RentalPage, SubscriptionPage, SubscriptionView};
+use crate::model::{NewPaymentMethod, RenewalReport, RentalPage, SubscriptionPage, SubscriptionView};
 use crate::state::CommerceState;
 use crate::store;
 
@@ -86,6 +87,33 @@ pub async fn cancel(
     tx.commit().await?;
     tracing::info!(subscription = %row.id, state = next.state.as_str(), "Subscription canceled.");
     Ok(Json(store::SubscriptionRow { subscription: next, ..row }.view()))
+}
+
+/// Gives a subscription a new card (the subscriber's, or an admin's doing). A past-due subscription's unpaid
+/// renewal is charged to it at once: `active` again if it pays, still `past_due` if declined, unchanged until
+/// the provider's webhook if it confirms later (or if the provider did not answer: the scheduled retries go
+/// on). `Idempotency-Key` is required: a retry charges nothing more.
+#[utoipa::path(put, path = "/v1/subscriptions/{id}/payment-method", tag = "commerce", security(("bearer" = [])),
+    request_body = NewPaymentMethod,
+    params(("id" = String, Path, description = "the subscription's id"),
+        ("idempotency-key" = String, Header, description = "required: one key per change")),
+    responses((status = 200, description = "the subscription after the change (and the charge, if one was due)", body = SubscriptionView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "it has ended, or its grace period is over", body = ErrorBody),
+        (status = 422, description = "the key was used for another request", body = ErrorBody)))]
+pub async fn change_card(
+    State(state): State<CommerceState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(new): Json<NewPaymentMethod>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    super::required_key(&headers, "card changes")?;
+    let token = crate::orders::payment_token(&new.payment_token)?;
+    let row = owned(&state, &caller, &id).await?;
+    let now = state.core.clock.now_ms();
+    let changed = crate::renewals::change_card(&state.core, state.app.db.pool(), &row, token, now).await?;
+    Ok(Json(changed.view()))
 }
 
 /// Runs the renewals due now (admins; a background task does it every minute).
