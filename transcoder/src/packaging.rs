@@ -245,77 +245,44 @@ fn packager_sample(sample: &gst::Sample, timeline: &Timeline) -> Result<Option<S
     Ok(Some(Sample { pts: time.pts, dts: time.dts, duration: time.duration, keyframe, data }))
 }
 
-/// Pulls the poster candidates, keeps a copy of each with its mean luma, and once the stream ends encodes the
-/// chosen one ([`crate::poster::choose`]) as a JPEG and writes it to [`POSTER_PATH`].
-pub(crate) struct PosterPuller {
-    pub(crate) sink: gst_app::AppSink,
-    pub(crate) publisher: Arc<Publisher>,
-    pub(crate) state: Arc<RunState>,
+/// Chooses among the candidates a run collected ([`crate::poster::choose`]), encodes the chosen one as a JPEG
+/// at the poster's size and writes it to [`POSTER_PATH`]. Runs once the pipeline has finished.
+pub(crate) fn publish_poster(
+    frames: &[gst::Sample],
+    plan: &crate::poster::PosterPlan,
+    publisher: &Publisher,
+) -> Result<(), TranscodeError> {
+    let lumas = frames.iter().map(mean_luma_of).collect::<Result<Vec<f64>, _>>()?;
+    let chosen = choose(&lumas).ok_or_else(|| TranscodeError::EmptyOutput { stream: "the poster".into() })?;
+    let jpeg_caps = gst::Caps::builder("image/jpeg")
+        .field("width", plan.width as i32)
+        .field("height", plan.height as i32)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build();
+    let timeout = gst::ClockTime::from_nseconds(POSTER_ENCODE_TIMEOUT.as_nanos() as u64);
+    let jpeg = gst_video::convert_sample(&frames[chosen], &jpeg_caps, Some(timeout))
+        .map_err(|e| poster_error(&format!("could not encode the poster: {e}")))?;
+    let buffer = jpeg.buffer_owned().ok_or_else(|| poster_error("the encoded poster has no buffer"))?;
+    let data = Bytes::from_owner(buffer.into_mapped_buffer_readable().map_err(|_| poster_error("unreadable"))?);
+    tracing::debug!(candidates = lumas.len(), chosen, luma = lumas[chosen], bytes = data.len(), "Poster chosen.");
+    publisher.put(POSTER_PATH, data)
 }
 
 /// How long encoding the chosen frame may take.
 const POSTER_ENCODE_TIMEOUT: Duration = Duration::from_secs(30);
 
-impl PosterPuller {
-    /// Runs the puller on a thread of its own.
-    pub(crate) fn spawn(self) -> Result<JoinHandle<Result<(), TranscodeError>>, TranscodeError> {
-        std::thread::Builder::new().name("pkg-poster".into()).spawn(move || self.run()).map_err(|e| {
-            TranscodeError::Pipeline { element: "poster".into(), message: format!("could not start a thread: {e}") }
-        })
-    }
-
-    fn run(self) -> Result<(), TranscodeError> {
-        let result = self.pull_all();
-        if result.is_err() {
-            self.state.abort.store(true, Ordering::SeqCst);
-        }
-        result
-    }
-
-    fn pull_all(&self) -> Result<(), TranscodeError> {
-        let pull_timeout = gst::ClockTime::from_nseconds(POLL_INTERVAL.as_nanos() as u64);
-        let mut candidates: Vec<(gst::Sample, f64)> = Vec::new();
-        loop {
-            if self.state.abort.load(Ordering::SeqCst) {
-                return Err(TranscodeError::Cancelled);
-            }
-            let Some(sample) = self.sink.try_pull_sample(pull_timeout) else {
-                if self.sink.is_eos() {
-                    break;
-                }
-                continue;
-            };
-            candidates.push(owned_candidate(&sample)?);
-        }
-        let lumas: Vec<f64> = candidates.iter().map(|(_, luma)| *luma).collect();
-        let chosen = choose(&lumas).ok_or_else(|| TranscodeError::EmptyOutput { stream: "the poster".into() })?;
-        let jpeg_caps = gst::Caps::builder("image/jpeg").build();
-        let timeout = gst::ClockTime::from_nseconds(POSTER_ENCODE_TIMEOUT.as_nanos() as u64);
-        let jpeg = gst_video::convert_sample(&candidates[chosen].0, &jpeg_caps, Some(timeout))
-            .map_err(|e| poster_error(&format!("could not encode the poster: {e}")))?;
-        let buffer = jpeg.buffer_owned().ok_or_else(|| poster_error("the encoded poster has no buffer"))?;
-        let data = Bytes::from_owner(buffer.into_mapped_buffer_readable().map_err(|_| poster_error("unreadable"))?);
-        tracing::debug!(candidates = lumas.len(), chosen, luma = lumas[chosen], bytes = data.len(), "Poster chosen.");
-        self.publisher.put(POSTER_PATH, data)
-    }
-}
-
 fn poster_error(message: &str) -> TranscodeError {
     TranscodeError::Pipeline { element: "sink-poster".into(), message: message.to_owned() }
 }
 
-/// A copy of a raw I420 candidate (so the scaler's buffer pool gets its buffer back) with its mean luma.
-fn owned_candidate(sample: &gst::Sample) -> Result<(gst::Sample, f64), TranscodeError> {
-    let caps = sample.caps_owned().ok_or_else(|| poster_error("a candidate without caps"))?;
-    let info = gst_video::VideoInfo::from_caps(&caps).map_err(|_| poster_error("a candidate with odd caps"))?;
+/// The mean luma of a raw I420 candidate.
+fn mean_luma_of(sample: &gst::Sample) -> Result<f64, TranscodeError> {
+    let caps = sample.caps().ok_or_else(|| poster_error("a candidate without caps"))?;
+    let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| poster_error("a candidate with odd caps"))?;
     let buffer = sample.buffer().ok_or_else(|| poster_error("a candidate without a buffer"))?;
-    let luma = {
-        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
-            .map_err(|_| poster_error("an unreadable candidate"))?;
-        let stride = usize::try_from(frame.plane_stride()[0]).unwrap_or(0);
-        let plane = frame.plane_data(0).map_err(|_| poster_error("a candidate without a luma plane"))?;
-        mean_luma(plane, frame.width() as usize, frame.height() as usize, stride).unwrap_or(0.0)
-    };
-    let copy = buffer.copy_deep().map_err(|_| poster_error("could not copy a candidate"))?;
-    Ok((gst::Sample::builder().buffer(&copy).caps(&caps).build(), luma))
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+        .map_err(|_| poster_error("an unreadable candidate"))?;
+    let stride = usize::try_from(frame.plane_stride()[0]).unwrap_or(0);
+    let plane = frame.plane_data(0).map_err(|_| poster_error("a candidate without a luma plane"))?;
+    Ok(mean_luma(plane, frame.width() as usize, frame.height() as usize, stride).unwrap_or(0.0))
 }

@@ -3,16 +3,14 @@
 //! ```text
 //! uridecodebin ─video─► videoflip(auto) ─[videorate]─► tee₀ ─► queue ► scale ► I420 WxH ─► tee₁ ─► queue ► enc ► parse ► appsink
 //!               │                                               (rung 1 scales from rung 0's picture,  └─► queue ► scale ► … (rung 2)
-//!               │                                     │          rung 2 from rung 1's: cascaded)
-//!               │                                     └─[candidates only]─► queue ► scale ► I420 poster size ► appsink (poster)
+//!               │                                                rung 2 from rung 1's: cascaded; a probe on tee₁ copies the poster candidates)
 //!               └─audio─► queue ► audioconvert ► audioresample ► 48k stereo ► AAC ► aacparse ► appsink
 //! ```
 //!
 //! The source is decoded once. Keyframes are forced by one probe in front of `tee₀` that sends a
 //! force-key-unit event at every keyframe boundary of presentation time; the events travel through every
-//! branch in order with the frames, so every rung makes the same frames keyframes. The poster branch
-//! drops every frame but a few candidates ([`crate::poster`]) before they are scaled, so it costs a few
-//! scaled frames, not a second decode.
+//! branch in order with the frames, so every rung makes the same frames keyframes. The poster costs a copy
+//! of a few of the top rung's frames ([`crate::poster`] says which), not a second decode.
 
 use std::sync::{Arc, Mutex};
 
@@ -51,8 +49,9 @@ pub struct LadderPipeline {
     pub audio_sink: Option<gst_app::AppSink>,
     /// Running time (ns) of the first video frame: the presentation's zero. Set by the keyframe probe.
     pub zero: Arc<PresentationZero>,
-    /// Raw I420 poster candidates at the poster's size, the first frame first.
-    pub poster_sink: gst_app::AppSink,
+    /// Copies of the poster candidates (raw I420 at the top rung's size, the first frame first), filled while
+    /// the pipeline runs.
+    pub poster_frames: PosterFrames,
     pub poster_plan: PosterPlan,
 }
 
@@ -169,6 +168,7 @@ pub fn build(
     let mut video_sinks = Vec::with_capacity(plan.rungs.len());
     let mut rung_filters = Vec::with_capacity(plan.rungs.len());
     let mut feed = top_tee;
+    let mut top_rung_tee = None;
     for rung in &plan.rungs {
         let scale_queue = queue(DEFAULT_QUEUE_FRAMES, 0)?;
         let scale = make_base("videoconvertscale")?;
@@ -200,15 +200,24 @@ pub fn build(
         link_chain(&[&feed, &scale_queue])?;
         link_chain(&chain)?;
         video_sinks.push(sink);
+        top_rung_tee.get_or_insert_with(|| rung_tee.clone());
         feed = rung_tee;
     }
 
     pin_colorimetry(&head[head.len() - 2], rung_filters);
 
-    // --- poster candidates, from the top tee (the decoded picture, before any rung's scaler).
+    // --- poster candidates: copies of a few of the top rung's pictures, taken by a probe on its tee (the
+    // picture at the top rung's size). Not a branch with a sink of its own: a sink that holds its first frame
+    // while the pipeline prerolls also holds the serialized queries that follow it (a rotated source renegotiates
+    // once videoflip reads its orientation tag), which stalled the tee and with it the whole pipeline.
     let (top_width, top_height) = plan.rungs.first().map(|r| (r.width, r.height)).unwrap_or((0, 0));
     let poster_plan = PosterPlan::new(source.duration_s, top_width, top_height);
-    let poster_sink = poster_branch(&pipeline, &head[head.len() - 1], poster_plan)?;
+    gst::ElementFactory::find(POSTER_ENCODER)
+        .ok_or(TranscodeError::MissingElement { element: POSTER_ENCODER, package: "gstreamer1.0-plugins-good" })?;
+    let poster_frames = PosterFrames::default();
+    if let Some(tee) = &top_rung_tee {
+        poster_tap(tee, poster_plan, poster_frames.clone());
+    }
 
     // --- audio
     let audio = match &source.audio {
@@ -269,60 +278,34 @@ pub fn build(
         }
     });
 
-    Ok(LadderPipeline { pipeline, video_sinks, audio_sink: audio.map(|(_, s)| s), zero, poster_sink, poster_plan })
+    Ok(LadderPipeline { pipeline, video_sinks, audio_sink: audio.map(|(_, s)| s), zero, poster_frames, poster_plan })
 }
 
-/// Encoder of the chosen poster frame; checked here so that a missing plugin fails before anything runs.
+/// Encoder of the chosen poster frame (`gst_video::convert_sample` uses it once the run is over); checked when
+/// the pipeline is built so that a missing plugin fails before anything runs.
 pub const POSTER_ENCODER: &str = "jpegenc";
 
-/// A branch of `tee` that scales the poster candidates to the poster's size and hands them to an appsink;
-/// a probe at its head drops every other frame before it reaches the queue.
-fn poster_branch(
-    pipeline: &gst::Pipeline,
-    tee: &gst::Element,
-    plan: PosterPlan,
-) -> Result<gst_app::AppSink, TranscodeError> {
-    // `gst_video::convert_sample` encodes the winner with it once the run is over.
-    gst::ElementFactory::find(POSTER_ENCODER)
-        .ok_or(TranscodeError::MissingElement { element: POSTER_ENCODER, package: "gstreamer1.0-plugins-good" })?;
-    let q = queue(2, 0)?;
-    let scale = make_base("videoconvertscale")?;
-    scale.set_property_from_str("method", DEFAULT_SCALER_METHOD);
-    let raw = capsfilter(
-        gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .field("width", plan.width as i32)
-            .field("height", plan.height as i32)
-            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-            .build(),
-    )?;
-    let sink = gst_app::AppSink::builder()
-        .name("sink-poster")
-        .sync(false)
-        // The gate passes at most `candidates + 1` frames; room for all, so the branch never holds the tee.
-        .max_buffers(plan.candidates + 2)
-        .build();
-    let chain = [&q, &scale, &raw, sink.upcast_ref()];
-    pipeline.add_many(chain).map_err(add_error)?;
-    link_chain(&[tee, &q])?;
-    link_chain(&chain)?;
+/// The poster candidates a run collects: deep copies (so the scaler's buffer pool gets every buffer back) with
+/// the caps they came with.
+pub type PosterFrames = Arc<Mutex<Vec<gst::Sample>>>;
 
-    // Frames that are not candidates are consumed here with `Handled` (the probe owns the buffer and drops
-    // it; the push succeeds). `Drop` would do the same, but gstreamer-rs 0.25 has already taken the buffer out
-    // of the probe info, so GStreamer 1.22 then unrefs a NULL pointer and logs a CRITICAL for every frame.
+/// A probe on `tee`'s sink pad that copies the frames [`CandidateGate`] admits into `frames`; every frame goes on
+/// unchanged.
+fn poster_tap(tee: &gst::Element, plan: PosterPlan, frames: PosterFrames) {
     let gate = Mutex::new(CandidateGate::new(plan));
-    q.static_pad("sink").expect("queue has a sink pad").add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+    let pad = tee.static_pad("sink").expect("tee has a sink pad");
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
         let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
         let mut gate = gate.lock().expect("poster gate lock");
         if gate.is_done() {
-            return gst::PadProbeReturn::Handled;
+            return gst::PadProbeReturn::Remove;
         }
-        match running_time_ns(pad, buffer) {
-            Some(rt) if gate.admit(rt) => gst::PadProbeReturn::Ok,
-            _ => gst::PadProbeReturn::Handled,
+        let admitted = running_time_ns(pad, buffer).is_some_and(|rt| gate.admit(rt));
+        if let (true, Some(caps), Ok(copy)) = (admitted, pad.current_caps(), buffer.copy_deep()) {
+            frames.lock().expect("poster frames lock").push(gst::Sample::builder().buffer(&copy).caps(&caps).build());
         }
+        gst::PadProbeReturn::Ok
     });
-    Ok(sink)
 }
 
 /// The running time of `buffer` arriving at `pad`, from the pad's time segment.

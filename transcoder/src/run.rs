@@ -16,7 +16,7 @@ use marquee_storage::ObjectStore;
 
 use crate::encoder::{select_encoder, EncoderFamily, EncoderPreference, GstRegistry};
 use crate::ladder::{self, LadderPlan, LadderPreset, SourcePicture};
-use crate::packaging::{PosterPuller, RunState, TrackPuller, TrackStats, POLL_INTERVAL};
+use crate::packaging::{publish_poster, RunState, TrackPuller, TrackStats, POLL_INTERVAL};
 use crate::pipeline;
 use crate::probe::{self, SourceInfo};
 use crate::progress::ProgressEvent;
@@ -188,10 +188,6 @@ impl LadderRun<'_> {
                 .push((AUDIO_RENDITION_ID.to_owned(), puller(AUDIO_RENDITION_ID, "the audio", sink, stats).spawn()?));
         }
 
-        let poster =
-            PosterPuller { sink: built.poster_sink.clone(), publisher: self.publisher.clone(), state: state.clone() }
-                .spawn()?;
-
         let outcome = self.drive(&built.pipeline, &state, &video_stats, on_progress);
         if outcome.is_err() {
             state.abort.store(true, Ordering::SeqCst);
@@ -205,16 +201,9 @@ impl LadderRun<'_> {
             });
             results.push(r);
         }
-        let poster = poster.join().unwrap_or_else(|_| {
-            Err(TranscodeError::Pipeline { element: "poster".into(), message: "poster thread panicked".into() })
-        });
         if let Err(e) = outcome {
             // Prefer what a packaging thread reported over the "cancelled" that stopped the others.
-            let cause = results
-                .into_iter()
-                .filter_map(Result::err)
-                .chain(poster.err())
-                .find(|e| !matches!(e, TranscodeError::Cancelled));
+            let cause = results.into_iter().filter_map(Result::err).find(|e| !matches!(e, TranscodeError::Cancelled));
             return Err(match (e, cause) {
                 (TranscodeError::Cancelled, Some(cause)) if !self.cancel.load(Ordering::SeqCst) => cause,
                 (e, _) => e,
@@ -230,7 +219,8 @@ impl LadderRun<'_> {
                 audio = Some(rendition);
             }
         }
-        poster?;
+        let frames = std::mem::take(&mut *built.poster_frames.lock().expect("poster frames lock"));
+        publish_poster(&frames, &built.poster_plan, self.publisher)?;
         Ok(Presentation { video, audio, segment_target_secs: request.preset.segment_duration_s })
     }
 
