@@ -176,6 +176,9 @@ pub async fn up(
     if let Some((email, password)) = &api.first_admin {
         println!("First start: made the admin {email} with the password {password} (shown this once; change it with PUT /v1/me/password).");
     }
+    if !data.root().join("sample.json").exists() {
+        println!("Publishing a sample title, \"{SAMPLE_TITLE}\": it plays once the worker has transcoded it.");
+    }
     println!("Stop with Ctrl-C; everything is kept for the next start.");
     let _ = std::io::stdout().flush();
 
@@ -185,8 +188,8 @@ pub async fn up(
     };
     let (signal_worker, worker_signals) = tokio::sync::mpsc::unbounded_channel();
     let worker = marquee_worker::WorkerOptions {
-        api: api_url,
-        api_key: worker_key,
+        api: api_url.clone(),
+        api_key: worker_key.clone(),
         storage,
         name: WORKER_NAME.to_owned(),
         capacity: 1,
@@ -200,8 +203,17 @@ pub async fn up(
     let serving_edge = tokio::spawn(edge.run(stopped(stopping.clone())));
     let serving_api = tokio::spawn(api.run(stopped(stopping)));
     let working = tokio::spawn(marquee_worker::run(worker, worker_signals));
+    let sample = {
+        let (data, api_url, key) = (data.clone(), api_url.clone(), worker_key.clone());
+        tokio::spawn(async move {
+            if let Err(e) = publish_sample(&data, &api_url, &key).await {
+                eprintln!("warning: the sample title is not published ({e:#}); the next start tries again");
+            }
+        })
+    };
 
     shutdown.await;
+    sample.abort();
     eprintln!("Stopping: the worker hands its job back (it runs again on the next start)...");
     // Twice: drain, then hand running jobs back at once instead of finishing them.
     let _ = signal_worker.send(());
@@ -261,5 +273,101 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&temp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// What the first start publishes so there is something to watch at once, and how far it got (kept in the data
+/// directory, so a stop in the middle goes on from there on the next start).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct SampleProgress {
+    asset_id: Option<String>,
+    title_id: Option<String>,
+    done: bool,
+}
+
+/// The sample film's length.
+const SAMPLE_SECONDS: u32 = 10;
+/// The sample's catalog entry.
+const SAMPLE_TITLE: &str = "Marquee Sample";
+
+/// Publishes the sample title through the API as the in-process worker's admin key: a generated film as a
+/// public asset (the worker transcodes it like any upload), and a movie in the catalog whose feature it is.
+async fn publish_sample(data: &DataDir, api_url: &str, key: &str) -> anyhow::Result<()> {
+    let progress_file = data.root().join("sample.json");
+    let mut progress: SampleProgress = match std::fs::read_to_string(&progress_file) {
+        Ok(text) => serde_json::from_str(&text).unwrap_or_default(),
+        Err(_) => SampleProgress::default(),
+    };
+    if progress.done {
+        return Ok(());
+    }
+    let save = |progress: &SampleProgress| write_private(&progress_file, &serde_json::to_string(progress)?);
+    let client = reqwest::Client::new();
+    let call = |request: reqwest::RequestBuilder| async {
+        let response = request.bearer_auth(key).send().await?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("{status}: {body}");
+        }
+        anyhow::Ok(body)
+    };
+    let asset_id = match progress.asset_id.clone() {
+        Some(id) => id,
+        None => {
+            let film = data.scratch().join("marquee-sample.mp4");
+            let made = film.clone();
+            tokio::task::spawn_blocking(move || marquee_transcoder::sample::generate_sample(&made, SAMPLE_SECONDS))
+                .await??;
+            let bytes = tokio::fs::read(&film).await?;
+            let asset = call(
+                client
+                    .post(format!("{api_url}/v1/assets/upload?playback_policy=public"))
+                    .header("content-type", "video/mp4")
+                    .body(bytes),
+            )
+            .await
+            .context("cannot upload the sample film")?;
+            let _ = tokio::fs::remove_file(&film).await;
+            let id = asset["id"].as_str().context("the upload's answer has no asset id")?.to_owned();
+            progress.asset_id = Some(id.clone());
+            save(&progress)?;
+            id
+        }
+    };
+    let title_id = match progress.title_id.clone() {
+        Some(id) => id,
+        None => {
+            let title = serde_json::json!({
+                "kind": "movie",
+                "title": SAMPLE_TITLE,
+                "synopsis": "Colour bars drift across the screen to a steady tone: the film Marquee makes on its first \
+                             start, so there is something to watch before anything is uploaded.",
+                "runtime_minutes": 1,
+                "genres": ["sample"],
+                "languages": ["en"],
+                "maturity_rating": "G",
+            });
+            let title = call(
+                client
+                    .post(format!("{api_url}/v1/titles"))
+                    .header("idempotency-key", "marquee-up-sample-title")
+                    .json(&title),
+            )
+            .await
+            .context("cannot create the sample's catalog entry")?;
+            let id = title["id"].as_str().context("the title's answer has no id")?.to_owned();
+            progress.title_id = Some(id.clone());
+            save(&progress)?;
+            id
+        }
+    };
+    let link = serde_json::json!({"assets": [{"asset_id": asset_id, "role": "feature"}]});
+    call(client.put(format!("{api_url}/v1/titles/{title_id}/assets")).json(&link))
+        .await
+        .context("cannot link the sample film to its title")?;
+    progress.done = true;
+    save(&progress)?;
+    tracing::info!(title = %title_id, asset = %asset_id, "Sample title published.");
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `marquee up` as a person runs it: one process, one data directory, nothing else to start. An upload becomes
+//! `marquee up` as a person runs it: one process, one data directory, nothing else to start. The first start
+//! publishes a sample title anyone can watch, with its poster from the film. An upload becomes
 //! a playable presentation through the in-process worker, and ffprobe plays its signed URL through the edge;
 //! a second `up` on the same directory is refused; a stop in the middle of a transcode loses nothing (the job
 //! runs again on the next start), and the restart keeps the admin, the asset and its presentation.
@@ -8,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::control::{post, ControlApi};
+use support::control::{post, request, ControlApi};
 use support::servers::{marquee, wait_until, Server, PATIENCE};
 use support::*;
 
@@ -87,6 +88,33 @@ fn up_serves_everything_from_one_data_directory_and_survives_a_restart() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("another `marquee up`"), "{stderr}");
 
+    // The sample title: in the catalog for anyone, its feature transcoded by the in-process worker, playable
+    // without signing in (a public asset), its poster taken from the film.
+    // It is made, uploaded and linked in the background after the start; the catalog shows it once linked.
+    let mut sample = None;
+    wait_until("the sample title is in the catalog with its film", TRANSCODE_PATIENCE, || {
+        let (status, titles) = request("GET", &api.server.url, "/v1/titles", None, None);
+        assert_eq!(status, 200, "{titles}");
+        let found = titles["items"].as_array().unwrap().iter().find(|t| t["title"] == "Marquee Sample").cloned();
+        sample = found.and_then(|t| t["id"].as_str().map(str::to_owned));
+        sample.as_ref().is_some_and(|id| !api.get(&format!("/v1/titles/{id}"), &api.admin)["assets"][0].is_null())
+    });
+    let sample = sample.unwrap();
+    let detail = api.get(&format!("/v1/titles/{sample}"), &api.admin);
+    let sample_asset = detail["assets"][0]["asset_id"].as_str().unwrap_or_else(|| panic!("{detail}")).to_owned();
+    assert_eq!(detail["assets"][0]["role"], "feature", "{detail}");
+    wait_for_status(&api, &sample_asset, "ready");
+    let (status, urls) =
+        post(&api.server.url, &format!("/v1/assets/{sample_asset}/playback"), None, serde_json::json!({}));
+    assert_eq!(status, 200, "anyone may watch the sample: {urls}");
+    let probe = ffprobe_json(urls["hls_url"].as_str().unwrap(), &["-show_streams"]);
+    assert!(probe["streams"].as_array().unwrap().iter().any(|s| s["width"] == 1280), "{probe}");
+    let detail = api.get(&format!("/v1/titles/{sample}"), &api.admin);
+    assert_eq!(detail["artwork"]["poster_source"], "asset", "{detail}");
+    let poster = detail["artwork"]["poster_url"].as_str().unwrap_or_else(|| panic!("{detail}"));
+    let image = ffprobe_json(poster, &["-show_streams"]);
+    assert_eq!(image["streams"][0]["codec_name"], "mjpeg", "{image}");
+
     let key = api.user_key("creator@example.com", "creator");
     let asset = api.upload(&clip, &key, &[]);
     wait_for_status(&api, &asset, "ready");
@@ -103,6 +131,9 @@ fn up_serves_everything_from_one_data_directory_and_survives_a_restart() {
     let server = up(&data);
     let api = signed_in(server, &email, &password);
     assert!(!api.server.stdout().contains("First start"), "{}", api.server.stdout());
+    let (_, titles) = request("GET", &api.server.url, "/v1/titles", None, None);
+    let samples = titles["items"].as_array().unwrap().iter().filter(|t| t["title"] == "Marquee Sample").count();
+    assert_eq!(samples, 1, "the sample is published once: {titles}");
     assert_eq!(status_of(&api, &asset), "ready");
     plays(&api, &asset);
     wait_for_status(&api, &interrupted, "ready");
