@@ -137,6 +137,9 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let caught_up = load_started.elapsed();
+    // The test API's clock stands still from its start; the players stamped their events with the real time, so
+    // the report's range (up to the clock's now) must reach them.
+    api.clock.set(now_ms());
     let report = call("GET", &api.url(&format!("/v1/analytics/assets/{asset}")), &owner, None).await.json();
 
     println!(
