@@ -41,13 +41,7 @@ async fn start(engine: Engine) -> (World, Verifier) {
 /// An asset of `owner` whose presentation is published (what a worker's completion does); its folder.
 async fn published_asset(w: &World, owner: &str) -> (String, String) {
     let asset = w.api.uploaded(owner).await;
-    let prefix = format!("media/{asset}/a1/");
-    sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
-        .bind(&prefix)
-        .bind(&asset)
-        .execute(w.api.db.pool())
-        .await
-        .unwrap();
+    let prefix = w.api.published(&asset).await;
     (asset, prefix)
 }
 

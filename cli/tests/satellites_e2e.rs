@@ -153,16 +153,6 @@ fn id(value: &Value) -> String {
     value["id"].as_str().unwrap_or_else(|| panic!("no id: {value}")).to_owned()
 }
 
-/// What a worker's completion does: the asset is ready with a presentation.
-async fn publish(api: &TestApi, asset: &str) {
-    sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
-        .bind(format!("media/{asset}/a1/"))
-        .bind(asset)
-        .execute(api.db.pool())
-        .await
-        .unwrap();
-}
-
 /// The value of the sample of `name` whose labels include every one of `labels`.
 fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
@@ -229,7 +219,7 @@ on_both_engines!(a_catalog_is_built_sold_played_and_measured, |engine: Engine| a
     let trailer = p.api.uploaded(&admin).await;
     let pilot = p.api.uploaded(&admin).await;
     for asset in [&feature, &trailer, &pilot] {
-        publish(&p.api, asset).await;
+        p.api.published(asset).await;
     }
     let assets =
         json!({"assets": [{"asset_id": feature, "role": "feature"}, {"asset_id": trailer, "role": "trailer"}]});

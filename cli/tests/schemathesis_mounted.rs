@@ -40,22 +40,6 @@ fn id(value: &Value) -> String {
     value["id"].as_str().unwrap_or_else(|| panic!("no id: {value}")).to_owned()
 }
 
-/// Starts an upload of `length` bytes with `data` in the creation request: the asset's id and the upload's.
-async fn upload(api: &TestApi, token: &str, length: u64, data: &[u8]) -> (String, String) {
-    let (auth, length) = (format!("Bearer {token}"), length.to_string());
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("tus-resumable", "1.0.0"),
-        ("upload-length", length.as_str()),
-        ("content-type", "application/offset+octet-stream"),
-    ];
-    let created = send("POST", &api.url("/v1/uploads"), &headers, data.to_vec()).await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    let asset = created.headers["marquee-asset-id"].to_str().unwrap().to_owned();
-    let location = created.headers["location"].to_str().unwrap();
-    (asset, location.rsplit('/').next().unwrap().to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mounted_api_answers_as_its_openapi_document_says() {
     schemathesis::command();
@@ -86,17 +70,12 @@ async fn the_mounted_api_answers_as_its_openapi_document_says() {
     let spare_user = api.user("spare@example.com", "a good long password", Role::Creator).await;
     let spare = expect(&api, 201, "POST", "/v1/api-keys", &admin, Some(json!({"name": "spare"}))).await;
     let spare_key = spare["api_key"]["id"].as_str().unwrap().to_owned();
-    let (asset, _) = upload(&api, &admin, 4, b"data").await;
-    sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
-        .bind(format!("media/{asset}/a1/"))
-        .bind(&asset)
-        .execute(api.db.pool())
-        .await
-        .unwrap();
+    let (asset, _) = api.tus_upload(&admin, 4, b"data").await;
+    api.published(&asset).await;
     let endpoint = json!({"url": "https://hooks.example.com/marquee", "description": "never called"});
     expect(&api, 201, "POST", "/v1/webhooks", &admin, Some(endpoint)).await;
-    let (_, resumed) = upload(&api, &admin, 1 << 20, b"the first bytes").await;
-    let (_, terminated) = upload(&api, &admin, 1 << 20, b"").await;
+    let (_, resumed) = api.tus_upload(&admin, 1 << 20, b"the first bytes").await;
+    let (_, terminated) = api.tus_upload(&admin, 1 << 20, b"").await;
 
     // The catalog's: a series with a season and an episode, a film with credits and the asset, a title to delete.
     let title = |body: Value| expect(&api, 201, "POST", "/v1/titles", &admin, Some(body));

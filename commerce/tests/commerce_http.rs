@@ -65,12 +65,7 @@ impl Shop {
         let creator =
             api.login("cora@example.com", "a good long password").await["access_token"].as_str().unwrap().to_owned();
         let asset = api.uploaded(&creator).await;
-        sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
-            .bind(format!("media/{asset}/a1/"))
-            .bind(&asset)
-            .execute(api.db.pool())
-            .await
-            .unwrap();
+        api.published(&asset).await;
         titles.put(film(&creator_id, &["drama"], vec![]), &[asset.as_str()]);
         Self { api, commerce, clock, provider, titles, admin, creator, creator_id, asset }
     }

@@ -203,21 +203,42 @@ impl TestApi {
 
     /// Uploads four bytes (tus creation-with-upload) as `token`'s creator: the asset id (queued, with its job).
     pub async fn uploaded(&self, token: &str) -> String {
-        let auth = format!("Bearer {token}");
-        let created = send(
-            "POST",
-            &self.url("/v1/uploads"),
-            &[
-                ("authorization", &auth),
-                ("tus-resumable", "1.0.0"),
-                ("upload-length", "4"),
-                ("content-type", "application/offset+octet-stream"),
-            ],
-            b"film".to_vec(),
-        )
-        .await;
+        self.tus_upload(token, 4, b"film").await.0
+    }
+
+    /// Starts a tus upload of `length` bytes as `token`'s user with `data` in the creation request: its asset's
+    /// id and the upload's.
+    pub async fn tus_upload(&self, token: &str, length: u64, data: &[u8]) -> (String, String) {
+        let (auth, length) = (format!("Bearer {token}"), length.to_string());
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("tus-resumable", "1.0.0"),
+            ("upload-length", length.as_str()),
+            ("content-type", "application/offset+octet-stream"),
+        ];
+        let created = send("POST", &self.url("/v1/uploads"), &headers, data.to_vec()).await;
         assert_eq!(created.status, 201, "{}", created.text());
-        created.headers["marquee-asset-id"].to_str().unwrap().to_owned()
+        let asset = created.headers["marquee-asset-id"].to_str().unwrap().to_owned();
+        let location = created.headers["location"].to_str().unwrap();
+        (asset, location.rsplit('/').next().unwrap().to_owned())
+    }
+
+    /// What a worker's completion does, without transcoding: `asset` is ready with its presentation under
+    /// `prefix`.
+    pub async fn publish(&self, asset: &str, prefix: &str) {
+        sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
+            .bind(prefix)
+            .bind(asset)
+            .execute(self.db.pool())
+            .await
+            .unwrap();
+    }
+
+    /// [`TestApi::publish`] under the first attempt's folder, `media/ASSET/a1/`; returns that prefix.
+    pub async fn published(&self, asset: &str) -> String {
+        let prefix = format!("media/{asset}/a1/");
+        self.publish(asset, &prefix).await;
+        prefix
     }
 
     /// Makes a user and signs in: the access token.

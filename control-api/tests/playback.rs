@@ -18,16 +18,6 @@ fn keys() -> KeyRing {
     KeyRing::from_toml("keys.toml", &text).unwrap()
 }
 
-/// What a worker's completion will do: the asset is ready with its presentation under `prefix`.
-async fn publish(api: &TestApi, asset: &str, prefix: &str) {
-    sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
-        .bind(prefix)
-        .bind(asset)
-        .execute(api.db.pool())
-        .await
-        .unwrap();
-}
-
 on_both_engines!(owners_and_admins_get_signed_urls_others_do_not, |engine: Engine| async move {
     let playback = Playback {
         keys: keys(),
@@ -48,7 +38,7 @@ on_both_engines!(owners_and_admins_get_signed_urls_others_do_not, |engine: Engin
     assert_eq!((early.status, early.json()["error"]["code"].as_str()), (409, Some("asset_not_ready")));
 
     let prefix = format!("media/{asset}/a1/");
-    publish(&api, &asset, &prefix).await;
+    api.publish(&asset, &prefix).await;
     let answer = call("POST", &url, &owner, None).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     let urls = answer.json();
@@ -121,7 +111,7 @@ on_both_engines!(without_keys_playback_says_what_to_configure, |engine: Engine| 
     // Without keys the poster is named by its key only; none before a presentation is published.
     let read = || async { call("GET", &api.url(&format!("/v1/assets/{asset}")), &owner, None).await.json() };
     assert!(read().await.get("poster").is_none());
-    publish(&api, &asset, &format!("media/{asset}/a1/")).await;
+    api.published(&asset).await;
     let poster = read().await["poster"].clone();
     assert_eq!(poster, serde_json::json!({ "path": format!("media/{asset}/a1/images/poster.jpg") }));
     api.stop().await;

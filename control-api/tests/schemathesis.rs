@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{call, get, schemathesis, send, Engine, TestApi};
+use common::{call, get, schemathesis, Engine, TestApi};
 use marquee_control_api::auth::Role;
 use marquee_control_api::playback::{NoEntitlements, Playback};
 use marquee_signing::KeyRing;
@@ -26,41 +26,19 @@ fn settings_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis")
 }
 
-/// Starts an upload of `length` bytes as `token`'s user, with `data` in the creation request: its asset's id and
-/// the upload's.
-async fn upload(api: &TestApi, token: &str, length: u64, data: &[u8]) -> (String, String) {
-    let (auth, length) = (format!("Bearer {token}"), length.to_string());
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("tus-resumable", "1.0.0"),
-        ("upload-length", length.as_str()),
-        ("content-type", "application/offset+octet-stream"),
-    ];
-    let created = send("POST", &api.url("/v1/uploads"), &headers, data.to_vec()).await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    let asset = created.headers["marquee-asset-id"].to_str().unwrap().to_owned();
-    let location = created.headers["location"].to_str().unwrap();
-    (asset, location.rsplit('/').next().unwrap().to_owned())
-}
-
 /// Something for the operations on one thing to find (schemathesis takes ids from the lists): a ready asset with
 /// its events, and a webhook endpoint (never called: no dispatcher runs). The ids of two unfinished uploads
 /// (nothing lists uploads), one for HEAD and PATCH and one for DELETE, to pass to schemathesis.
 async fn seed(api: &TestApi, token: &str) -> (String, String) {
-    let (asset, _) = upload(api, token, 4, b"data").await;
+    let (asset, _) = api.tus_upload(token, 4, b"data").await;
     let asset = asset.as_str();
     // What a worker's completion does to it.
-    sqlx::query("UPDATE assets SET status = 'ready', presentation_prefix = $1 WHERE id = $2")
-        .bind(format!("media/{asset}/a1/"))
-        .bind(asset)
-        .execute(api.db.pool())
-        .await
-        .unwrap();
+    api.published(asset).await;
     let endpoint = serde_json::json!({"url": "https://hooks.example.com/marquee", "description": "never called"});
     let webhook = call("POST", &api.url("/v1/webhooks"), token, Some(&endpoint)).await;
     assert_eq!(webhook.status, 201, "{}", webhook.text());
-    let (_, resumed) = upload(api, token, 1 << 20, b"the first bytes").await;
-    let (_, terminated) = upload(api, token, 1 << 20, b"").await;
+    let (_, resumed) = api.tus_upload(token, 1 << 20, b"the first bytes").await;
+    let (_, terminated) = api.tus_upload(token, 1 << 20, b"").await;
     (resumed, terminated)
 }
 
