@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Marquee needs on Debian 12 that is not there yet, and nothing else.
-#   scripts/install-deps.sh          build + run: Rust, GStreamer 1.22 (dev + plugins), ffmpeg
+#   scripts/install-deps.sh          build + run: Rust, GStreamer 1.22 (dev + plugins), ffmpeg, Node.js 20.19 or
+#                                    newer (the web app's build; scripts/build-web-app.sh)
 #   scripts/install-deps.sh --test   also the test clients: xmllint, Chromium, python3 (samples/set-rotation.py),
 #                                    PostgreSQL (the control API tests start throwaway servers of their own),
-#                                    Node.js 20 or newer + the npm players, schemathesis (PyPI, in a virtualenv)
+#                                    the npm players, schemathesis (PyPI, in a virtualenv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,11 +17,11 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   gstreamer1.0-libav gstreamer1.0-tools ffmpeg
 )
+# Debian's nodejs is 18; its npm fetches a newer Node below (scripts/install-node.sh) for the web app's build.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if (( want_test )); then
   packages+=(libxml2-utils chromium python3 python3-venv postgresql postgresql-contrib)
-  # Debian's nodejs is 18; its npm fetches a newer Node below (scripts/install-node.sh).
-  command -v node >/dev/null 2>&1 || packages+=(nodejs)
-  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
 missing=()
@@ -54,13 +55,13 @@ if (( rustc_minor < 92 )); then
   echo "error: Rust 1.92 or newer is needed (have $(rustc --version)); run: rustup update stable" >&2
   exit 1
 fi
+# Node 20.19 or newer for the web app's build and the browser tests (a no-op where `node` already is).
+scripts/install-node.sh
+[[ -x "$HOME/.cache/marquee-tools/node/bin/node" ]] && export PATH="$HOME/.cache/marquee-tools/node/bin:$PATH"
 if (( want_test )); then
   for c in rustfmt clippy-driver; do
     command -v "$c" >/dev/null 2>&1 || rustup component add rustfmt clippy
   done
-  # Node 20 or newer for the browser tests (a no-op where `node` already is); first on PATH from here on.
-  scripts/install-node.sh
-  [[ -x "$HOME/.cache/marquee-tools/node/bin/node" ]] && export PATH="$HOME/.cache/marquee-tools/node/bin:$PATH"
   # The browser tests' players and driver, pinned in browser-tests/package-lock.json.
   if [[ -f browser-tests/package-lock.json && ( ! -d browser-tests/node_modules || browser-tests/package-lock.json -nt browser-tests/node_modules/.package-lock.json ) ]]; then
     echo "Installing the browser-test players (npm ci)…"

@@ -11,6 +11,8 @@ scripts/install-deps.sh --test
 # The Node that scripts/install-node.sh installed where the machine's is older than 20 (Debian 12's is 18).
 [[ -x "$HOME/.cache/marquee-tools/node/bin/node" ]] && export PATH="$HOME/.cache/marquee-tools/node/bin:$PATH"
 
+echo "== the web app: type check and build (embedded in the binary the tests below build)"
+scripts/build-web-app.sh
 echo "== no import circles between the files of a crate"
 python3 scripts/import-cycles.py
 echo "== cargo fmt --check"
@@ -22,3 +24,5 @@ node --test browser-tests/lib/
 bash browser-tests/selftest.sh
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== the web app in Chromium (playwright-core + axe-core, against a marquee up of its own)"
+MARQUEE_BIN="$CARGO_TARGET_DIR/debug/marquee" node --test web-app/frontend/e2e/

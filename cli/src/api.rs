@@ -121,6 +121,7 @@ pub async fn start(
     storage: Arc<dyn ObjectStore>,
     playback: Option<Playback>,
 ) -> anyhow::Result<Started> {
+    let web = web_app(&settings.web_app)?;
     let db = Database::connect(&settings.database).await?;
     let location = storage.location();
     let first_admin = marquee_control_api::auth::first_admin(&db).await.context("cannot read the users")?;
@@ -142,7 +143,35 @@ pub async fn start(
     let api = Api::bind_with(settings, state, mounted.satellites)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let api = match web {
+        Some(source) => api.with_web_app(marquee_web_app::router(source)),
+        None => api,
+    };
     Ok(Started { api, dispatcher, farm, location, first_admin, db })
+}
+
+/// What the `web_app` setting names: the embedded build, none (`off`), or a folder with a Vite build in it.
+pub fn web_app(setting: &str) -> anyhow::Result<Option<marquee_web_app::Source>> {
+    match setting {
+        "embedded" => {
+            if !marquee_web_app::is_built() {
+                tracing::warn!("This binary was built without its web app; its pages say how to build it.");
+            }
+            Ok(Some(marquee_web_app::Source::Embedded))
+        }
+        "off" => Ok(None),
+        folder => {
+            let folder = std::path::PathBuf::from(folder);
+            if !folder.join("index.html").is_file() {
+                anyhow::bail!(
+                    "web_app: {} holds no index.html; give a folder with a Vite build of web-app/frontend \
+                     (npm --prefix web-app/frontend run build writes web-app/frontend/dist), or `embedded` or `off`",
+                    folder.display()
+                );
+            }
+            Ok(Some(marquee_web_app::Source::Directory(folder)))
+        }
+    }
 }
 
 impl Started {
@@ -187,6 +216,9 @@ pub fn check(file: &LoadedFile, problems: &mut Vec<Report>, notes: &mut Vec<Stri
         notes.push(format!("set from the environment: {}", resolved.places.from_env.join(", ")));
     }
     problems.extend(reports);
+    if let Err(e) = web_app(&resolved.value.web_app) {
+        problems.push(Report::new("web_app", format!("{e:#}")));
+    }
     let ((location, note), _) = plan(&resolved, crate::origin::check_location, problems)?;
     notes.extend(note);
     Some(format!(

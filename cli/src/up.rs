@@ -47,6 +47,11 @@ pub struct UpArgs {
     /// The address players fetch video from: the edge cache in front of the origin.
     #[arg(long, env = "MARQUEE_MEDIA_LISTEN", value_name = "ADDR", default_value = "127.0.0.1:8091")]
     media_listen: SocketAddr,
+    /// The web app: `embedded` (the build inside this binary), `off`, or a folder with a Vite build of
+    /// web-app/frontend, read on every request (`npm --prefix web-app/frontend run build -- --watch` rebuilds it
+    /// as you edit).
+    #[arg(long, env = "MARQUEE_WEB_APP", value_name = "embedded|off|DIR", default_value = marquee_control_api::settings::DEFAULT_WEB_APP)]
+    web_app: String,
 }
 
 /// What is kept where under the data directory.
@@ -108,7 +113,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let data = DataDir::new(root);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(up(data, args.listen, args.media_listen, crate::shutdown::signal()))
+    runtime.block_on(up(data, args.listen, args.media_listen, args.web_app, crate::shutdown::signal()))
 }
 
 /// Starts every part over `data`, serves until `shutdown`, then stops them all (the worker hands its job back).
@@ -116,6 +121,7 @@ pub async fn up(
     data: DataDir,
     listen: SocketAddr,
     media_listen: SocketAddr,
+    web_app: String,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     for dir in [data.root().to_path_buf(), data.media(), data.edge_cache(), data.scratch()] {
@@ -157,6 +163,7 @@ pub async fn up(
         storage: Some(data.media().display().to_string()),
         key_file: Some(data.key_file()),
         playback_base_url: Some(media_url.clone()),
+        web_app,
         ..ApiSettings::default()
     };
     let playback = Playback {
@@ -170,6 +177,7 @@ pub async fn up(
     let worker_key = worker_key(&data, &api.db).await?;
 
     println!("Marquee is up on {api_url}");
+    println!("  web app       {api_url}/   (open it in a browser)");
     println!("  control API   {api_url}/v1   (OpenAPI document: {api_url}/openapi.json)");
     println!("  media (edge)  {media_url}");
     println!("  data          {}", data.root().display());

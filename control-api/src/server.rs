@@ -31,8 +31,8 @@ use crate::state::AppState;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API as one axum router: the `/v1` routes (the control API's and the `satellites'`),
-/// `/openapi.json`, and the admin endpoints.
-pub fn router(state: AppState, settings: &ApiSettings, satellites: &Satellites) -> Router {
+/// `/openapi.json`, the admin endpoints, and `web` (the web app) for every other path.
+pub fn router(state: AppState, settings: &ApiSettings, satellites: &Satellites, web: Option<Router>) -> Router {
     let admin = admin(&state);
     // Idempotency only on requests a route's method takes: a method the path does not have answers 405 (set after
     // the layer, so outside it), not a replay or a 422.
@@ -40,14 +40,20 @@ pub fn router(state: AppState, settings: &ApiSettings, satellites: &Satellites) 
         .merge(satellites.routes(&state))
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::idempotency::idempotency))
         .method_not_allowed_fallback(method_not_allowed)
+        // Unknown `/v1` paths are the API's 404, never the web app's page.
+        .fallback(not_found)
         .with_state(state.clone());
-    Router::new()
+    let routes = Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(crate::openapi::document).with_state(crate::openapi::Document::of(satellites)))
         .route("/healthz", get(admin_endpoint).with_state((admin.clone(), AdminRoute::Health)))
         .route("/readyz", get(admin_endpoint).with_state((admin.clone(), AdminRoute::Ready)))
-        .route("/metrics", get(admin_endpoint).with_state((admin, AdminRoute::Metrics)))
-        .fallback(not_found)
+        .route("/metrics", get(admin_endpoint).with_state((admin, AdminRoute::Metrics)));
+    let routes = match web {
+        Some(web) => routes.fallback_service(web),
+        None => routes.fallback(not_found),
+    };
+    routes
         .layer(middleware::from_fn(errors_with_request_id))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), count_requests))
         .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(settings.max_json_bytes).unwrap_or(usize::MAX)))
@@ -129,6 +135,7 @@ async fn errors_with_request_id(request: Request, next: Next) -> Response {
 pub struct Api {
     listener: TcpListener,
     router: Router,
+    settings: ApiSettings,
     connections: ConnectionSettings,
     expiry: crate::uploads::expiry::UploadExpiry,
     /// The satellites' background work runs over these.
@@ -153,12 +160,19 @@ impl Api {
         );
         Ok(Self {
             listener,
-            router: router(state.clone(), settings, &satellites),
+            router: router(state.clone(), settings, &satellites, None),
+            settings: settings.clone(),
             connections: settings.connections.clone(),
             expiry,
             state,
             satellites,
         })
+    }
+
+    /// Serves `web` (the web app) at every path the API does not take.
+    pub fn with_web_app(mut self, web: Router) -> Self {
+        self.router = router(self.state.clone(), &self.settings, &self.satellites, Some(web));
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -41,6 +41,9 @@ pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = crate::events::dispatcher::DEFAULT
 /// How often the webhook dispatcher looks for new events and due retries when it has nothing to do.
 pub const DEFAULT_WEBHOOK_POLL_INTERVAL: Duration = crate::events::dispatcher::DEFAULT_POLL_INTERVAL;
 
+/// Serve the web app built into the binary.
+pub const DEFAULT_WEB_APP: &str = "embedded";
+
 /// Everything `marquee api` can be told. Each field's doc is its `--help` text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Settings)]
 #[serde(default, deny_unknown_fields)]
@@ -114,6 +117,11 @@ pub struct ApiSettings {
     /// Refuse sign-up (POST /v1/auth/register): admins create every account.
     #[setting(heading = SIGN_IN)]
     pub no_registration: bool,
+    /// The web app, served at every path the API does not take: `embedded` (the build inside this binary),
+    /// `off` (the API alone), or a folder with a `vite build` output of web-app/frontend (to work on the app
+    /// without rebuilding marquee).
+    #[setting(value_name = "embedded|off|DIR", heading = LISTENING)]
+    pub web_app: String,
     /// Let webhooks go to loopback, private and link-local addresses. Off by default, since endpoint URLs are
     /// chosen by users, who must not reach the API's own machine or network through them; tests and
     /// single-machine setups whose receivers run on the same machine need it.
@@ -160,6 +168,7 @@ impl Default for ApiSettings {
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
             no_registration: false,
+            web_app: DEFAULT_WEB_APP.to_string(),
             webhook_allow_private_networks: false,
             webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
             webhook_poll_interval: DEFAULT_WEBHOOK_POLL_INTERVAL,
