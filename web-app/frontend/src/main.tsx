@@ -7,6 +7,7 @@ import { NotFound, SignIn, SignUp } from './pages/account';
 import { adminRoutes } from './pages/admin/routes';
 import { studioRoutes } from './pages/studio/routes';
 import { viewerRoutes } from './pages/viewer/routes';
+import { watchRoutes } from './pages/watch/routes';
 import { SessionProvider } from './session';
 import './styles.css';
 
@@ -24,6 +25,7 @@ function App() {
               }}
             >
               {viewerRoutes}
+              {watchRoutes}
               {studioRoutes}
               {adminRoutes}
               <Route path="/signin" component={SignIn} />

@@ -1,4 +1,4 @@
-// The viewer's pages: home, search, titles, plans and checkout, the account, and the watch page.
+// The viewer's pages: home, search, titles, plans and checkout, the account (the watch page is ../watch).
 
 import { Route } from 'preact-iso';
 import { Placeholder } from '../placeholder';
@@ -9,5 +9,4 @@ export const viewerRoutes = [
   <Route path="/plans" component={() => <Placeholder name="Plans" />} />,
   <Route path="/account" component={() => <Placeholder name="Account" />} />,
   <Route path="/titles/:id" component={() => <Placeholder name="Title" />} />,
-  <Route path="/watch/:id" component={() => <Placeholder name="Watch" />} />,
 ];
