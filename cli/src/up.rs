@@ -52,6 +52,25 @@ pub struct UpArgs {
     /// as you edit).
     #[arg(long, env = "MARQUEE_WEB_APP", value_name = "embedded|off|DIR", default_value = marquee_control_api::settings::DEFAULT_WEB_APP)]
     web_app: String,
+    /// Let webhooks go to loopback and private addresses (receivers on this machine or its network). Off by
+    /// default: endpoint URLs are chosen by users, who must not reach this machine's other services through them.
+    #[arg(long, env = "MARQUEE_ALLOW_PRIVATE_WEBHOOKS")]
+    allow_private_webhooks: bool,
+}
+
+/// How `marquee up` serves, beyond its addresses.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `embedded`, `off`, or a folder with a build of the web app.
+    pub web_app: String,
+    /// Webhooks may go to loopback and private addresses.
+    pub allow_private_webhooks: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { web_app: marquee_control_api::settings::DEFAULT_WEB_APP.to_string(), allow_private_webhooks: false }
+    }
 }
 
 /// What is kept where under the data directory.
@@ -113,7 +132,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let data = DataDir::new(root);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(up(data, args.listen, args.media_listen, args.web_app, crate::shutdown::signal()))
+    let options = Options { web_app: args.web_app, allow_private_webhooks: args.allow_private_webhooks };
+    runtime.block_on(up(data, args.listen, args.media_listen, options, crate::shutdown::signal()))
 }
 
 /// Starts every part over `data`, serves until `shutdown`, then stops them all (the worker hands its job back).
@@ -121,7 +141,7 @@ pub async fn up(
     data: DataDir,
     listen: SocketAddr,
     media_listen: SocketAddr,
-    web_app: String,
+    options: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     for dir in [data.root().to_path_buf(), data.media(), data.edge_cache(), data.scratch()] {
@@ -163,7 +183,8 @@ pub async fn up(
         storage: Some(data.media().display().to_string()),
         key_file: Some(data.key_file()),
         playback_base_url: Some(media_url.clone()),
-        web_app,
+        web_app: options.web_app,
+        webhook_allow_private_networks: options.allow_private_webhooks,
         ..ApiSettings::default()
     };
     let playback = Playback {
