@@ -31,6 +31,7 @@ pub const SECTIONS: &[Section] = &[
     Section::of::<ApiSettings>(),
     Section::of::<CommerceSettings>(),
     Section::of::<analytics::AnalyticsSection>(),
+    Section::of::<marquee_worker::WorkerSettings>(),
 ];
 
 /// The subcommand that reads `section`: its namesake, except the satellites' sections, which `marquee api`

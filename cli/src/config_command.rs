@@ -18,6 +18,7 @@ pub const SERVICE_CHECKS: &[(&str, ServiceCheck)] = &[
     ("api", crate::api::check),
     ("commerce", crate::api::check_commerce),
     ("analytics", crate::api::check_analytics),
+    ("worker", crate::worker::check),
 ];
 
 /// Check a marquee.toml, or print an example of one.

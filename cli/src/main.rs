@@ -99,6 +99,9 @@ enum Command {
     /// --drain-timeout); a second hands them back at once. A worker killed outright loses nothing: its jobs
     /// return to the queue when their leases expire.
     ///
+    /// Every setting is a flag, a MARQUEE_* environment variable and a key of the [worker] section of a config
+    /// file (--config); `marquee config example` prints such a file.
+    ///
     /// Example: MARQUEE_API_KEY=mqk_… marquee worker --api http://localhost:8090 --storage /srv/marquee/media
     Worker(worker::WorkerArgs),
     /// Account chores on the API's database, such as making the first admin.
@@ -139,7 +142,7 @@ fn main() -> ExitCode {
         Command::Api(_) => api::run(matches.subcommand_matches("api").expect("clap matched api")),
         Command::Admin(args) => admin::run(args),
         Command::Upload(args) => upload::run(args),
-        Command::Worker(args) => worker::run(args),
+        Command::Worker(_) => worker::run(matches.subcommand_matches("worker").expect("clap matched worker")),
         Command::Sign(args) => sign::run(args),
         Command::Keygen(args) => sign::run_keygen(args),
         Command::Config(args) => config_command::run(args),

@@ -1,71 +1,69 @@
-//! `marquee worker`: a transcode worker of the farm (the `marquee-worker` crate), with its flags and the
-//! signals that stop it.
+//! `marquee worker`: a transcode worker of the farm (the `marquee-worker` crate), with the signals that stop it.
+//!
+//! Every setting is declared once, on [`WorkerSettings`] in the worker library (the `[worker]` section), and is
+//! taken from, highest first: its flag, its `MARQUEE_*` environment variable, the `--config` file's `[worker]`
+//! section, and the defaults.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
+use clap::ArgMatches;
+use marquee_settings::{Report, Section};
+use marquee_worker::WorkerSettings;
 
-/// Pull transcode jobs from the control API, publish their ladders to storage.
+use crate::config::LoadedFile;
+
+/// The `[worker]` section.
+pub const WORKER: Section = Section::of::<WorkerSettings>();
+
+/// The `worker` subcommand's arguments as clap derives them: none, since every setting is added from
+/// [`WorkerSettings`]' declaration.
 #[derive(Debug, clap::Args)]
-pub struct WorkerArgs {
-    /// The control API's base URL.
-    #[arg(long, env = "MARQUEE_API", value_name = "URL")]
-    api: String,
-    /// An admin's API key (mqk_…), used once to register this worker; later calls use the worker's own token.
-    #[arg(long, env = "MARQUEE_API_KEY", value_name = "KEY", hide_env_values = true)]
-    api_key: String,
-    /// The storage the API keeps uploads and presentations in (the same directory on one machine, the same
-    /// s3://bucket/prefix in a farm): sources are read from it and ladders written to it.
-    #[arg(long, env = "MARQUEE_STORAGE", value_name = "LOCATION")]
-    storage: String,
-    /// A name for this worker in the API's farm view (default: the host name and process id).
-    #[arg(long, value_name = "NAME")]
-    name: Option<String>,
-    /// Jobs run at once (each uses every core it can get; more than 1 helps only on large machines).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=64))]
-    capacity: i64,
-    /// Where sources are copied while being transcoded (default: the system's temporary directory).
-    #[arg(long, env = "MARQUEE_SCRATCH_DIR", value_name = "DIR")]
-    scratch_dir: Option<PathBuf>,
-    /// After Ctrl-C or SIGTERM, how long running jobs may take to finish before they are handed back to the
-    /// queue (a second signal hands them back at once).
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
-    drain_timeout: Duration,
-    /// Give a job up when no encoded data has arrived for this long (a stalled pipeline).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
-    stall_timeout: Duration,
-    /// The largest source fetched for an asset created from an input_url.
-    #[arg(long, value_name = "SIZE", default_value = "20GiB", value_parser = parse_size)]
-    max_source_bytes: u64,
-    /// Let input_url sources reach loopback and private networks (off: a URL users chose must not reach the
-    /// farm's own machines).
-    #[arg(long)]
-    allow_private_source_urls: bool,
+pub struct WorkerArgs {}
+
+fn command() -> clap::Command {
+    crate::config::service_args(WORKER, clap::Command::new("worker"))
 }
 
-fn parse_size(text: &str) -> Result<u64, String> {
-    text.parse::<bytesize::ByteSize>().map(|s| s.as_u64()).map_err(|e| format!("{text:?} is not a size: {e}"))
-}
-
-pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    let storage =
-        marquee_storage::open(&args.storage).with_context(|| format!("cannot open storage {}", args.storage))?;
-    let name = args.name.unwrap_or_else(|| {
+/// Runs `marquee worker`; `matches` are the subcommand's.
+pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    let file = match matches.get_one::<PathBuf>("config") {
+        Some(path) => match crate::config::load(path, &mut problems) {
+            Some(file) => Some(file),
+            None => return Err(crate::config::failure("cannot start the worker", &problems)),
+        },
+        None => None,
+    };
+    let (resolved, reports) = crate::config::resolve::<WorkerSettings>(matches, file.as_ref());
+    problems.extend(reports);
+    problems.extend(resolved.value.problems().iter().map(|problem| resolved.places.report(problem)));
+    let storage = resolved.value.storage.as_deref().and_then(|location| {
+        marquee_storage::open(location)
+            .map_err(|e| {
+                problems.push(resolved.places.report(&marquee_settings::Problem::new("storage", e.to_string())))
+            })
+            .ok()
+    });
+    let (Some(storage), true) = (storage, problems.is_empty()) else {
+        return Err(crate::config::failure("cannot start the worker", &problems));
+    };
+    let settings = resolved.value;
+    let name = settings.name.unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
         format!("{}-{}", if host.is_empty() { "worker" } else { &host }, std::process::id())
     });
     let options = marquee_worker::WorkerOptions {
-        api: args.api,
-        api_key: args.api_key,
+        api: settings.api.unwrap_or_default(),
+        api_key: settings.api_key.unwrap_or_default(),
         storage,
         name,
-        capacity: args.capacity,
-        scratch_dir: args.scratch_dir.unwrap_or_else(std::env::temp_dir),
-        drain_timeout: args.drain_timeout,
-        stall_timeout: args.stall_timeout,
-        max_source_bytes: args.max_source_bytes,
-        allow_private_urls: args.allow_private_source_urls,
+        capacity: i64::from(settings.capacity),
+        scratch_dir: settings.scratch_dir.unwrap_or_else(std::env::temp_dir),
+        drain_timeout: settings.drain_timeout,
+        stall_timeout: settings.stall_timeout,
+        max_source_bytes: settings.max_source_bytes,
+        allow_private_urls: settings.allow_private_source_urls,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -83,5 +81,38 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
             }
         });
         marquee_worker::run(options, signals).await.map(|_| ())
+    })
+}
+
+/// `marquee config check` for the `[worker]` section: the values and the storage location, as `marquee worker`
+/// would start with them (the API key's validity is the API's to say, at start).
+pub fn check(file: &LoadedFile, problems: &mut Vec<Report>, notes: &mut Vec<String>) -> Option<String> {
+    let matches = match command().try_get_matches_from(["worker"]) {
+        Ok(matches) => matches,
+        Err(e) => {
+            problems.push(Report::new("environment", e.to_string()));
+            return None;
+        }
+    };
+    let (resolved, reports) = crate::config::resolve::<WorkerSettings>(&matches, Some(file));
+    if !resolved.places.from_env.is_empty() {
+        notes.push(format!("set from the environment: {}", resolved.places.from_env.join(", ")));
+    }
+    let before = problems.len();
+    problems.extend(reports);
+    problems.extend(resolved.value.problems().iter().map(|problem| resolved.places.report(problem)));
+    if let Some(location) = &resolved.value.storage {
+        match crate::origin::check_location(location) {
+            Ok((_, note)) => notes.extend(note),
+            Err(e) => problems.push(resolved.places.report(&marquee_settings::Problem::new("storage", e))),
+        }
+    }
+    (problems.len() == before).then(|| {
+        format!(
+            "[worker] claims up to {} job(s) at once from {} and publishes to {}",
+            resolved.value.capacity,
+            resolved.value.api.as_deref().unwrap_or("?"),
+            resolved.value.storage.as_deref().unwrap_or("?")
+        )
     })
 }

@@ -57,7 +57,7 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     let file: toml::Table = toml::from_str(&text).expect("the example is TOML");
     let mut sections: Vec<&String> = file.keys().collect();
     sections.sort();
-    assert_eq!(sections, ["analytics", "api", "commerce", "edge", "origin"]);
+    assert_eq!(sections, ["analytics", "api", "commerce", "edge", "origin", "worker"]);
     let origin = file["origin"].as_table().unwrap();
     let duration = |key: &str| humantime::parse_duration(origin[key].as_str().unwrap()).unwrap();
     let size = |key: &str| origin[key].as_str().unwrap().parse::<bytesize::ByteSize>().unwrap().as_u64();
@@ -152,6 +152,19 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     assert_eq!(duration("rebuild_every"), marquee_analytics::DEFAULT_REBUILD_EVERY);
     assert_eq!(duration("watch_window"), marquee_analytics::DEFAULT_WATCH_WINDOW);
     assert_eq!(analytics.len(), 7, "{analytics:?}");
+    let worker = file["worker"].as_table().unwrap();
+    let duration = |key: &str| humantime::parse_duration(worker[key].as_str().unwrap()).unwrap();
+    assert_eq!(worker["capacity"].as_integer(), Some(i64::from(marquee_worker::settings::DEFAULT_CAPACITY)));
+    assert_eq!(duration("drain_timeout"), marquee_worker::settings::DEFAULT_DRAIN_TIMEOUT);
+    assert_eq!(duration("stall_timeout"), marquee_worker::settings::DEFAULT_STALL_TIMEOUT);
+    let source_bytes = worker["max_source_bytes"].as_str().unwrap().parse::<bytesize::ByteSize>().unwrap().as_u64();
+    assert_eq!(source_bytes, marquee_worker::settings::DEFAULT_MAX_SOURCE_BYTES);
+    assert_eq!(worker["allow_private_source_urls"].as_bool(), Some(false));
+    assert_eq!(worker.len(), 5, "{worker:?}");
+    let worker_text = &text[text.find("\n[worker]\n").unwrap()..];
+    for key in ["api", "api_key", "storage", "name", "scratch_dir"] {
+        assert!(worker_text.contains(&format!("\n# {key} = ")), "worker {key} is shown commented out");
+    }
 
     // As printed it lacks only what has no default; uncommenting the lines of what has no default makes a working file.
     let dir = workspace();
@@ -159,15 +172,26 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
     std::fs::write(&path, &text).unwrap();
     let (out, _, stderr) = check(&path);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("5 problems"), "{stderr}");
-    for place in ["origin.storage", "origin.key_file", "edge.upstreams", "edge.key_file", "api.storage"] {
+    assert!(stderr.contains("8 problems"), "{stderr}");
+    for place in [
+        "origin.storage",
+        "origin.key_file",
+        "edge.upstreams",
+        "edge.key_file",
+        "api.storage",
+        "worker.api",
+        "worker.api_key",
+        "worker.storage",
+    ] {
         assert!(stderr.contains(&format!("  {place}: ")), "{place} in:\n{stderr}");
     }
     let edited = text
         .replace("# storage = \"/srv/marquee/media\"", "storage = \"media\"")
         .replace("# key_file = \"keys.toml\"", "key_file = \"keys.toml\"")
         .replace("# upstreams = [", "upstreams = [")
-        .replace("# playback_base_url = ", "playback_base_url = ");
+        .replace("# playback_base_url = ", "playback_base_url = ")
+        .replace("# api = ", "api = ")
+        .replace("# api_key = ", "api_key = ");
     std::fs::write(&path, edited).unwrap();
     let (out, stdout, stderr) = check(&path);
     assert!(out.status.success(), "{stdout}{stderr}");
@@ -177,6 +201,13 @@ fn the_example_holds_every_default_and_passes_once_storage_and_access_are_set() 
             "[edge] caches http://origin-a:8080, http://origin-b:8080 on http://0.0.0.0:8081 (signed URLs, keys k1); \
              memory 512MiB (64MiB for fills), no disk tier"
         ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "[worker] claims up to 1 job(s) at once from http://api.internal:8090 and publishes to {}",
+            dir.path().join("media").display()
+        )),
         "{stdout}"
     );
 }

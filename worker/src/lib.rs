@@ -14,6 +14,9 @@
 pub mod client;
 pub mod job;
 pub mod plan;
+pub mod settings;
+
+pub use settings::WorkerSettings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
