@@ -4,6 +4,8 @@
 //! client process; a `marquee worker` makes it `ready`; the signed `asset.ready` webhook arrives and verifies
 //! with the endpoint's secret (standardwebhooks); the owner's playback URLs play with ffmpeg through
 //! `marquee edge` in front of `marquee origin` (HLS) and at the origin itself (DASH); another viewer gets 403.
+//! The four services read one `marquee.toml` (the README's split topology); flags give only what a test
+//! learns at run time (ports, the API key).
 
 mod support;
 
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::control::{post, ControlApi};
-use support::servers::{edge, keygen, origin, wait_until, Server};
+use support::servers::{edge, keygen, wait_until, Server};
 
 /// Webhook deliveries received: headers and body.
 type Received = Arc<Mutex<Vec<(http::HeaderMap, Vec<u8>)>>>;
@@ -87,29 +89,40 @@ fn ffmpeg_plays(url: &str) {
     assert!(out.status.success() && stderr.trim().is_empty(), "ffmpeg on {url}: {stderr}");
 }
 
+/// One config file for the origin, the edge, the API and the worker; relative paths are the file's folder's.
+fn marquee_toml(dir: &Path, database: &str) -> std::path::PathBuf {
+    let path = dir.join("marquee.toml");
+    let text = format!(
+        "[origin]\nstorage = \"media\"\nkey_file = \"keys.toml\"\n\n\
+         [edge]\nkey_file = \"keys.toml\"\n\n\
+         [api]\ndatabase = \"{database}\"\nstorage = \"media\"\nkey_file = \"keys.toml\"\n\
+         webhook_allow_private_networks = true\nwebhook_poll_interval = \"50ms\"\n\n\
+         [worker]\nstorage = \"media\"\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 fn upload_to_playback(database: &str) {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("keys.toml");
     std::fs::write(&key_file, keygen("k1")).unwrap();
-    let media = dir.path().join("media");
-    std::fs::create_dir_all(&media).unwrap();
-    let key_arg = key_file.to_str().unwrap();
-    let origin_server = origin(&media, &["--key-file", key_arg]);
-    let edge_server: Server = edge(&[&origin_server.url], &["--key-file", key_arg]);
-    let api = ControlApi::start(
-        dir.path(),
-        &[
-            "--database",
-            database,
-            "--key-file",
-            key_arg,
-            "--playback-base-url",
-            &edge_server.url,
-            "--webhook-allow-private-networks",
-            "--webhook-poll-interval",
-            "50ms",
-        ],
-    );
+    std::fs::create_dir_all(dir.path().join("media")).unwrap();
+    // SQLite's file is the API's working directory's.
+    let database = if database.starts_with("sqlite:") {
+        format!("sqlite:{}?mode=rwc", dir.path().join("api.db").display())
+    } else {
+        database.to_string()
+    };
+    let config = marquee_toml(dir.path(), &database);
+    let config_arg = config.to_str().unwrap();
+    let origin_server = Server::start({
+        let mut cmd = support::servers::marquee();
+        cmd.args(["origin", "--config", config_arg, "--listen", "127.0.0.1:0"]);
+        cmd
+    });
+    let edge_server: Server = edge(&[&origin_server.url], &["--config", config_arg]);
+    let api = ControlApi::start(dir.path(), &["--config", config_arg, "--playback-base-url", &edge_server.url]);
     let creator = api.user_key("cora@example.com", "creator");
     let viewer = api.user_token("vic@example.com", "viewer");
     let admin_key = api.user_key("ops@example.com", "admin");
@@ -135,7 +148,7 @@ fn upload_to_playback(database: &str) {
     let second = tus_js(&api.server.url, &creator, &clip, &["--resume", first["url"].as_str().unwrap()]);
     assert_eq!(second["offset"].as_u64(), Some(size));
 
-    let worker = api.worker(dir.path(), &admin_key, "w1");
+    let worker = api.worker_configured(&config, &admin_key, "w1");
     wait_until("the asset is ready", Duration::from_secs(120), || {
         api.get(&format!("/v1/assets/{id}"), &creator)["status"] == "ready"
     });

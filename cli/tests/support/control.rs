@@ -17,9 +17,13 @@ impl ControlApi {
     /// `marquee api` in `dir` (database `dir/api.db`, storage `dir/media`) with `args` added.
     pub fn start(dir: &Path, args: &[&str]) -> Self {
         let mut cmd = marquee();
-        cmd.current_dir(dir).args(["api", "--listen", "127.0.0.1:0", "--storage", "media"]);
-        if !args.contains(&"--database") {
-            cmd.args(["--database", "sqlite:api.db"]);
+        cmd.current_dir(dir).args(["api", "--listen", "127.0.0.1:0"]);
+        // With a config file, its [api] section says where storage and the database are.
+        if !args.contains(&"--config") {
+            cmd.args(["--storage", "media"]);
+            if !args.contains(&"--database") {
+                cmd.args(["--database", "sqlite:api.db"]);
+            }
         }
         cmd.args(args);
         let server = Server::start(cmd);
@@ -87,6 +91,17 @@ impl ControlApi {
             .args(["worker", "--api", &self.server.url, "--storage", "media", "--name", name])
             // The tests' input_url sources are served on loopback.
             .arg("--allow-private-source-urls")
+            .env("MARQUEE_API_KEY", admin_key);
+        Server::start(cmd)
+    }
+
+    /// `marquee worker --config CONFIG` against this API: the file's [worker] section says the rest.
+    pub fn worker_configured(&self, config: &Path, admin_key: &str, name: &str) -> Server {
+        let mut cmd: Command = marquee();
+        cmd.arg("worker")
+            .arg("--config")
+            .arg(config)
+            .args(["--api", &self.server.url, "--name", name])
             .env("MARQUEE_API_KEY", admin_key);
         Server::start(cmd)
     }
