@@ -11,6 +11,9 @@ export default defineConfig({
     outDir: 'dist',
     assetsDir: 'assets',
     emptyOutDir: true,
+    // dist/.vite/manifest.json maps each source module to its chunks: benches/web-app-size.mjs reads it (the
+    // binary leaves it out).
+    manifest: true,
     // The players are loaded only on the watch page; a warning for them says nothing new.
     chunkSizeWarningLimit: 1200,
   },

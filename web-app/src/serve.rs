@@ -13,6 +13,8 @@ use http::{HeaderValue, Method, StatusCode};
 
 #[derive(rust_embed::Embed)]
 #[folder = "$MARQUEE_WEB_APP_DIST"]
+// Vite's build manifest is for benches/web-app-size.mjs, not for browsers.
+#[exclude = ".vite/*"]
 struct Dist;
 
 const INDEX: &str = "index.html";
