@@ -42,6 +42,8 @@ async fn the_embedded_build_serves_its_page_assets_and_routes() {
     assert_eq!((status, body.as_str()), (StatusCode::NOT_MODIFIED, ""));
 
     assert_eq!(fetch(Source::Embedded, Method::GET, "/assets/gone-1234.js", None).await.0, StatusCode::NOT_FOUND);
+    // Vite's build manifest stays out of the binary.
+    assert_eq!(fetch(Source::Embedded, Method::GET, "/.vite/manifest.json", None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(fetch(Source::Embedded, Method::GET, "/../Cargo.toml", None).await.0, StatusCode::NOT_FOUND);
     let (status, headers, _) = fetch(Source::Embedded, Method::POST, "/", None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);

@@ -52,8 +52,13 @@ export async function startMarquee({ dataDir, args = [] } = {}) {
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
+  // Its last start-up line follows the address and, on a first start, the admin's password.
   const started = await Promise.race([
-    waitFor('marquee up to print its address', () => /Marquee is up on (http:\S+)/.exec(output), { timeoutMs: 120_000 }),
+    waitFor(
+      'marquee up to start',
+      () => output.includes('Stop with Ctrl-C') && /Marquee is up on (http:\S+)/.exec(output),
+      { timeoutMs: 120_000 },
+    ),
     exited.then(({ code, signal }) => {
       throw new Error(`marquee up exited (${code ?? signal}) before serving:\n${output}`);
     }),
