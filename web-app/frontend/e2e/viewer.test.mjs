@@ -1,0 +1,244 @@
+// The viewer's pages in a real browser, on a phone and a desktop: home rows, search with a typo, a title's facts
+// and prices, subscribing with the test card (declined first, then paid) from a title's page and back to it,
+// the account with the subscription, renting a title, and canceling. axe-core on every page, screenshots of each.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  api,
+  assertAccessible,
+  assertNoProblems,
+  DESKTOP,
+  launchBrowser,
+  openPage,
+  PHONE,
+  screenshot,
+  startMarquee,
+  token,
+  waitFor,
+} from './harness.mjs';
+
+let marquee;
+let browser;
+const ids = {};
+
+/** The catalog the tests browse, made through the API as the admin. */
+async function setUp() {
+  const admin = await token(marquee.url, marquee.admin);
+  const call = (method, path, body) => api(marquee.url, method, path, { token: admin, body });
+  // The sample asset `marquee up` transcodes on first start: the keeper's feature and trailer.
+  const sample = await waitFor(
+    'the sample asset to be ready',
+    async () => (await call('GET', '/v1/assets')).items.find((asset) => asset.status === 'ready'),
+    { timeoutMs: 240_000, everyMs: 1000 },
+  );
+  const keeper = await call('POST', '/v1/titles', {
+    kind: 'movie',
+    title: 'The Lighthouse Keeper',
+    release_year: 2021,
+    runtime_minutes: 104,
+    maturity_rating: 'PG-13',
+    languages: ['en'],
+    genres: ['Drama', 'Mystery'],
+    synopsis: 'A keeper on a remote island finds the light has been signalling to someone else.',
+  });
+  ids.keeper = keeper.id;
+  await call('PUT', `/v1/titles/${keeper.id}/assets`, {
+    assets: [
+      { asset_id: sample.id, role: 'feature' },
+      { asset_id: sample.id, role: 'trailer' },
+    ],
+  });
+  const ada = await call('POST', '/v1/people', { name: 'Ada Okonkwo', biography: 'Stage and screen actor.' });
+  const ruth = await call('POST', '/v1/people', { name: 'Ruth Bergström' });
+  ids.ada = ada.id;
+  await call('PUT', `/v1/titles/${keeper.id}/credits`, {
+    credits: [
+      { person_id: ada.id, kind: 'cast', character: 'Maren' },
+      { person_id: ruth.id, kind: 'crew', role: 'director' },
+    ],
+  });
+  const harbour = await call('POST', '/v1/titles', {
+    kind: 'movie',
+    title: 'Harbour Nights',
+    release_year: 2019,
+    runtime_minutes: 95,
+    genres: ['Drama'],
+    tags: ['boutique'],
+    synopsis: 'Dockworkers and a night that changes a town.',
+  });
+  ids.harbour = harbour.id;
+  const series = await call('POST', '/v1/titles', { kind: 'series', title: 'Tidewater', release_year: 2024, genres: ['Mystery'], synopsis: 'A coastal town keeps its secrets.' });
+  ids.series = series.id;
+  const season = await call('POST', '/v1/titles', { kind: 'season', parent_id: series.id, number: 1, title: 'Season 1' });
+  for (const [number, title] of [
+    [1, 'The Tide Turns'],
+    [2, 'Low Water'],
+  ]) {
+    await call('POST', '/v1/titles', { kind: 'episode', parent_id: season.id, number, title, runtime_minutes: 48 });
+  }
+  // A plan for everything but the boutique collection, which is only rented or bought.
+  ids.plan = (await call('POST', '/v1/plans', { name: 'Standard', period: 'month', price: { amount_minor: 999, currency: 'EUR' }, unlocks: { kind: 'tag', tag: 'catalog' } })).id;
+  await call('POST', '/v1/plans', { name: 'Everything', period: 'year', price: { amount_minor: 9900, currency: 'EUR' }, unlocks: { kind: 'catalog' } });
+  await call('PATCH', `/v1/titles/${keeper.id}`, { tags: ['catalog'] });
+  await call('POST', '/v1/offers', { title_id: harbour.id, kind: 'rental', price: { amount_minor: 399, currency: 'EUR' }, watch_window_hours: 48 });
+  await call('POST', '/v1/offers', { title_id: harbour.id, kind: 'purchase', price: { amount_minor: 1299, currency: 'EUR' } });
+}
+
+before(async () => {
+  [marquee, browser] = await Promise.all([startMarquee(), launchBrowser()]);
+  await setUp();
+});
+after(async () => {
+  await browser?.close();
+  await marquee?.stop();
+});
+
+/** Goes to `path` and waits for `heading`, then checks accessibility and takes a screenshot. */
+async function visit(page, path, heading, shot) {
+  if (path) await page.goto(marquee.url + path);
+  await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+  await assertAccessible(page, shot);
+  await screenshot(page, `viewer-${shot}`);
+}
+
+for (const [name, viewport] of [
+  ['phone', PHONE],
+  ['desktop', DESKTOP],
+]) {
+  test(`a visitor browses, signs up, searches, subscribes, rents and cancels (${name})`, async () => {
+    const page = await openPage(browser, viewport);
+
+    // Home, signed out: the API's rows and a call to sign up.
+    await page.goto(marquee.url + '/');
+    const newest = page.getByRole('region', { name: 'Newest' });
+    await newest.getByRole('link', { name: /The Lighthouse Keeper/ }).waitFor();
+    await page.getByRole('link', { name: 'Sign up' }).first().waitFor();
+    assert.ok(await page.getByRole('region', { name: 'Mystery' }).isVisible(), 'a row by genre');
+    await visit(page, null, 'Newest', `home-visitor-${name}`);
+    // The arrow keys move along a row.
+    const cards = newest.getByRole('link');
+    assert.ok((await cards.count()) >= 3);
+    await cards.nth(0).focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await cards.nth(1).evaluate((el) => el === document.activeElement), true, 'ArrowRight moves to the next card');
+
+    // Sign up and come back home: the rows are there for a viewer too.
+    const email = `watcher-${name}@example.com`;
+    await page.goto(`${marquee.url}/signup`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill('a long enough password');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('link', { name: email }).waitFor();
+    await page.getByRole('region', { name: 'Newest' }).getByRole('link', { name: /Tidewater/ }).waitFor();
+    await visit(page, null, 'Newest', `home-viewer-${name}`);
+
+    // Search as you type, with a typo; the query goes into the URL.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Search' }).click();
+    const box = page.getByRole('searchbox', { name: 'Titles and people' });
+    await box.waitFor();
+    await box.pressSequentially('lighthose keeper', { delay: 30 });
+    const result = page.getByRole('link', { name: /The Lighthouse Keeper/ });
+    await result.waitFor();
+    await page.getByRole('status').filter({ hasText: /results? for “lighthose keeper”/ }).waitFor();
+    assert.match(new URL(page.url()).search, /q=lighthose\+keeper/);
+    await visit(page, null, 'Search', `search-${name}`);
+    await box.fill('zzqxj');
+    await page.getByText('No results for “zzqxj”').waitFor();
+    await box.fill('okonkwo');
+    await page.getByRole('link', { name: /Ada Okonkwo/ }).waitFor();
+    await box.fill('lighthose keeper');
+    await result.click();
+
+    // The title page: facts, credits, trailer, what it takes to watch, with prices.
+    await page.getByRole('heading', { name: 'The Lighthouse Keeper', level: 1 }).waitFor();
+    const facts = await page.locator('.title-facts').innerText();
+    assert.match(facts, /2021/);
+    assert.match(facts, /1 h 44 min/);
+    await page.getByText('A keeper on a remote island').waitFor();
+    await page.getByRole('link', { name: 'Ada Okonkwo' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: /Play/ }).first().getAttribute('href'), `/watch/${ids.keeper}`);
+    assert.match(await page.getByRole('link', { name: 'Watch the trailer' }).getAttribute('href'), new RegExp(`^/watch/${ids.keeper}\\?asset=`));
+    const howTo = page.getByRole('region', { name: 'How to watch' });
+    await howTo.getByText('Standard', { exact: true }).waitFor();
+    assert.match(await howTo.innerText(), /9\.99/);
+    assert.match(await howTo.innerText(), /Everything/);
+    await visit(page, null, 'The Lighthouse Keeper', `title-${name}`);
+
+    // A person's page, from the credits, and back.
+    await page.getByRole('link', { name: 'Ada Okonkwo' }).click();
+    await visit(page, null, 'Ada Okonkwo', `person-${name}`);
+    await page.getByRole('link', { name: 'The Lighthouse Keeper' }).waitFor();
+    await page.goBack();
+
+    // Subscribe from the title page: a declined card is said in words, then the test card pays and the page
+    // goes back to the title, which now says the subscription covers it.
+    await howTo.getByRole('link', { name: 'Subscribe to Standard' }).click();
+    await page.getByRole('heading', { name: 'Plans', level: 1 }).waitFor();
+    const plan = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'Standard' }) });
+    await plan.getByLabel(/declined/).check();
+    await plan.getByRole('button', { name: /Subscribe for/ }).click();
+    const declined = plan.getByRole('alert');
+    await declined.waitFor();
+    assert.match(await declined.innerText(), /declined.*nothing was charged/i);
+    await visit(page, null, 'Plans', `plans-declined-${name}`);
+    await plan.getByLabel('Test card that pays', { exact: false }).first().check();
+    await plan.getByRole('button', { name: /Subscribe for/ }).click();
+    await page.getByRole('heading', { name: 'The Lighthouse Keeper', level: 1 }).waitFor();
+    await howTo.getByText('Included in your Standard subscription.').waitFor();
+
+    // Rent a title that no plan covers.
+    await page.goto(`${marquee.url}/titles/${ids.harbour}`);
+    await page.getByRole('heading', { name: 'Harbour Nights', level: 1 }).waitFor();
+    assert.match(await howTo.innerText(), /3\.99/);
+    assert.match(await howTo.innerText(), /12\.99/);
+    assert.match(await howTo.innerText(), /Plays for 2 days/);
+    await howTo.getByRole('button', { name: /Rent for/ }).click();
+    await visit(page, null, 'Harbour Nights', `title-rent-${name}`);
+    await howTo.getByRole('button', { name: /Pay .* to rent/ }).click();
+    await howTo.getByText(/Rented\./).first().waitFor();
+    await howTo.getByText(/You rented this title/).waitFor();
+
+    // A series lists its seasons and episodes.
+    await page.goto(`${marquee.url}/titles/${ids.series}`);
+    await page.getByRole('heading', { name: 'Season 1' }).waitFor();
+    await page.getByRole('link', { name: 'Play Low Water' }).waitFor();
+    await visit(page, null, 'Tidewater', `title-series-${name}`);
+
+    // The account: the subscription, the rental and the orders (the declined one said as such); then cancel.
+    await page.getByRole('link', { name: email }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await page.getByText(email, { exact: true }).last().waitFor();
+    const subscription = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'Standard' }) });
+    await subscription.getByText('Active').waitFor();
+    await subscription.getByText(/Renews on/).waitFor();
+    await page.getByRole('link', { name: 'Harbour Nights' }).waitFor();
+    await page.getByText(/Not started: plays for 2 d/).waitFor();
+    const orders = page.getByRole('region', { name: 'Orders' });
+    await orders.getByText('Failed').waitFor();
+    assert.match(await orders.innerText(), /card declined/);
+    assert.equal(await orders.getByText('Paid').count(), 2);
+    await visit(page, null, 'Your account', `account-${name}`);
+    await subscription.getByRole('button', { name: 'Cancel subscription' }).click();
+    const confirm = page.getByRole('group', { name: 'Cancel Standard?' });
+    await confirm.waitFor();
+    await visit(page, null, 'Your account', `account-cancel-${name}`);
+    await confirm.getByRole('button', { name: 'Cancel now' }).click();
+    await subscription.getByText('Canceled', { exact: true }).waitFor();
+    await subscription.getByText(/Ended on/).waitFor();
+    assert.equal(await subscription.getByRole('button', { name: 'Cancel subscription' }).count(), 0);
+
+    assertNoProblems(page);
+    await page.context().close();
+  });
+}
+
+test('an empty search and an unknown title are said in words', async () => {
+  const page = await openPage(browser, PHONE);
+  await page.goto(`${marquee.url}/search`);
+  await page.getByText('Type to search').waitFor();
+  await page.goto(`${marquee.url}/titles/no-such-title`);
+  await visit(page, null, 'Title not found', 'title-missing');
+  assertNoProblems(page, [/404/]);
+  await page.context().close();
+});
