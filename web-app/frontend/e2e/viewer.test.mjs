@@ -190,13 +190,13 @@ for (const [name, viewport] of [
     // Rent a title that no plan covers.
     await page.goto(`${marquee.url}/titles/${ids.harbour}`);
     await page.getByRole('heading', { name: 'Harbour Nights', level: 1 }).waitFor();
+    await howTo.getByRole('button', { name: /Rent for/ }).waitFor();
     assert.match(await howTo.innerText(), /3\.99/);
     assert.match(await howTo.innerText(), /12\.99/);
     assert.match(await howTo.innerText(), /Plays for 2 days/);
     await howTo.getByRole('button', { name: /Rent for/ }).click();
     await visit(page, null, 'Harbour Nights', `title-rent-${name}`);
     await howTo.getByRole('button', { name: /Pay .* to rent/ }).click();
-    await howTo.getByText(/Rented\./).first().waitFor();
     await howTo.getByText(/You rented this title/).waitFor();
 
     // A series lists its seasons and episodes.
@@ -214,7 +214,7 @@ for (const [name, viewport] of [
     await subscription.getByText(/Renews on/).waitFor();
     await page.getByRole('link', { name: 'Harbour Nights' }).waitFor();
     await page.getByText(/Not started: plays for 2 d/).waitFor();
-    const orders = page.getByRole('region', { name: 'Orders' });
+    const orders = page.getByRole('region', { name: 'Orders', exact: true });
     await orders.getByText('Failed').waitFor();
     assert.match(await orders.innerText(), /card declined/);
     assert.equal(await orders.getByText('Paid').count(), 2);

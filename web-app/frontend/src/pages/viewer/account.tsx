@@ -263,7 +263,7 @@ function AccountContent() {
         {orders.loading && !orders.data && <Loading />}
         {orders.data && orderList.length === 0 && <p>No orders yet.</p>}
         {orderList.length > 0 && (
-          <div class="table-scroll" tabIndex={0} role="region" aria-label="Orders">
+          <div class="table-scroll" tabIndex={0} role="region" aria-label="Order list">
             <table>
               <thead>
                 <tr>

@@ -140,6 +140,7 @@ function HowToWatch({ title }: { title: TitleDetail }) {
           </ul>
         </div>
       )}
+      {!held && onSale.length > 0 && covering.length > 0 && <p class="offers-intro">Or on its own:</p>}
       {!held && onSale.length > 0 && (
         <ul class="plain-list offers">
           {onSale.map((offer) => (
