@@ -148,6 +148,13 @@ for (const [name, viewport] of [
     await box.fill('okonkwo');
     await page.getByRole('link', { name: /Ada Okonkwo/ }).waitFor();
     await box.fill('lighthose keeper');
+    await page.getByRole('status').filter({ hasText: /results? for “lighthose keeper”/ }).waitFor();
+    await result.click();
+    await page.getByRole('heading', { name: 'The Lighthouse Keeper', level: 1 }).waitFor();
+    // Back returns to the search as it was.
+    await page.goBack();
+    await result.waitFor();
+    assert.equal(await box.inputValue(), 'lighthose keeper');
     await result.click();
 
     // The title page: facts, credits, trailer, what it takes to watch, with prices.
@@ -194,6 +201,14 @@ for (const [name, viewport] of [
     assert.match(await howTo.innerText(), /3\.99/);
     assert.match(await howTo.innerText(), /12\.99/);
     assert.match(await howTo.innerText(), /Plays for 2 days/);
+    if (name === 'desktop') {
+      // A card the bank confirms later: the order waits, and the page says so.
+      await howTo.getByRole('button', { name: /Buy for/ }).click();
+      await howTo.getByLabel(/confirms later/).check();
+      await howTo.getByRole('button', { name: /Pay .* to buy/ }).click();
+      await howTo.getByText(/Waiting for your bank to confirm/).waitFor();
+      await visit(page, null, 'Harbour Nights', 'title-buy-pending-desktop');
+    }
     await howTo.getByRole('button', { name: /Rent for/ }).click();
     await visit(page, null, 'Harbour Nights', `title-rent-${name}`);
     await howTo.getByRole('button', { name: /Pay .* to rent/ }).click();
@@ -216,6 +231,7 @@ for (const [name, viewport] of [
     await page.getByText(/Not started: plays for 2 d/).waitFor();
     const orders = page.getByRole('region', { name: 'Orders', exact: true });
     await orders.getByText('Failed').waitFor();
+    if (name === 'desktop') await orders.getByText('Waiting for the bank').waitFor();
     assert.match(await orders.innerText(), /card declined/);
     assert.equal(await orders.getByText('Paid').count(), 2);
     await visit(page, null, 'Your account', `account-${name}`);
@@ -227,6 +243,12 @@ for (const [name, viewport] of [
     await subscription.getByText('Canceled', { exact: true }).waitFor();
     await subscription.getByText(/Ended on/).waitFor();
     assert.equal(await subscription.getByRole('button', { name: 'Cancel subscription' }).count(), 0);
+
+    // The dark theme keeps its contrast too.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${marquee.url}/titles/${ids.keeper}`);
+    await page.getByRole('region', { name: 'How to watch' }).getByText('Standard', { exact: true }).waitFor();
+    await visit(page, null, 'The Lighthouse Keeper', `title-dark-${name}`);
 
     assertNoProblems(page);
     await page.context().close();

@@ -1,7 +1,7 @@
 // The viewer's account: who they are, their subscriptions (cancel, with a confirmation; a new card for a past-due
 // one), rentals with the time left, and orders.
 
-import { useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, idempotencyKey, post, put } from '../../api';
 import { RequireRole } from '../../components/layout';
 import { ErrorNotice, Loading } from '../../components/notice';
@@ -72,7 +72,7 @@ function NewCard({ subscription, onDone }: { subscription: Subscription; onDone(
   };
   return (
     <form class="stack" onSubmit={submit} aria-busy={busy}>
-      <CardChoice name={`new-card-${subscription.id}`} forPlan value={token} onChange={setToken} />
+      <CardChoice name={`new-card-${subscription.id}`} forPlan value={token} onChange={setToken} focus />
       <ErrorNotice error={error} title="The card could not be changed." />
       {result && (
         <p class="notice" role="status">
@@ -111,6 +111,11 @@ function SubscriptionItem({ subscription, plan, onChange }: { subscription: Subs
     }
   };
   const confirmId = `cancel-${subscription.id}`;
+  // The confirmation takes the place of the button that asked for it: the keyboard lands on its safe choice.
+  const keep = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (confirming) keep.current?.focus();
+  }, [confirming]);
   return (
     <li class="card stack subscription">
       <div class="row spread">
@@ -159,7 +164,7 @@ function SubscriptionItem({ subscription, plan, onChange }: { subscription: Subs
             <button type="button" class="danger" disabled={busy} onClick={() => cancel(false)}>
               Cancel now
             </button>
-            <button type="button" class="secondary" disabled={busy} onClick={() => setConfirming(false)} autoFocus>
+            <button type="button" class="secondary" disabled={busy} onClick={() => setConfirming(false)} ref={keep}>
               Keep it
             </button>
           </div>

@@ -36,9 +36,26 @@ export function failureText(code: string | null | undefined): string {
 }
 
 /** The card choice: radio buttons in a fieldset, the first one chosen. */
-export function CardChoice({ name, forPlan, value, onChange }: { name: string; forPlan: boolean; value: string; onChange(token: string): void }) {
+export function CardChoice({
+  name,
+  forPlan,
+  value,
+  onChange,
+  focus = false,
+}: {
+  name: string;
+  forPlan: boolean;
+  value: string;
+  onChange(token: string): void;
+  /** Put the keyboard focus on the chosen card when it appears (it replaces the button that opened it). */
+  focus?: boolean;
+}) {
+  const group = useRef<HTMLFieldSetElement>(null);
+  useEffect(() => {
+    if (focus) group.current?.querySelector<HTMLInputElement>('input:checked')?.focus();
+  }, []);
   return (
-    <fieldset class="card-choice">
+    <fieldset class="card-choice" ref={group}>
       <legend>Card</legend>
       <p class="muted small">Payments go to the test provider: no money moves.</p>
       {TEST_CARDS.filter((card) => forPlan || !('plansOnly' in card)).map((card) => (
@@ -70,9 +87,11 @@ export interface CheckoutProps {
   onPaid(order: Order): void;
   /** Words shown once paid (before `onPaid` moves on, or for good if it does not). */
   paidText: string;
+  /** Focus the card choice when the form appears. */
+  focus?: boolean;
 }
 
-export function Checkout({ item, action, onPaid, paidText }: CheckoutProps) {
+export function Checkout({ item, action, onPaid, paidText, focus }: CheckoutProps) {
   const forPlan = 'plan_id' in item;
   const formName = `card-${forPlan ? item.plan_id : item.offer_id}`;
   const [token, setToken] = useState<string>('tok_approve');
@@ -138,7 +157,7 @@ export function Checkout({ item, action, onPaid, paidText }: CheckoutProps) {
   }
   return (
     <form class="stack checkout" onSubmit={submit} aria-busy={busy}>
-      <CardChoice name={formName} forPlan={forPlan} value={token} onChange={setToken} />
+      <CardChoice name={formName} forPlan={forPlan} value={token} onChange={setToken} focus={focus} />
       {outcome.kind === 'failed' && (
         <div class="notice notice-error" role="alert">
           <strong>Payment declined. </strong>

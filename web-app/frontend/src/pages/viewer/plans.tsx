@@ -36,6 +36,7 @@ function PlanCard({ plan, current, chosen, onChoose }: { plan: Plan; current?: S
       ) : chosen ? (
         <Checkout
           item={{ plan_id: plan.id }}
+          focus
           action={`Subscribe for ${planPrice(plan)}`}
           paidText={`Subscribed to ${plan.name}. ${next ? 'Taking you back…' : 'It is in your account.'}`}
           onPaid={() => {

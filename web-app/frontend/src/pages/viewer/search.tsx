@@ -55,15 +55,17 @@ export function Search() {
   }, []);
   useTitle(q ? `Search: ${q}` : 'Search');
 
-  // The URL follows the settled query (replaced, so Back goes to the page before the search).
-  useEffect(() => {
-    if ((query.q ?? '') !== q) route(withQuery(path, { q }), true);
-  }, [q]);
+  // The URL follows the box at once (replaced, so Back goes to the page before the search, and a result
+  // followed right after typing comes back to what was typed).
+  const onInput = (value: string) => {
+    setText(value);
+    route(withQuery(path, { q: value }), true);
+  };
 
   // Back or a link to /search?q=… changes the URL under the page: the box follows it.
   useEffect(() => {
     const fromUrl = query.q ?? '';
-    if (fromUrl !== q) setText(fromUrl);
+    if (fromUrl !== text) setText(fromUrl);
   }, [query.q]);
 
   const load = async (search: string, after?: string | null) => {
@@ -112,7 +114,7 @@ export function Search() {
           placeholder="A film, a series, an actor…"
           autoComplete="off"
           spellcheck={false}
-          onInput={(event) => setText(event.currentTarget.value)}
+          onInput={(event) => onInput(event.currentTarget.value)}
           ref={input}
         />
       </form>
