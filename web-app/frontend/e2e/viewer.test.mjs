@@ -24,7 +24,15 @@ const ids = {};
 
 /** The catalog the tests browse, made through the API as the admin. */
 async function setUp() {
-  const admin = await token(marquee.url, marquee.admin);
+  // startMarquee() reads the admin's line from the output it has when the address appears; it can come a moment
+  // later, so wait for it here.
+  const credentials =
+    marquee.admin ??
+    (await waitFor('the admin credentials in the output', () => {
+      const found = /made the admin (\S+) with the password (\S+)/.exec(marquee.output());
+      return found && { email: found[1], password: found[2] };
+    }));
+  const admin = await token(marquee.url, credentials);
   const call = (method, path, body) => api(marquee.url, method, path, { token: admin, body });
   // The sample asset `marquee up` transcodes on first start: the keeper's feature and trailer.
   const sample = await waitFor(
@@ -122,6 +130,12 @@ for (const [name, viewport] of [
     await cards.nth(0).focus();
     await page.keyboard.press('ArrowRight');
     assert.equal(await cards.nth(1).evaluate((el) => el === document.activeElement), true, 'ArrowRight moves to the next card');
+
+    // A visitor is asked to sign in to see what a title costs (the API shows plans and offers to accounts only).
+    await cards.nth(1).press('Enter');
+    await page.getByRole('heading', { name: 'Harbour Nights', level: 1 }).waitFor();
+    await page.getByRole('region', { name: 'How to watch' }).getByText(/to see the plans that include this title/).waitFor();
+    await visit(page, null, 'Harbour Nights', `title-visitor-${name}`);
 
     // Sign up and come back home: the rows are there for a viewer too.
     const email = `watcher-${name}@example.com`;

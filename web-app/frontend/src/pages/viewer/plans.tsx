@@ -54,9 +54,10 @@ function PlanCard({ plan, current, chosen, onChoose }: { plan: Plan; current?: S
 
 export function Plans() {
   useTitle('Plans');
-  const { user } = useSession();
-  const { query } = useLocation();
-  const plans = useResource<Plan[]>('/v1/plans');
+  const { user, loading: sessionLoading } = useSession();
+  const { query, url } = useLocation();
+  // The API shows plans to signed-in callers only.
+  const plans = useResource<Plan[]>(user ? '/v1/plans' : null);
   const subscriptions = useResource<Page<Subscription>>(user ? '/v1/subscriptions?limit=200' : null);
   const [chosen, setChosen] = useState<string | undefined>(query.plan);
   const onSale = (plans.data ?? []).filter((plan) => !plan.archived);
@@ -65,6 +66,12 @@ export function Plans() {
     <section class="page stack">
       <h1>Plans</h1>
       <p class="muted">A subscription lets you watch what its plan includes for as long as it runs. Cancel at any time in your account.</p>
+      {!user && !sessionLoading && (
+        <p class="notice">
+          <a href={`/signin?next=${encodeURIComponent(url)}`}>Sign in</a> or <a href={`/signup?next=${encodeURIComponent(url)}`}>create an account</a> to see
+          the plans and their prices.
+        </p>
+      )}
       <ErrorNotice error={plans.error} title="The plans could not be loaded." />
       {plans.loading && !plans.data && <Loading label="Loading the plans…" />}
       {plans.data && onSale.length === 0 && <p class="notice">No plan is on sale yet. Titles may still be rented or bought from their pages.</p>}

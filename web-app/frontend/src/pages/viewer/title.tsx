@@ -89,7 +89,29 @@ function OfferItem({ offer, title, onPaid }: { offer: Offer; title: Title; onPai
   );
 }
 
+/** Plans and offers need an account to be read (GET /v1/plans and /v1/offers answer 401 to visitors). */
+function SignInForPrices() {
+  const { url } = useLocation();
+  const next = encodeURIComponent(url);
+  return (
+    <section class="card how-to-watch" aria-labelledby="how-to-watch">
+      <h2 id="how-to-watch">How to watch</h2>
+      <p>
+        <a href={`/signin?next=${next}`}>Sign in</a> or <a href={`/signup?next=${next}`}>create an account</a> to see the plans that include this
+        title and what renting or buying it costs.
+      </p>
+    </section>
+  );
+}
+
 function HowToWatch({ title }: { title: TitleDetail }) {
+  const { user, loading: sessionLoading } = useSession();
+  if (sessionLoading) return null;
+  if (!user) return <SignInForPrices />;
+  return <Holdings title={title} />;
+}
+
+function Holdings({ title }: { title: TitleDetail }) {
   const { user } = useSession();
   const { url } = useLocation();
   const plans = useResource<Plan[]>('/v1/plans');
