@@ -122,7 +122,9 @@ for (const [name, viewport] of [
     const newest = page.getByRole('region', { name: 'Newest' });
     await newest.getByRole('link', { name: /The Lighthouse Keeper/ }).waitFor();
     await page.getByRole('link', { name: 'Sign up' }).first().waitFor();
-    assert.ok(await page.getByRole('region', { name: 'Mystery' }).isVisible(), 'a row by genre');
+    const mystery = page.getByRole('region', { name: 'Mystery' });
+    assert.ok(await mystery.isVisible(), 'a row by genre');
+    assert.equal(await mystery.getByRole('link', { name: 'See all Mystery' }).getAttribute('href'), '/genres/mystery');
     await visit(page, null, 'Newest', `home-visitor-${name}`);
     // The arrow keys move along a row.
     const cards = newest.getByRole('link');
@@ -185,6 +187,15 @@ for (const [name, viewport] of [
     assert.match(await howTo.innerText(), /9\.99/);
     assert.match(await howTo.innerText(), /Everything/);
     await visit(page, null, 'The Lighthouse Keeper', `title-${name}`);
+
+    // A genre, from the title's genres: every title in it.
+    await page.getByRole('list', { name: 'Genres' }).getByRole('link', { name: 'mystery' }).click();
+    await page.getByRole('heading', { name: 'Mystery', level: 1 }).waitFor();
+    await page.getByRole('link', { name: /Tidewater/ }).waitFor();
+    await page.getByRole('link', { name: /The Lighthouse Keeper/ }).waitFor();
+    await visit(page, null, 'Mystery', `genre-${name}`);
+    await page.goBack();
+    await page.getByRole('heading', { name: 'The Lighthouse Keeper', level: 1 }).waitFor();
 
     // A person's page, from the credits, and back.
     await page.getByRole('link', { name: 'Ada Okonkwo' }).click();

@@ -65,11 +65,18 @@ function onRowKey(event: TargetedKeyboardEvent<HTMLUListElement>) {
 }
 
 /** A labelled row of title cards: one line that scrolls sideways on a phone, a list to the keyboard. */
-export function TitleRow({ id, label, titles, notes }: { id: string; label: string; titles: Title[]; notes?: Record<string, string> }) {
+export function TitleRow({ id, label, titles, notes, more }: { id: string; label: string; titles: Title[]; notes?: Record<string, string>; more?: string }) {
   const headingId = `row-${id.replace(/[^A-Za-z0-9_-]/g, '-')}`;
   return (
     <section class="title-row" aria-labelledby={headingId}>
-      <h2 id={headingId}>{label}</h2>
+      <div class="row title-row-head">
+        <h2 id={headingId}>{label}</h2>
+        {more && (
+          <a href={more}>
+            See all<span class="visually-hidden"> {label}</span>
+          </a>
+        )}
+      </div>
       <ul class="title-row-list" onKeyDown={onRowKey}>
         {titles.map((title) => (
           <li key={title.id}>

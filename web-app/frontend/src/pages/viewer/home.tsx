@@ -45,7 +45,13 @@ export function Home() {
       {home.loading && !home.data && <Loading label="Loading the catalog…" />}
       {user && !empty && <ForYou />}
       {rows.map((row) => (
-        <TitleRow key={row.key} id={row.key} label={row.key.startsWith('genre:') ? capitalize(row.label) : row.label} titles={row.items} />
+        <TitleRow
+          key={row.key}
+          id={row.key}
+          label={row.key.startsWith('genre:') ? capitalize(row.label) : row.label}
+          titles={row.items}
+          more={row.key.startsWith('genre:') ? `/genres/${encodeURIComponent(row.key.slice('genre:'.length))}` : undefined}
+        />
       ))}
       {empty && (
         <div class="notice" role="status">

@@ -1,4 +1,4 @@
-// The viewer's pages: home, search, titles and people, plans and checkout, the account (the watch page is
+// The viewer's pages: home, search, titles, people and genres, plans and checkout, the account (the watch page is
 // ../watch). Home is in the first bundle; the others load when first visited.
 
 import { lazy, Route } from 'preact-iso';
@@ -7,6 +7,7 @@ import { Home } from './home';
 const Search = lazy(() => import('./search').then((m) => m.Search));
 const TitlePage = lazy(() => import('./title').then((m) => m.TitlePage));
 const PersonPage = lazy(() => import('./person').then((m) => m.PersonPage));
+const Genre = lazy(() => import('./genre').then((m) => m.Genre));
 const Plans = lazy(() => import('./plans').then((m) => m.Plans));
 const Account = lazy(() => import('./account').then((m) => m.Account));
 
@@ -17,4 +18,5 @@ export const viewerRoutes = [
   <Route path="/account" component={Account} />,
   <Route path="/titles/:id" component={TitlePage} />,
   <Route path="/people/:id" component={PersonPage} />,
+  <Route path="/genres/:genre" component={Genre} />,
 ];

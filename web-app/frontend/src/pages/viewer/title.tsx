@@ -295,7 +295,7 @@ export function TitlePage() {
             <ul class="chips" aria-label="Genres">
               {title.genres.map((genre) => (
                 <li key={genre}>
-                  <a href={`/search?q=${encodeURIComponent(genre)}`}>{genre}</a>
+                  <a href={`/genres/${encodeURIComponent(genre)}`}>{genre}</a>
                 </li>
               ))}
             </ul>
