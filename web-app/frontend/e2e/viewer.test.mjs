@@ -301,6 +301,49 @@ for (const [name, viewport] of [
   });
 }
 
+test('a past-due subscription gets a new card from the account (desktop)', async () => {
+  // The API cannot make a subscription fall past due on demand (that takes a failed renewal a period later), so
+  // this test shows a real active subscription as past due; changing its card goes to the real API.
+  const email = 'late-payer@example.com';
+  await api(marquee.url, 'POST', '/v1/auth/register', { body: { email, password: 'a long enough password' } });
+  const viewer = await token(marquee.url, { email, password: 'a long enough password' });
+  const order = await api(marquee.url, 'POST', '/v1/orders', {
+    token: viewer,
+    body: { plan_id: ids.plan, payment_token: 'tok_renewal_fails' },
+    headers: { 'idempotency-key': `late-${Date.now()}` },
+  });
+  assert.equal(order.state, 'fulfilled');
+  const page = await openPage(browser, DESKTOP);
+  await page.route('**/v1/subscriptions?*', async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    for (const item of body.items) if (item.state === 'active') Object.assign(item, { state: 'past_due', grace_until: Date.now() + 3 * 86_400_000 });
+    await route.fulfill({ response, json: body });
+  });
+  const puts = [];
+  page.on('request', (request) => {
+    if (request.method() === 'PUT' && request.url().includes('/payment-method')) puts.push(request.headers()['idempotency-key']);
+  });
+  await page.goto(`${marquee.url}/signin?next=/account`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('a long enough password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  const subscription = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'Standard' }) });
+  await subscription.getByText('Payment due').waitFor();
+  await subscription.getByText(/could not be charged/).waitFor();
+  await subscription.getByRole('button', { name: 'Change the card' }).click();
+  await subscription.getByLabel('Test card that pays', { exact: false }).first().check();
+  await visit(page, null, 'Your account', 'account-past-due-desktop');
+  await subscription.getByRole('button', { name: 'Use this card' }).click();
+  await subscription.getByRole('status').filter({ hasText: /active again/ }).waitFor();
+  assert.equal(puts.length, 1);
+  assert.ok(puts[0], 'the card change carries an Idempotency-Key');
+  assertNoProblems(page);
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  await page.context().close();
+});
+
 test('an empty search and an unknown title are said in words', async () => {
   const page = await openPage(browser, PHONE);
   await page.goto(`${marquee.url}/search`);
