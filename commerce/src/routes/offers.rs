@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use marquee_control_api::auth::{Caller, Role};
+use marquee_control_api::auth::{Caller, MaybeCaller, Role};
 use marquee_control_api::error::extract::{Json, Path, Query};
 use marquee_control_api::error::ErrorBody;
 use marquee_control_api::ApiError;
@@ -73,15 +73,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(offer)))
 }
 
-/// Offers on sale (admins also see archived ones).
-#[utoipa::path(get, path = "/v1/offers", tag = "commerce", security(("bearer" = [])), params(OfferQuery),
+/// Offers on sale, to anyone (a title page shows its prices to visitors); admins also see archived ones.
+#[utoipa::path(get, path = "/v1/offers", tag = "commerce", security((), ("bearer" = [])), params(OfferQuery),
     responses((status = 200, body = Vec<Offer>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<CommerceState>,
-    caller: Caller,
+    MaybeCaller(caller): MaybeCaller,
     Query(query): Query<OfferQuery>,
 ) -> Result<Json<Vec<Offer>>, ApiError> {
-    Ok(Json(store::offers(state.app.db.pool(), query.title_id.as_deref(), caller.is_admin()).await?))
+    let admin = caller.is_some_and(|c| c.is_admin());
+    Ok(Json(store::offers(state.app.db.pool(), query.title_id.as_deref(), admin).await?))
 }
 
 /// Withdraws an offer (admins, and its seller); rentals and purchases made stay.

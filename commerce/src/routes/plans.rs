@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use marquee_control_api::auth::{Caller, Role};
+use marquee_control_api::auth::{Caller, MaybeCaller, Role};
 use marquee_control_api::error::extract::{Json, Path};
 use marquee_control_api::error::ErrorBody;
 use marquee_control_api::ApiError;
@@ -60,30 +60,33 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(plan)))
 }
 
-/// The plans on sale (admins also see archived ones).
-#[utoipa::path(get, path = "/v1/plans", tag = "commerce", security(("bearer" = [])),
+/// The plans on sale, to anyone (a visitor compares prices before signing up); admins also see archived ones.
+#[utoipa::path(get, path = "/v1/plans", tag = "commerce", security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Plan>), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<CommerceState>, caller: Caller) -> Result<Json<Vec<Plan>>, ApiError> {
-    Ok(Json(store::plans(state.app.db.pool(), caller.is_admin()).await?))
+pub async fn list(
+    State(state): State<CommerceState>,
+    MaybeCaller(caller): MaybeCaller,
+) -> Result<Json<Vec<Plan>>, ApiError> {
+    Ok(Json(store::plans(state.app.db.pool(), caller.is_some_and(|c| c.is_admin())).await?))
 }
 
-async fn found(state: &CommerceState, caller: &Caller, id: &str) -> Result<Plan, ApiError> {
+async fn found(state: &CommerceState, caller: Option<&Caller>, id: &str) -> Result<Plan, ApiError> {
     match store::plan(state.app.db.pool(), id).await? {
-        Some(plan) if !plan.archived || caller.is_admin() => Ok(plan),
+        Some(plan) if !plan.archived || caller.is_some_and(Caller::is_admin) => Ok(plan),
         _ => Err(ApiError::not_found("plan")),
     }
 }
 
-/// One plan.
-#[utoipa::path(get, path = "/v1/plans/{id}", tag = "commerce", security(("bearer" = [])),
+/// One plan (on sale: to anyone; archived: to admins).
+#[utoipa::path(get, path = "/v1/plans/{id}", tag = "commerce", security((), ("bearer" = [])),
     params(("id" = String, Path, description = "the plan's id")),
     responses((status = 200, body = Plan), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn read(
     State(state): State<CommerceState>,
-    caller: Caller,
+    MaybeCaller(caller): MaybeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Plan>, ApiError> {
-    Ok(Json(found(&state, &caller, &id).await?))
+    Ok(Json(found(&state, caller.as_ref(), &id).await?))
 }
 
 /// Renames a plan or changes its trial for new subscribers (admins). A new price is a new plan.
@@ -98,7 +101,7 @@ pub async fn update(
     Json(change): Json<PlanChange>,
 ) -> Result<Json<Plan>, ApiError> {
     caller.require(Role::Admin)?;
-    let mut plan = found(&state, &caller, &id).await?;
+    let mut plan = found(&state, Some(&caller), &id).await?;
     if let Some(name) = change.name {
         plan.name = check_name(&name)?;
     }
@@ -121,7 +124,7 @@ pub async fn archive(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let mut plan = found(&state, &caller, &id).await?;
+    let mut plan = found(&state, Some(&caller), &id).await?;
     let now = state.core.clock.now_ms();
     plan.updated_at = now;
     store::update_plan(state.app.db.pool(), &plan, Some(now)).await?;
