@@ -114,7 +114,8 @@ export function assetName(asset: Pick<Asset, 'id' | 'input_url'>): string {
   const name = names()[asset.id];
   if (name) return name;
   if (asset.input_url) return asset.input_url.split('/').pop() || asset.input_url;
-  return `Asset ${asset.id.slice(0, 8)}`;
+  // Ids are UUID v7: their start is the time, their end tells them apart.
+  return `Video …${asset.id.slice(-8)}`;
 }
 
 /** Every item of a paged list (`limit` 200 a page), at most `maxPages` pages. */

@@ -72,6 +72,7 @@ function DetailsForm({ title, onSaved }: { title?: TitleDetail; onSaved: (t: Tit
   const isNew = !title;
   const [kind, setKind] = useState<TitleKind>(title?.kind ?? 'movie');
   const [parents, setParents] = useState<Title[]>();
+  const [maturity, setMaturity] = useState(title?.maturity_rating ?? '');
   const action = useAction();
 
   useEffect(() => {
@@ -159,7 +160,7 @@ function DetailsForm({ title, onSaved }: { title?: TitleDetail; onSaved: (t: Tit
         <TextField name="runtime_minutes" label="Runtime (minutes)" type="number" min={1} max={10080} value={title?.runtime_minutes} />
         <div class="field">
           <label for="title-maturity">Maturity rating</label>
-          <select id="title-maturity" name="maturity_rating" defaultValue={title?.maturity_rating ?? ''}>
+          <select id="title-maturity" name="maturity_rating" value={maturity} onChange={(e) => setMaturity(e.currentTarget.value)}>
             <option value="">Not rated</option>
             {MATURITY_RATINGS.map((r) => (
               <option value={r}>{r}</option>
@@ -200,13 +201,16 @@ function VideosSection({ title, onSaved }: { title: TitleDetail; onSaved: (t: Ti
   const mainRole: AssetRole | null = title.kind === 'movie' ? 'feature' : title.kind === 'episode' ? 'episode' : null;
   const main = title.assets.find((a) => a.role === mainRole)?.asset_id ?? '';
   const trailers = title.assets.filter((a) => a.role === 'trailer');
+  const [chosenMain, setChosenMain] = useState(main);
+  const [chosenTrailer, setChosenTrailer] = useState(trailers[0]?.asset_id ?? '');
+  useEffect(() => {
+    setChosenMain(main);
+    setChosenTrailer(trailers[0]?.asset_id ?? '');
+  }, [title.updated_at, main, trailers[0]?.asset_id]);
   const byId = new Map((assets ?? []).map((a) => [a.id, a]));
 
   const submit = (event: Event) => {
     event.preventDefault();
-    const form = new FormData(event.currentTarget as HTMLFormElement);
-    const chosenMain = String(form.get('main') ?? '');
-    const chosenTrailer = String(form.get('trailer') ?? '');
     const links: { asset_id: string; role: AssetRole }[] = [];
     if (mainRole && chosenMain) links.push({ asset_id: chosenMain, role: mainRole });
     if (chosenTrailer) links.push({ asset_id: chosenTrailer, role: 'trailer' });
@@ -219,7 +223,7 @@ function VideosSection({ title, onSaved }: { title: TitleDetail; onSaved: (t: Ti
   const options = (selected: string) => (
     <>
       <option value="">None</option>
-      {selected && !byId.has(selected) && <option value={selected}>{`Asset ${selected.slice(0, 8)} (not in your library)`}</option>}
+      {selected && !byId.has(selected) && <option value={selected}>{`Video …${selected.slice(-8)} (not in your library)`}</option>}
       {assets.map((a) => (
         <option value={a.id}>{assetOption(a)}</option>
       ))}
@@ -227,7 +231,7 @@ function VideosSection({ title, onSaved }: { title: TitleDetail; onSaved: (t: Ti
   );
   const mainAsset = byId.get(main);
   return (
-    <form onSubmit={submit} class="stack" key={title.updated_at + main}>
+    <form onSubmit={submit} class="stack">
       {assets.length === 0 && (
         <p class="muted">
           Your library is empty: <a href="/studio/upload">upload a video</a> first.
@@ -237,7 +241,7 @@ function VideosSection({ title, onSaved }: { title: TitleDetail; onSaved: (t: Ti
         {mainRole && (
           <div class="field">
             <label for="video-main">{mainRole === 'feature' ? 'Feature (the film)' : 'Episode video'}</label>
-            <select id="video-main" name="main" defaultValue={main}>
+            <select id="video-main" name="main" value={chosenMain} onChange={(e) => setChosenMain(e.currentTarget.value)}>
               {options(main)}
             </select>
             {mainAsset && mainAsset.status !== 'ready' && (
@@ -247,7 +251,7 @@ function VideosSection({ title, onSaved }: { title: TitleDetail; onSaved: (t: Ti
         )}
         <div class="field">
           <label for="video-trailer">Trailer</label>
-          <select id="video-trailer" name="trailer" defaultValue={trailers[0]?.asset_id ?? ''}>
+          <select id="video-trailer" name="trailer" value={chosenTrailer} onChange={(e) => setChosenTrailer(e.currentTarget.value)}>
             {options(trailers[0]?.asset_id ?? '')}
           </select>
         </div>

@@ -85,7 +85,7 @@ export function Titles() {
                   <a href={`/studio/analytics/${t.id}`} aria-label={`Analytics of ${t.title}`}>
                     Analytics
                   </a>
-                  <a href={`/titles/${t.id}`} aria-label={`${t.title} in the catalog`}>
+                  <a href={`/titles/${t.id}`} aria-label={`View in the catalog: ${t.title}`}>
                     View in the catalog
                   </a>
                 </p>

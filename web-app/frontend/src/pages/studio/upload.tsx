@@ -80,7 +80,7 @@ function UploadRow({ item }: { item: UploadItem }) {
           </a>
         )}
         {item.state === 'done' && (
-          <button type="button" class="secondary" onClick={() => dismissUpload(item.key)} aria-label={`Remove ${item.name} from this list`}>
+          <button type="button" class="secondary" onClick={() => dismissUpload(item.key)} aria-label={`Clear ${item.name} from this list`}>
             Clear
           </button>
         )}
@@ -133,7 +133,7 @@ function Unfinished({
             Choose {name} again to resume
           </label>
         </span>
-        <button type="button" class="secondary" onClick={onForget} aria-label={`Forget the upload of ${name}`}>
+        <button type="button" class="secondary" onClick={onForget} aria-label={`Forget it: the upload of ${name}`}>
           Forget it
         </button>
       </div>
