@@ -171,8 +171,13 @@ export function Analytics() {
   useEffect(() => {
     const { bucket, count } = RANGES[range];
     const controller = new AbortController();
-    // Buckets end at the next whole hour, so the same range reads the same buckets for an hour.
-    const end = Math.ceil(Date.now() / HOUR) * HOUR;
+    // Hours end at the next whole hour; days at the next local midnight, so the last one is today.
+    let end = Math.ceil(Date.now() / HOUR) * HOUR;
+    if (bucket === DAY) {
+      const midnight = new Date();
+      midnight.setHours(24, 0, 0, 0);
+      end = midnight.getTime();
+    }
     const start = end - bucket * count;
     const report = (from: number, to: number) =>
       get<AnalyticsReport>(withQuery(`/v1/analytics/titles/${titleId}`, { from, to }), { signal: controller.signal });

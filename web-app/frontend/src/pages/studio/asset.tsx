@@ -162,16 +162,11 @@ export function AssetPage() {
             </div>
           </dl>
           <div class="row">
-            {asset.status === 'ready' &&
-              (firstTitle ? (
-                <a class="button" href={`/watch/${firstTitle.title.id}?asset=${asset.id}`}>
-                  Preview
-                </a>
-              ) : (
-                <a class="button" href={`/watch/${asset.id}?asset=${asset.id}`}>
-                  Preview
-                </a>
-              ))}
+            {asset.status === 'ready' && firstTitle && (
+              <a class="button" href={`/watch/${firstTitle.title.id}?asset=${asset.id}`}>
+                Preview
+              </a>
+            )}
             <a class="button secondary" href={`/studio/titles/new?asset=${asset.id}`}>
               Create a title for it
             </a>
@@ -185,7 +180,8 @@ export function AssetPage() {
         <Loading label="Looking for titles that play it…" />
       ) : titles.length === 0 ? (
         <p class="muted">
-          No title plays this video yet. <a href={`/studio/titles/new?asset=${asset.id}`}>Create a title for it</a> to put it in the catalog.
+          No title plays this video yet. <a href={`/studio/titles/new?asset=${asset.id}`}>Create a title for it</a> to put it in the catalog
+          and to preview it (the watch page plays titles; the title can stay unpublished while you check it).
         </p>
       ) : (
         <ul>

@@ -178,6 +178,15 @@ export function Library() {
 
   useLiveAssets(assets, setAssets);
 
+  // Coming back to the tab reads the list again: uploads finished elsewhere show up.
+  useEffect(() => {
+    const again = () => {
+      if (document.visibilityState === 'visible') setGeneration((g) => g + 1);
+    };
+    document.addEventListener('visibilitychange', again);
+    return () => document.removeEventListener('visibilitychange', again);
+  }, []);
+
   const filtered = useMemo(
     () =>
       (assets ?? []).filter((a) =>
