@@ -311,3 +311,45 @@ test('on a phone: the library says why an asset failed, retries and deletes it; 
   assertNoProblems(page, [/status of 423/]);
   await page.context().close();
 });
+
+test('a creator sees their own studio only; a viewer is refused and downloads none of it', async () => {
+  const admin = await token(marquee.url, marquee.admin);
+  const creator = { email: 'creator@example.com', password: 'a creator password' };
+  const viewer = { email: 'viewer@example.com', password: 'a viewer password' };
+  await api(marquee.url, 'POST', '/v1/users', { token: admin, body: { ...creator, role: 'creator' } });
+  await api(marquee.url, 'POST', '/v1/users', { token: admin, body: { ...viewer, role: 'viewer' } });
+
+  const page = await openPage(browser, DESKTOP);
+  await signIn(page, marquee.url, creator);
+  await page.goto(`${marquee.url}/studio`);
+  await page.getByText('No videos yet.').waitFor();
+  await assertAccessible(page, 'empty library');
+  await screenshot(page, 'studio-library-empty');
+  await page.goto(`${marquee.url}/studio/titles`);
+  await page.getByText('No titles yet.').waitFor();
+  // Their own title shows; the admin's (available to everyone) do not.
+  const mine = await api(marquee.url, 'POST', '/v1/titles', {
+    token: await token(marquee.url, creator),
+    body: { kind: 'movie', title: 'A Creator Film' },
+  });
+  await page.reload();
+  await page.locator(`[data-title="${mine.id}"]`).waitFor();
+  assert.equal(await page.locator('[data-title]').count(), 1);
+  await page.getByRole('link', { name: 'Analytics of A Creator Film' }).click();
+  await page.locator('[data-metric=views]').filter({ hasText: '0' }).waitFor();
+  assertNoProblems(page);
+  await page.context().close();
+
+  const other = await openPage(browser, DESKTOP);
+  const studioChunks = [];
+  other.on('request', (request) => {
+    if (/\/assets\/(library|upload|asset|titles|title-editor|analytics)-/.test(request.url())) studioChunks.push(request.url());
+  });
+  await signIn(other, marquee.url, viewer);
+  assert.equal(await other.getByRole('link', { name: 'Studio', exact: true }).count(), 0);
+  await other.goto(`${marquee.url}/studio/upload`);
+  await other.getByRole('heading', { name: 'Not available to your account' }).waitFor();
+  assert.deepEqual(studioChunks, []);
+  assertNoProblems(other);
+  await other.context().close();
+});
