@@ -337,6 +337,40 @@ test('a creator sees their own studio only; a viewer is refused and downloads no
   assert.equal(await page.locator('[data-title]').count(), 1);
   await page.getByRole('link', { name: 'Analytics of A Creator Film' }).click();
   await page.locator('[data-metric=views]').filter({ hasText: '0' }).waitFor();
+
+  // A series and its first season through the form (the season's parent is chosen from the creator's series).
+  await page.goto(`${marquee.url}/studio/titles/new`);
+  await page.getByLabel('Kind').selectOption('series');
+  await page.getByLabel('Name', { exact: true }).fill('A Creator Series');
+  await page.getByRole('button', { name: 'Create title' }).click();
+  await page.getByRole('heading', { name: 'A Creator Series' }).waitFor();
+  const seriesId = new URL(page.url()).pathname.split('/').pop();
+  await page.goto(`${marquee.url}/studio/titles/new`);
+  await page.getByLabel('Kind').selectOption('season');
+  await page.getByLabel('Series', { exact: true }).selectOption({ label: 'A Creator Series' });
+  await page.getByLabel('Name', { exact: true }).fill('Season One');
+  await page.getByLabel('Number').fill('1');
+  await page.getByRole('button', { name: 'Create title' }).click();
+  await page.getByRole('heading', { name: 'Season One' }).waitFor();
+  const season = await api(marquee.url, 'GET', new URL(page.url()).pathname.replace('/studio/titles', '/v1/titles'), {
+    token: admin,
+  });
+  assert.equal(season.parent_id, seriesId);
+  assert.equal(season.number, 1);
+
+  // Two files dropped on the page at once: both upload, and the library lists them by their names.
+  await page.goto(`${marquee.url}/studio/upload`);
+  const files = await page.evaluateHandle(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(200_000)], 'one.mp4', { type: 'video/mp4' }));
+    transfer.items.add(new File([new Uint8Array(300_000)], 'two.mp4', { type: 'video/mp4' }));
+    return transfer;
+  });
+  await page.locator('.dropzone').dispatchEvent('drop', { dataTransfer: files });
+  await waitFor('both dropped files to upload', async () => (await page.locator('.upload-row[data-state=done]').count()) === 2);
+  await page.getByRole('link', { name: 'See their transcoding in the library' }).click();
+  await page.getByRole('link', { name: 'one.mp4' }).waitFor();
+  await page.getByRole('link', { name: 'two.mp4' }).waitFor();
   assertNoProblems(page);
   await page.context().close();
 
