@@ -146,6 +146,12 @@ function AssetRow({ asset, onChange, onDeleted }: { asset: Asset; onChange: (a: 
           <span class="muted">Added {formatTime(asset.created_at)}</span>
         </p>
         {inFlight(asset) && <TranscodeProgress asset={asset} label={`Transcoding ${name}`} />}
+        {asset.status === 'waiting_upload' && (
+          <p class="muted small">
+            Its upload has not finished: <a href="/studio/upload">resume it on the Upload page</a> from the browser that
+            started it, or delete it.
+          </p>
+        )}
         <AssetError asset={asset} />
       </div>
       <div class="asset-actions">

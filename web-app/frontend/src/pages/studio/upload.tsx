@@ -157,7 +157,8 @@ export function UploadPage() {
     unfinishedUploads(userId)
       .then(setPrevious)
       .catch(() => setPrevious([]));
-  }, [userId, generation, items.length]);
+    // Again whenever an upload starts, moves on or ends (a file picked again may resume a listed one).
+  }, [userId, generation, items.map((i) => i.state).join()]);
 
   const add = (files: FileList | File[] | null | undefined) => {
     const list = Array.from(files ?? []);
