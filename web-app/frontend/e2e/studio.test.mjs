@@ -30,6 +30,8 @@ let browser;
 let dir;
 let clip;
 let poster;
+/** The clip the first test uploads. */
+let clipAssetId;
 
 /** A few seconds of test pattern and tone, a few MB (so a throttled upload has a middle to reload in). */
 function makeMedia() {
@@ -113,6 +115,7 @@ test('the admin uploads a clip, reloads in the middle, resumes, and gives it a t
   await throttleUploads(page, -1);
   const open = page.getByRole('link', { name: 'Open clip.mp4' });
   const assetId = (await open.getAttribute('href')).split('/').pop();
+  clipAssetId = assetId;
   // The resume went on with the same upload: no other asset is left waiting for its data.
   const assets = (await api(marquee.url, 'GET', '/v1/assets', { token: admin })).items;
   const summary = JSON.stringify(assets.map((a) => [a.id, a.status]));
@@ -285,6 +288,15 @@ test('on a phone: the library says why an asset failed, retries and deletes it; 
   await row.waitFor({ state: 'detached' });
   const gone = await fetch(`${marquee.url}/v1/assets/${broken}`, { headers: { authorization: `Bearer ${admin}` } });
   assert.ok(gone.status === 404 || (await gone.json()).status === 'deleted');
+
+  // A ready asset's page (its renditions table scrolls sideways here, and must be reachable by keyboard).
+  if (clipAssetId) {
+    await page.goto(`${marquee.url}/studio/assets/${clipAssetId}`);
+    await page.getByRole('heading', { name: 'Renditions' }).waitFor();
+    await page.getByRole('region', { name: 'Renditions' }).waitFor();
+    await assertAccessible(page, 'asset page (phone)');
+    await screenshot(page, 'studio-asset-phone');
+  }
 
   // An upload paused, resumed and canceled: the server forgets it and the asset it was to become.
   await page.getByRole('link', { name: 'Upload', exact: true }).click();

@@ -126,7 +126,7 @@ function Chart({ id, title, unit, series, value, format, kind }: ChartProps) {
       </p>
       <details>
         <summary>Show as a table</summary>
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-label={`${title}: table`}>
           <table>
             <caption class="visually-hidden">{title}</caption>
             <thead>

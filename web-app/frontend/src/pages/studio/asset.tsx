@@ -198,7 +198,7 @@ export function AssetPage() {
 
       <h2>Renditions</h2>
       {asset.renditions && asset.renditions.length > 0 ? (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0} role="region" aria-label="Renditions">
           <table>
             <caption class="visually-hidden">The published renditions of {name}</caption>
             <thead>
