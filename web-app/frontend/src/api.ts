@@ -136,13 +136,15 @@ async function errorFrom(response: Response): Promise<ApiError> {
 export async function request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
   const send = async (token: string | null) => {
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // A Blob (a file the user picked) is sent as it is, e.g. artwork; anything else as JSON.
+    const raw = body instanceof Blob;
+    if (body !== undefined) headers['content-type'] ??= raw ? body.type || 'application/octet-stream' : 'application/json';
     if (token && !options.anonymous) headers.authorization = `Bearer ${token}`;
     try {
       return await fetch(path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
         signal: options.signal,
       });
     } catch (e) {
