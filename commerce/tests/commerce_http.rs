@@ -165,6 +165,13 @@ on_both_engines!(viewers_subscribe_rent_and_play_only_while_entitled, |engine: E
     let plan = shop.plan(good).await;
     let plan_id = plan["id"].as_str().unwrap();
     assert_eq!(shop.get(&viewer, "/v1/plans").await.as_array().unwrap().len(), 1);
+    // Visitors see the plans on sale too, to compare before signing up; a wrong token is still refused.
+    let anonymous = send("GET", &shop.url("/v1/plans"), &[], vec![]).await;
+    assert_eq!(anonymous.status, 200, "{}", anonymous.text());
+    assert_eq!(anonymous.json()[0]["id"], plan["id"]);
+    let one = send("GET", &shop.url(&format!("/v1/plans/{plan_id}")), &[], vec![]).await;
+    assert_eq!(one.status, 200, "{}", one.text());
+    assert_eq!(call("GET", &shop.url("/v1/plans"), "not-a-token", None).await.status, 401);
     // Every route is in the API's OpenAPI document.
     let openapi: Value =
         serde_json::from_slice(&send("GET", &shop.url("/openapi.json"), &[], vec![]).await.body).unwrap();
@@ -265,6 +272,10 @@ on_both_engines!(viewers_subscribe_rent_and_play_only_while_entitled, |engine: E
     )
     .await;
     assert_eq!(code(&missing), (422, "unknown_title".into()));
+    // A title's prices are shown to visitors.
+    let on_sale = send("GET", &shop.url("/v1/offers?title_id=film"), &[], vec![]).await;
+    assert_eq!(on_sale.status, 200, "{}", on_sale.text());
+    assert_eq!(on_sale.json().as_array().unwrap().len(), 1);
     let rent = json!({"offer_id": offer_id, "payment_token": "tok_async"});
     let pending = shop.order(&renter, "r1", &rent).await;
     assert_eq!(pending.status, 201, "{}", pending.text());
