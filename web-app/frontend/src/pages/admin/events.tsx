@@ -9,6 +9,7 @@ import { formatTime } from '../../format';
 import { AdminPage, ago, ShortId, type Delivery, type EventItem } from './common';
 
 const PAGE = 25;
+const REFRESH_MS = 5000;
 
 interface EventPage {
   events: EventItem[];
@@ -70,6 +71,25 @@ export function EventsPage() {
     return () => controller.abort();
   }, [from]);
 
+  // On the newest page, look for newer events every few seconds (while the page is visible) and show them.
+  const onNewest = from !== null && from + PAGE >= last;
+  useEffect(() => {
+    if (!onNewest) return;
+    const timer = setInterval(async () => {
+      if (document.visibilityState !== 'visible') return;
+      try {
+        const newer = await get<EventPage>(withQuery('/v1/events', { after: last, limit: 1000 }));
+        if (newer.events.length > 0 && newer.events.length < 1000) {
+          setLast(newer.cursor);
+          setFrom(Math.max(0, newer.cursor - PAGE));
+        }
+      } catch {
+        // The next try, or the Newest button, will say what is wrong.
+      }
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [onNewest, last]);
+
   const redeliver = async (event: EventItem) => {
     setError(undefined);
     try {
@@ -91,7 +111,7 @@ export function EventsPage() {
   return (
     <AdminPage title="Events">
       <p>
-        What happened to assets, newest first. Sending an event again queues a new delivery to every{' '}
+        What happened to assets, newest first (new ones appear on their own). Sending an event again queues a new delivery to every{' '}
         <a href="/admin/webhooks">webhook endpoint</a> that receives its type.
       </p>
       <p role="status" class="said">
@@ -111,11 +131,16 @@ export function EventsPage() {
                   {ago(event.created_at)}
                 </span>
               </div>
-              {event.asset_id && (
-                <p class="muted">
-                  Asset <ShortId id={event.asset_id} />
-                </p>
-              )}
+              <p class="muted">
+                <span class="event-id">
+                  Event <ShortId id={event.id} />
+                </span>
+                {event.asset_id && (
+                  <>
+                    {' · '}asset <ShortId id={event.asset_id} />
+                  </>
+                )}
+              </p>
               <details>
                 <summary>Data sent with it</summary>
                 <pre class="json" tabIndex={0}>
@@ -123,7 +148,7 @@ export function EventsPage() {
                 </pre>
               </details>
               <div>
-                <button type="button" class="secondary" aria-label={`Send event ${event.seq} again`} onClick={() => void redeliver(event)}>
+                <button type="button" class="secondary" aria-label={`Send again: event ${event.seq}`} onClick={() => void redeliver(event)}>
                   Send again
                 </button>
               </div>

@@ -191,7 +191,7 @@ function UserItem({ user, self, onChanged }: { user: User; self: boolean; onChan
           </select>
           <ConfirmButton
             label="Change role"
-            ariaLabel={`Change the role of ${user.email}`}
+            ariaLabel={`Change role of ${user.email}`}
             title={`Make ${user.email} a ${role}?`}
             confirmLabel={`Make ${role}`}
             secondary

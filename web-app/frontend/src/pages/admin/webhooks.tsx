@@ -32,11 +32,19 @@ export function WebhooksPage() {
             <strong>Shown this once:</strong> copy it now into the receiver, which checks each delivery's{' '}
             <code>webhook-signature</code> with it. It cannot be shown again; to change it, remove the endpoint and register it anew.
           </p>
-          <div class="row">
-            <code class="secret" aria-label="Signing secret">
-              {created.secret}
-            </code>
-            <CopyButton text={created.secret} label="Copy secret" />
+          <div class="field">
+            <label for="webhook-secret">Signing secret</label>
+            <div class="row">
+              <input
+                id="webhook-secret"
+                class="secret"
+                readOnly
+                value={created.secret}
+                size={created.secret.length}
+                onFocus={(e) => e.currentTarget.select()}
+              />
+              <CopyButton text={created.secret} label="Copy secret" />
+            </div>
           </div>
           <div>
             <button type="button" class="secondary" onClick={() => setCreated(null)}>
