@@ -55,6 +55,8 @@ const pages = new Map();
 async function adminPage(viewport) {
   if (!pages.has(viewport)) {
     const page = await openPage(browser, viewport);
+    // The phone in the dark scheme (the app's default), the desktop in the light one: axe checks the contrast of both.
+    await page.emulateMedia({ colorScheme: viewport === PHONE ? 'dark' : 'light' });
     await signIn(page, marquee.url, marquee.admin);
     pages.set(viewport, page);
   }
@@ -103,10 +105,17 @@ for (const [name, viewport] of [
     await alert.waitFor();
     assert.match(await alert.innerText(), /could not make the account.*already exists/i);
 
-    // Promote to creator, after saying yes in the dialog.
+    // Promote to creator, after saying yes in the dialog. By keyboard, Escape closes the dialog and gives focus back.
     await page.getByLabel(`Role of ${email}`, { exact: true }).selectOption('creator');
-    await page.getByRole('button', { name: `Change role of ${email}` }).click();
+    const change = page.getByRole('button', { name: `Change role of ${email}` });
+    await change.focus();
+    await page.keyboard.press('Enter');
     const dialog = page.getByRole('dialog', { name: `Make ${email} a creator?` });
+    await dialog.waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await change.evaluate((button) => button === document.activeElement), true);
+    await change.click();
     await dialog.waitFor();
     await assertAccessible(page, `role change dialog (${name})`);
     await screenshot(page, `admin-users-dialog-${name}`);
@@ -301,3 +310,22 @@ for (const [name, viewport] of [
     assertNoProblems(page);
   });
 }
+
+test('a creator opening an admin page is told it is for admins', async () => {
+  // The creator the phone test made; its tokens go straight into the page's storage (sign-in through the form
+  // is tested elsewhere, and is rate limited).
+  const pair = await api(marquee.url, 'POST', '/v1/auth/login', { body: { email: 'viewer-phone@example.com', password: 'a long enough password' } });
+  const page = await openPage(browser, DESKTOP);
+  await page.addInitScript((tokens) => localStorage.setItem('marquee.tokens', JSON.stringify(tokens)), {
+    access_token: pair.access_token,
+    refresh_token: pair.refresh_token,
+    expires_at: Date.now() + pair.expires_in * 1000,
+  });
+  await page.goto(`${marquee.url}/admin/workers`);
+  await page.getByRole('heading', { name: 'Not available to your account' }).waitFor();
+  assert.match(await page.locator('main').innerText(), /for admins; you are signed in as a creator/);
+  assert.equal(await page.getByRole('link', { name: 'Admin', exact: true }).count(), 0);
+  await assertAccessible(page, 'admin page refused to a creator');
+  assertNoProblems(page);
+  await page.context().close();
+});

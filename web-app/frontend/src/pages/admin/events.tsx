@@ -141,13 +141,13 @@ export function EventsPage() {
                   </>
                 )}
               </p>
-              <details>
-                <summary>Data sent with it</summary>
-                <pre class="json" tabIndex={0}>
-                  {JSON.stringify(event.data, null, 2)}
-                </pre>
-              </details>
-              <div>
+              <div class="row event-actions">
+                <details>
+                  <summary>Data sent with it</summary>
+                  <pre class="json" tabIndex={0}>
+                    {JSON.stringify(event.data, null, 2)}
+                  </pre>
+                </details>
                 <button type="button" class="secondary" aria-label={`Send again: event ${event.seq}`} onClick={() => void redeliver(event)}>
                   Send again
                 </button>

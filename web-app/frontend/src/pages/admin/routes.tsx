@@ -1,15 +1,24 @@
 // The admin's pages (under /admin): users and roles, plans, webhooks and deliveries, events, workers and the job
 // queue. Each is loaded when first opened, so viewers never download them.
 
+import type { ComponentType } from 'preact';
 import { lazy, Route } from 'preact-iso';
+import { RequireRole } from '../../components/layout';
 
-const Overview = lazy(() => import('./overview').then((m) => m.AdminOverview));
-const Users = lazy(() => import('./users').then((m) => m.UsersPage));
-const Plans = lazy(() => import('./plans').then((m) => m.PlansPage));
-const Webhooks = lazy(() => import('./webhooks').then((m) => m.WebhooksPage));
-const Webhook = lazy(() => import('./webhook').then((m) => m.WebhookPage));
-const Events = lazy(() => import('./events').then((m) => m.EventsPage));
-const Workers = lazy(() => import('./workers').then((m) => m.WorkersPage));
+/** The page for admins only: nobody else's browser loads it or calls the API it calls. */
+const forAdmins = (Page: ComponentType) => () => (
+  <RequireRole role="admin">
+    <Page />
+  </RequireRole>
+);
+
+const Overview = forAdmins(lazy(() => import('./overview').then((m) => m.AdminOverview)));
+const Users = forAdmins(lazy(() => import('./users').then((m) => m.UsersPage)));
+const Plans = forAdmins(lazy(() => import('./plans').then((m) => m.PlansPage)));
+const Webhooks = forAdmins(lazy(() => import('./webhooks').then((m) => m.WebhooksPage)));
+const Webhook = forAdmins(lazy(() => import('./webhook').then((m) => m.WebhookPage)));
+const Events = forAdmins(lazy(() => import('./events').then((m) => m.EventsPage)));
+const Workers = forAdmins(lazy(() => import('./workers').then((m) => m.WorkersPage)));
 
 export const adminRoutes = [
   <Route path="/admin" component={Overview} />,
