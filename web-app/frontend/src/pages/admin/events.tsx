@@ -90,8 +90,10 @@ export function EventsPage() {
     return () => clearInterval(timer);
   }, [onNewest, last]);
 
+  const [sending, setSending] = useState<string | null>(null);
   const redeliver = async (event: EventItem) => {
     setError(undefined);
+    setSending(event.id);
     try {
       const queued = await post<{ items: Delivery[] }>(`/v1/events/${event.id}/redeliver`, undefined, {
         headers: { 'Idempotency-Key': idempotencyKey() },
@@ -104,6 +106,8 @@ export function EventsPage() {
       );
     } catch (e) {
       setError(e);
+    } finally {
+      setSending(null);
     }
   };
 
@@ -148,7 +152,7 @@ export function EventsPage() {
                     {JSON.stringify(event.data, null, 2)}
                   </pre>
                 </details>
-                <button type="button" class="secondary" aria-label={`Send again: event ${event.seq}`} onClick={() => void redeliver(event)}>
+                <button type="button" class="secondary" aria-label={`Send again: event ${event.seq}`} disabled={sending === event.id} onClick={() => void redeliver(event)}>
                   Send again
                 </button>
               </div>

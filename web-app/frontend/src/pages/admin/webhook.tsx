@@ -30,10 +30,12 @@ export function WebhookPage() {
   const [open, setOpen] = useState<string | null>(null);
   const [said, setSaid] = useState('');
   const [error, setError] = useState<unknown>();
+  const [sending, setSending] = useState<string | null>(null);
   const items = deliveries.data?.items ?? [];
 
   const redeliver = async (delivery: Delivery) => {
     setError(undefined);
+    setSending(delivery.id);
     try {
       const queued = await post<Delivery>(`/v1/webhooks/${id}/deliveries/${delivery.id}/redeliver`, undefined, {
         headers: { 'Idempotency-Key': idempotencyKey() },
@@ -47,6 +49,8 @@ export function WebhookPage() {
       deliveries.reload();
     } catch (e) {
       setError(e);
+    } finally {
+      setSending(null);
     }
   };
 
@@ -127,7 +131,7 @@ export function WebhookPage() {
                         >
                           {open === delivery.id ? 'Hide' : 'Details'}
                         </button>
-                        <button type="button" class="secondary" onClick={() => void redeliver(delivery)}>
+                        <button type="button" class="secondary" disabled={sending === delivery.id} onClick={() => void redeliver(delivery)}>
                           Redeliver
                         </button>
                       </div>
