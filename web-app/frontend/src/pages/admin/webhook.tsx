@@ -167,7 +167,7 @@ export function WebhookPage() {
 }
 
 function DeliveryDetail({ endpointId, delivery }: { endpointId: string; delivery: Delivery }) {
-  const detail = useResource<{ delivery: Delivery; attempts: Attempt[] }>(`/v1/webhooks/${endpointId}/deliveries/${delivery.id}`);
+  const detail = useResource<{ delivery: Delivery; attempts: Attempt[] }>(`/v1/webhooks/${endpointId}/deliveries/${delivery.id}`, 5000);
   const [event, setEvent] = useState<unknown>();
   return (
     <div class="stack delivery-detail">
