@@ -72,6 +72,42 @@ on_both_engines!(first_admin_creates_creators_and_viewers_sign_up, |engine: Engi
     let promoted = call("PATCH", &api.url(&format!("/v1/users/{id}")), &admin, Some(&json!({"role": "creator"}))).await;
     assert_eq!(promoted.status, 200, "{}", promoted.text());
     assert_eq!(call("GET", &api.url("/v1/me"), &viewer, None).await.json()["role"], "creator");
+
+    // Found by a part of the email, whatever its case; LIKE's wildcards are plain characters.
+    let found = call("GET", &api.url("/v1/users?email=VIC%40EXAMPLE"), &admin, None).await.json();
+    let emails: Vec<_> = found["items"].as_array().unwrap().iter().map(|u| u["email"].clone()).collect();
+    assert_eq!(emails, [json!("vic@example.com")]);
+    let wildcard = call("GET", &api.url("/v1/users?email=%25"), &admin, None).await.json();
+    assert_eq!(wildcard["items"].as_array().unwrap().len(), 0, "{wildcard}");
+
+    // Disabled: every token and sign-in refused; enabled again: signs in.
+    let patch = |id: String, body: serde_json::Value| {
+        let url = api.url(&format!("/v1/users/{id}"));
+        let admin = admin.clone();
+        async move { call("PATCH", &url, &admin, Some(&body)).await }
+    };
+    let disabled = patch(id.clone(), json!({"disabled": true})).await;
+    assert_eq!(disabled.status, 200, "{}", disabled.text());
+    assert!(disabled.json()["disabled_at"].is_i64());
+    assert_eq!(call("GET", &api.url("/v1/me"), &viewer, None).await.status, 401);
+    let refused =
+        post_json(&api.url("/v1/auth/login"), &[], &json!({"email": "vic@example.com", "password": "viewer password"}))
+            .await;
+    assert!(refused.status == 401 || refused.status == 403, "{}", refused.text());
+    let enabled = patch(id.clone(), json!({"disabled": false})).await;
+    assert!(enabled.json()["disabled_at"].is_null(), "{}", enabled.text());
+    api.login("vic@example.com", "viewer password").await;
+    assert_eq!(patch(id.clone(), json!({})).await.status, 400);
+
+    // The last enabled admin can be neither demoted nor disabled; with a second admin, either can.
+    let me = call("GET", &api.url("/v1/me"), &admin, None).await.json()["id"].as_str().unwrap().to_owned();
+    for body in [json!({"role": "creator"}), json!({"disabled": true})] {
+        let refused = patch(me.clone(), body).await;
+        assert_eq!((refused.status, refused.json()["error"]["code"].as_str()), (409, Some("last_admin")));
+    }
+    assert_eq!(patch(id.clone(), json!({"role": "admin"})).await.status, 200);
+    assert_eq!(patch(me.clone(), json!({"role": "creator"})).await.status, 200);
+    assert_eq!(call("GET", &api.url("/v1/users"), &admin, None).await.status, 403, "no longer an admin");
     api.stop().await;
 });
 

@@ -260,12 +260,15 @@ pub async fn create_user(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct PageQuery {
+pub struct UserQuery {
     /// The `next_cursor` of the previous page.
     pub after: Option<String>,
     /// How many at most (1 to 200, default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// Only users whose email contains this (case-insensitive).
+    #[param(max_length = 320)]
+    pub email: Option<String>,
 }
 
 /// One page of users.
@@ -278,35 +281,43 @@ pub struct UserPage {
 }
 
 /// List users (admins only).
-#[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = [])), params(PageQuery),
+#[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = [])), params(UserQuery),
     responses((status = 200, body = UserPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
-    Query(page): Query<PageQuery>,
+    Query(page): Query<UserQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     caller.require(Role::Admin)?;
     let limit = page.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_PAGE}")));
     }
-    let items = store::list_users(&state.db, page.after.as_deref(), limit).await?;
+    if page.email.as_ref().is_some_and(|email| email.chars().count() > 320) {
+        return Err(ApiError::bad_request("invalid_query", "email must be at most 320 characters"));
+    }
+    let items = store::list_users(&state.db, page.after.as_deref(), page.email.as_deref(), limit).await?;
     let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(|u| u.id.clone())).flatten();
     Ok(Json(UserPage { items, next_cursor }))
 }
 
+/// What to change about a user: at least one of these.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
-    pub role: Role,
+    pub role: Option<Role>,
+    /// True signs the user out everywhere and refuses their sign-ins, tokens and API keys; false lets them in
+    /// again.
+    pub disabled: Option<bool>,
 }
 
-/// Change a user's role (admins only); it counts from the user's next request.
+/// Change a user's role, or disable or enable them (admins only); it counts from the user's next request. The
+/// last enabled admin can be neither demoted nor disabled (409 `last_admin`): nobody could manage the users then.
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])), request_body = UserUpdate,
     params(("id" = String, Path, description = "the user's id")),
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -314,8 +325,19 @@ pub async fn update_user(
     Json(body): Json<UserUpdate>,
 ) -> Result<Json<User>, ApiError> {
     caller.require(Role::Admin)?;
-    if !store::set_role(&state.db, &id, body.role).await? {
-        return Err(ApiError::not_found("user"));
+    if body.role.is_none() && body.disabled.is_none() {
+        return Err(ApiError::bad_request("invalid_body", "give `role`, `disabled` or both"));
+    }
+    let disabled_at = body.disabled.map(|disabled| disabled.then(|| state.clock.now_ms()));
+    match store::update_user(&state.db, &id, body.role, disabled_at).await? {
+        store::UserUpdated::Done => {}
+        store::UserUpdated::NotFound => return Err(ApiError::not_found("user")),
+        store::UserUpdated::LastAdmin => {
+            return Err(ApiError::conflict(
+                "last_admin",
+                "this is the last enabled admin: make another admin first, then change this one",
+            ))
+        }
     }
     let account = store::account_by_id(&state.db, &id).await?.ok_or_else(|| ApiError::not_found("user"))?;
     Ok(Json(account.user))

@@ -165,22 +165,84 @@ pub async fn account_by_id(db: &Database, id: &str) -> Result<Option<Account>, s
 }
 
 /// Users in id (creation) order after the cursor `after`, at most `limit`.
-pub async fn list_users(db: &Database, after: Option<&str>, limit: i64) -> Result<Vec<User>, sqlx::Error> {
-    let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2"))
-        .bind(after.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?;
+/// Users by id after `after`, those whose email contains `email` (any case) when it is given.
+pub async fn list_users(
+    db: &Database,
+    after: Option<&str>,
+    email: Option<&str>,
+    limit: i64,
+) -> Result<Vec<User>, sqlx::Error> {
+    // Emails are stored lower-case; `\` escapes LIKE's wildcards in what the admin typed.
+    let pattern = email.map(|text| {
+        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id > $1 AND ($2 = '' OR email LIKE $3 ESCAPE '\\') ORDER BY id LIMIT $4"
+    ))
+    .bind(after.unwrap_or(""))
+    .bind(if pattern.is_some() { "filter" } else { "" })
+    .bind(pattern.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
     rows.iter().map(user_of).collect()
 }
 
-pub async fn set_role(db: &Database, user_id: &str, role: Role) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
-        .bind(role.as_str())
+/// What [`update_user`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserUpdated {
+    Done,
+    NotFound,
+    /// Refused: the user is the last enabled admin, and the change would leave none.
+    LastAdmin,
+}
+
+/// Sets a user's role and/or `disabled_at` (`Some(None)` enables), unless that leaves no enabled admin. Admin
+/// changes are serialized (SQLite's write lock; PostgreSQL's row locks on every enabled admin), so two admins
+/// demoting each other at once cannot both succeed.
+pub async fn update_user(
+    db: &Database,
+    user_id: &str,
+    role: Option<Role>,
+    disabled_at: Option<Option<i64>>,
+) -> Result<UserUpdated, sqlx::Error> {
+    let mut tx = crate::db::begin_write(db.pool()).await?;
+    if db.engine() == crate::db::Engine::Postgres {
+        sqlx::query("SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL FOR UPDATE")
+            .fetch_all(&mut *tx)
+            .await?;
+    }
+    let Some(row) = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
         .bind(user_id)
-        .execute(db.pool())
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(UserUpdated::NotFound);
+    };
+    let user = user_of(&row)?;
+    let new_role = role.unwrap_or(user.role);
+    let new_disabled = disabled_at.unwrap_or(user.disabled_at);
+    let was_admin = user.role == Role::Admin && user.disabled_at.is_none();
+    let stays_admin = new_role == Role::Admin && new_disabled.is_none();
+    if was_admin && !stays_admin {
+        let others: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if others == 0 {
+            return Ok(UserUpdated::LastAdmin);
+        }
+    }
+    sqlx::query("UPDATE users SET role = $1, disabled_at = $2 WHERE id = $3")
+        .bind(new_role.as_str())
+        .bind(new_disabled)
+        .bind(user_id)
+        .execute(&mut *tx)
         .await?;
-    Ok(done.rows_affected() == 1)
+    tx.commit().await?;
+    Ok(UserUpdated::Done)
 }
 
 /// Sets a new password hash and ends every login of the user.
