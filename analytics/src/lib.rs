@@ -276,7 +276,8 @@ async fn housekeeping(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(routes::beacons, routes::asset_analytics, routes::title_analytics, routes::similar, routes::for_you),
+    paths(routes::beacons, routes::asset_analytics, routes::title_analytics, routes::similar, routes::for_you,
+        routes::continue_watching),
     components(schemas(
         routes::BeaconBatch,
         routes::BeaconReceipt,
@@ -284,6 +285,8 @@ async fn housekeeping(
         routes::AnalyticsReport,
         routes::Recommendations,
         routes::RecommendedTitle,
+        routes::ContinueWatchingList,
+        routes::ContinueWatching,
         beacon::BeaconInput,
         beacon::RejectReason,
         beacon::EventKind,

@@ -76,6 +76,7 @@ pub fn routes(state: AnalyticsState) -> Router<AppState> {
         .route("/analytics/titles/{id}", get(title_analytics))
         .route("/titles/{id}/similar", get(similar))
         .route("/me/recommendations", get(for_you))
+        .route("/me/continue-watching", get(continue_watching))
         .with_state(state)
 }
 
@@ -373,4 +374,51 @@ pub async fn for_you(
     let model = state.shared.model.get();
     let items = if history.is_empty() { model.popular(limit, &HashSet::new()) } else { model.for_you(&history, limit) };
     Ok(listed(items))
+}
+
+/// One thing the caller started watching and has not finished.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContinueWatching {
+    pub asset_id: String,
+    /// The title it was played as, when the player said.
+    pub title_id: Option<String>,
+    /// Where the caller was, in seconds.
+    pub position_seconds: f64,
+    /// The media's length in seconds, when the player said.
+    pub duration_seconds: Option<f64>,
+    /// When the caller last watched it, Unix milliseconds.
+    pub watched_at: i64,
+}
+
+/// The caller's unfinished assets, most recently watched first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContinueWatchingList {
+    pub items: Vec<ContinueWatching>,
+}
+
+/// "Continue watching": what the caller started and did not finish (the latest view of each asset, from the
+/// players' beacons), most recent first, with where to resume.
+#[utoipa::path(get, path = "/v1/me/continue-watching", tag = "recommendations", security(("bearer" = [])),
+    params(RecommendationQuery),
+    responses((status = 200, body = ContinueWatchingList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn continue_watching(
+    State(state): State<AnalyticsState>,
+    caller: Caller,
+    Query(query): Query<RecommendationQuery>,
+) -> Result<Json<ContinueWatchingList>, ApiError> {
+    let limit = query.limit()?;
+    let viewer = beacon::viewer_key(Some(&caller.user_id), None, "");
+    let items = store::unfinished(&state.app.db, &viewer, HISTORY_VIEWS, limit).await?;
+    Ok(Json(ContinueWatchingList {
+        items: items
+            .into_iter()
+            .map(|u| ContinueWatching {
+                asset_id: u.asset_id,
+                title_id: u.title_id,
+                position_seconds: u.position_ms as f64 / 1000.0,
+                duration_seconds: u.duration_ms.map(|ms| ms as f64 / 1000.0),
+                watched_at: u.last_at,
+            })
+            .collect(),
+    }))
 }

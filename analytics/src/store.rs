@@ -275,6 +275,60 @@ pub async fn history(db: &Database, viewer_key: &str, limit: i64) -> Result<Vec<
     rows.iter().map(watch_event).collect()
 }
 
+/// An asset a viewer started and did not finish, as of their latest view of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    pub asset_id: String,
+    pub title_id: Option<String>,
+    pub position_ms: i64,
+    pub duration_ms: Option<i64>,
+    pub last_at: i64,
+}
+
+/// The assets `viewer_key` left unfinished, most recent first, at most `limit`: the latest view of each asset
+/// among their `scan` most recent views, when it is not finished and got past its start.
+pub async fn unfinished(
+    db: &Database,
+    viewer_key: &str,
+    scan: i64,
+    limit: usize,
+) -> Result<Vec<Unfinished>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT asset_id, title_id, last_at, finished, state_json FROM analytics_views \
+         WHERE viewer_key = $1 AND state_json IS NOT NULL ORDER BY last_at DESC, view_id LIMIT $2",
+    )
+    .bind(viewer_key)
+    .bind(scan)
+    .fetch_all(db.pool())
+    .await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut items = Vec::new();
+    for row in rows {
+        let asset_id: String = row.try_get("asset_id")?;
+        if !seen.insert(asset_id.clone()) {
+            continue;
+        }
+        let finished: i64 = row.try_get("finished")?;
+        let state_json: String = row.try_get("state_json")?;
+        let Ok(state) = serde_json::from_str::<crate::view::ViewState>(&state_json) else { continue };
+        let position_ms = state.position_ms.unwrap_or(0);
+        if finished != 0 || position_ms <= 0 {
+            continue;
+        }
+        items.push(Unfinished {
+            asset_id,
+            title_id: row.try_get("title_id")?,
+            position_ms,
+            duration_ms: state.duration_ms,
+            last_at: row.try_get("last_at")?,
+        });
+        if items.len() == limit {
+            break;
+        }
+    }
+    Ok(items)
+}
+
 /// The titles with the most distinct viewers among the views started in `[from, until)` that showed a frame,
 /// most first (ties by id), at most `limit`.
 pub async fn most_watched(db: &Database, from: i64, until: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {

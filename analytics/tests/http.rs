@@ -366,6 +366,33 @@ on_both_engines!(recommendations_come_from_what_viewers_watched, |engine: Engine
     assert!(most.most_watched(now + 3_600_000, now + 7_200_000, 5).await.is_empty(), "nothing watched then");
 
     assert_eq!(send("GET", &api.url("/v1/me/recommendations"), &[], Vec::new()).await.status, 401);
+
+    // Continue watching: the latest view of each asset nina left unfinished, newest first, where she was.
+    let stopped = |view: &str, asset: &str, title: &str, at: i64, position: i64| {
+        json!([
+            {"view_id": view, "type": "view_start", "at": at, "asset_id": asset, "title_id": title},
+            {"view_id": view, "type": "first_frame", "at": at + 100, "asset_id": asset, "title_id": title, "position_ms": 0},
+            {"view_id": view, "type": "heartbeat", "at": at + position, "asset_id": asset, "title_id": title,
+             "position_ms": position, "duration_ms": 600_000},
+        ])
+    };
+    for batch in [
+        stopped("n-old-b", "asset-b", "b", now - 90_000, 10_000),
+        stopped("n-a", "asset-a", "a", now - 60_000, 42_000),
+        stopped("n-new-b", "asset-b", "b", now - 30_000, 20_000),
+    ] {
+        assert_eq!(post_beacons(&api, Some(&nina), batch).await.status, 202);
+    }
+    let resume = poll(&api.url("/v1/me/continue-watching"), &nina, |r| r["items"].as_array().unwrap().len() == 2).await;
+    let items = resume["items"].as_array().unwrap();
+    assert_eq!((items[0]["asset_id"].as_str(), items[0]["title_id"].as_str()), (Some("asset-b"), Some("b")));
+    assert_eq!(items[0]["position_seconds"], 20.0, "the latest view of asset-b, not the older one");
+    assert_eq!(items[0]["duration_seconds"], 600.0);
+    assert_eq!((items[1]["asset_id"].as_str(), items[1]["position_seconds"].as_f64()), (Some("asset-a"), Some(42.0)));
+    assert!(items.iter().all(|i| i["asset_id"] != "asset-1"), "what she finished is left out: {resume}");
+    let other = call("GET", &api.url("/v1/me/continue-watching"), &fresh, None).await.json();
+    assert_eq!(other["items"], json!([]), "another viewer's list is their own");
+    assert_eq!(send("GET", &api.url("/v1/me/continue-watching"), &[], Vec::new()).await.status, 401);
     assert_eq!(call("GET", &api.url("/v1/titles/a/similar?limit=0"), anyone, None).await.status, 400);
     assert_eq!(call("GET", &api.url("/v1/titles/a/similar?limit=x"), anyone, None).await.status, 400);
     // The paths are in the OpenAPI document.
@@ -376,6 +403,7 @@ on_both_engines!(recommendations_come_from_what_viewers_watched, |engine: Engine
         "/v1/analytics/titles/{id}",
         "/v1/titles/{id}/similar",
         "/v1/me/recommendations",
+        "/v1/me/continue-watching",
     ] {
         assert!(document["paths"][path].is_object(), "{path}");
     }

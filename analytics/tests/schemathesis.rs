@@ -39,6 +39,7 @@ on_both_engines!(the_analytics_answer_as_the_openapi_document_says, |engine: Eng
         "GET /v1/analytics/titles/{id}",
         "GET /v1/titles/{id}/similar",
         "GET /v1/me/recommendations",
+        "GET /v1/me/continue-watching",
     ]);
     api.stop().await;
 });
