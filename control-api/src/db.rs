@@ -82,6 +82,12 @@ impl Database {
                             async move { sqlx::Executor::execute(&mut *connection, SQLITE_PRAGMAS).await.map(|_| ()) },
                         )
                     })
+                    // A connection still inside a transaction is closed (which rolls it back), never reused: a
+                    // `begin_write` whose future was dropped between sqlx's BEGIN and its `Transaction` (a client
+                    // that hung up) leaves one behind holding SQLite's write lock, and every later write then
+                    // waits out the busy timeout or fails with "begin_with at non-zero transaction depth".
+                    .after_release(|connection, _| Box::pin(async move { Ok(!in_transaction(connection)) }))
+                    .before_acquire(|connection, _| Box::pin(async move { Ok(!in_transaction(connection)) }))
                     .connect(&url)
                     .await
                     .map_err(connect_error)?;
@@ -185,6 +191,12 @@ pub fn redacted(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// Whether sqlx counts `connection` as inside a transaction.
+fn in_transaction(connection: &sqlx::AnyConnection) -> bool {
+    <<sqlx::Any as sqlx::Database>::TransactionManager as sqlx::TransactionManager>::get_transaction_depth(connection)
+        > 0
 }
 
 /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`, which takes the write lock at once
