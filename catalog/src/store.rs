@@ -95,6 +95,10 @@ pub struct Credit {
 pub struct TitleAsset {
     pub asset_id: String,
     pub role: AssetRole,
+    /// The asset's playback policy: `public` plays for anyone (the title is free to watch), `signed` needs an
+    /// entitlement (a plan, a rental, a purchase). Shown when reading; ignored when writing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playback_policy: Option<String>,
 }
 
 pub const TITLE_COLUMNS: &str = "t.id, t.kind, t.parent_id, t.number, t.title, t.original_title, t.synopsis, \
@@ -399,16 +403,20 @@ pub async fn video_presentation(
 }
 
 pub async fn title_assets(conn: &mut AnyConnection, title_id: &str) -> Result<Vec<TitleAsset>, sqlx::Error> {
-    let rows = sqlx::query("SELECT asset_id, role FROM catalog_title_assets WHERE title_id = $1 ORDER BY position")
-        .bind(title_id)
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT ta.asset_id, ta.role, a.playback_policy FROM catalog_title_assets ta \
+         LEFT JOIN assets a ON a.id = ta.asset_id WHERE ta.title_id = $1 ORDER BY ta.position",
+    )
+    .bind(title_id)
+    .fetch_all(conn)
+    .await?;
     rows.iter()
         .map(|row| {
             let role: String = row.try_get("role")?;
             Ok(TitleAsset {
                 asset_id: row.try_get("asset_id")?,
                 role: AssetRole::parse(&role).unwrap_or(AssetRole::Trailer),
+                playback_policy: row.try_get("playback_policy")?,
             })
         })
         .collect()

@@ -99,9 +99,11 @@ on_both_engines!(an_admin_builds_a_series_and_a_film, |engine: Engine| async mov
             ),
         )
         .await;
+    // Each with its playback policy: `signed` needs an entitlement, `public` is free to watch.
     assert_eq!(
         linked["assets"],
-        json!([{"asset_id": feature, "role": "feature"}, {"asset_id": trailer, "role": "trailer"}])
+        json!([{"asset_id": feature, "role": "feature", "playback_policy": "signed"},
+            {"asset_id": trailer, "role": "trailer", "playback_policy": "signed"}])
     );
     let read = w.expect(200, "GET", &format!("/v1/titles/{film_id}"), "", None).await;
     assert_eq!(read["credits"].as_array().unwrap().len(), 2);

@@ -710,8 +710,11 @@ pub async fn put_assets(
         }
     }
     invalid(problems)?;
-    let assets: Vec<TitleAsset> =
-        input.assets.into_iter().map(|a| TitleAsset { asset_id: a.asset_id, role: a.role }).collect();
+    let assets: Vec<TitleAsset> = input
+        .assets
+        .into_iter()
+        .map(|a| TitleAsset { asset_id: a.asset_id, role: a.role, playback_policy: None })
+        .collect();
     store::set_title_assets(&mut tx, &title.id, &assets).await?;
     store::touch_title(&mut tx, &title.id, state.now()).await?;
     indexing::title(&mut tx, state.index.as_ref(), &title.id).await?;
