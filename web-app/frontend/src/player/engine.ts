@@ -39,8 +39,6 @@ export interface Engine {
   renditions(): Rendition[];
   /** The rendition playing now, if known. */
   playing(): Rendition | undefined;
-  /** Whether the engine picks renditions itself. */
-  automatic(): boolean;
   /** A rendition by index, or `auto`. */
   choose(index: number | 'auto'): void;
   audioTracks(): Track[];
@@ -153,7 +151,6 @@ async function createHls(video: HTMLVideoElement, { sources, startAt, events }: 
     kind: 'hls',
     renditions: () => hls.levels.map((_, index) => rendition(index)!),
     playing: () => rendition(playingLevel >= 0 ? playingLevel : hls.currentLevel),
-    automatic: () => hls.autoLevelEnabled,
     choose(index) {
       // currentLevel switches at once (dropping what is buffered), so the choice shows without waiting.
       hls.currentLevel = index === 'auto' ? -1 : index;
@@ -195,7 +192,6 @@ async function createDash(video: HTMLVideoElement, { sources, startAt, events }:
     name: rungName(rep.height, rep.bandwidth),
   });
   let playing: Rendition | undefined;
-  let auto = true;
   const events_ = MediaPlayer.events;
   player.on(events_.STREAM_INITIALIZED, () => events.changed());
   player.on(events_.TRACK_CHANGE_RENDERED, () => events.changed());
@@ -220,10 +216,8 @@ async function createDash(video: HTMLVideoElement, { sources, startAt, events }:
       const current = player.getCurrentRepresentationForType('video');
       return playing ?? (current ? asRendition(current) : undefined);
     },
-    automatic: () => auto,
     choose(index) {
-      auto = index === 'auto';
-      player.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: auto } } } });
+      player.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: index === 'auto' } } } });
       if (index !== 'auto') player.setRepresentationForTypeByIndex('video', index, true);
     },
     audioTracks: () => player.getTracksFor('audio').map((track, id) => ({ id, label: track.labels[0]?.text || track.lang || `Track ${id + 1}` })),
@@ -271,7 +265,6 @@ function createNative(video: HTMLVideoElement, { sources, startAt, events }: Eng
     kind: 'native',
     renditions: () => [],
     playing: () => undefined,
-    automatic: () => true,
     choose() {},
     audioTracks: () => [],
     audioTrack: () => -1,

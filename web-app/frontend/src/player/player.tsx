@@ -12,6 +12,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatDuration } from '../format';
 import { ViewBeacons } from './beacons';
 import { createEngine, type Engine, type EnginePreference, type Rendition, type Sources } from './engine';
+import { Icon } from './icons';
 import { ChoiceMenu } from './menu';
 import { savePosition } from './resume';
 import './player.css';
@@ -440,7 +441,7 @@ export function Player(props: PlayerProps) {
         />
         <div class="player-bar">
           <button type="button" class="player-button" onClick={togglePlay} aria-label={phase === 'playing' ? 'Pause' : 'Play'} disabled={phase === 'error'}>
-            <span aria-hidden="true">{phase === 'playing' ? '❚❚' : '▶'}</span>
+            <Icon name={phase === 'playing' ? 'pause' : 'play'} />
           </button>
           <span class="player-time">
             <span class="visually-hidden">Position </span>
@@ -451,7 +452,7 @@ export function Player(props: PlayerProps) {
           </span>
           <span class="player-spacer" />
           <button type="button" class="player-button" onClick={toggleMute} aria-label={muted ? 'Unmute' : 'Mute'} aria-pressed={muted}>
-            <span aria-hidden="true">{muted || volume === 0 ? '🔇' : '🔊'}</span>
+            <Icon name={muted || volume === 0 ? 'muted' : 'volume'} />
           </button>
           <input
             class="player-volume"
@@ -515,7 +516,7 @@ export function Player(props: PlayerProps) {
             />
           )}
           <button type="button" class="player-button" onClick={toggleFullscreen} aria-label={fullscreen ? 'Exit full screen' : 'Full screen'}>
-            <span aria-hidden="true">{fullscreen ? '🗗' : '⛶'}</span>
+            <Icon name={fullscreen ? 'exitFullscreen' : 'fullscreen'} />
           </button>
         </div>
       </div>
