@@ -58,6 +58,8 @@ export class ViewBeacons {
   private timer: ReturnType<typeof setInterval> | undefined;
   private sending = false;
   private ended = false;
+  /** Whether anything was said of this view: a view that never began needs no end. */
+  private begun = false;
   private readonly viewer = deviceId();
 
   constructor(
@@ -69,6 +71,7 @@ export class ViewBeacons {
 
   add(type: BeaconType, fields: BeaconFields = {}): void {
     if (this.ended) return;
+    this.begun = true;
     const event: BeaconEvent = {
       view_id: this.viewId,
       type,
@@ -102,7 +105,7 @@ export class ViewBeacons {
 
   /** Ends the view (once) and sends everything. */
   close(fields: BeaconFields = {}, leaving = false): void {
-    if (!this.ended) this.add('view_end', fields);
+    if (this.begun && !this.ended) this.add('view_end', fields);
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.flush(leaving);

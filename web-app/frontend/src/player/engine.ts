@@ -74,6 +74,14 @@ function nativeHls(video: HTMLVideoElement): boolean {
   return video.canPlayType('application/vnd.apple.mpegurl') !== '';
 }
 
+/** A failed download in words. */
+function networkMessage(status: number | undefined): string {
+  if (status === 401 || status === 403) return `the video server refused it (${status}): the link may have run out, Retry asks for a new one`;
+  if (status === 404 || status === 410) return `the video server does not have it (${status})`;
+  if (status) return `the video server answered ${status}`;
+  return 'the video could not be downloaded: check your connection';
+}
+
 /** Name and label of a rung: `720p`. */
 function rungName(height: number, bitrate: number): string {
   return height ? `${height}p` : `${Math.round(bitrate / 1000)} kb/s`;
@@ -138,7 +146,7 @@ async function createHls(video: HTMLVideoElement, { sources, startAt, events }: 
     }
     const status = data.response?.code;
     if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
-      events.fatal(`network:${data.details}`, status ? `the video server answered ${status}` : 'the video could not be downloaded', status);
+      events.fatal(`network:${data.details}`, networkMessage(status), status);
     } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
       events.fatal(`media:${data.details}`, 'this browser could not decode the video');
     } else {

@@ -52,7 +52,15 @@ export function formatBitrate(bps: number): string {
 
 function typing(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
+  if (slider(target)) return false;
   return target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName);
+}
+
+/** Keys a focused slider uses itself. */
+const SLIDER_KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown']);
+
+function slider(target: EventTarget | null): boolean {
+  return target instanceof HTMLInputElement && target.type === 'range';
 }
 
 function activatable(target: EventTarget | null): boolean {
@@ -101,6 +109,8 @@ export function Player(props: PlayerProps) {
   useEffect(() => {
     const el = video();
     let disposed = false;
+    /** A fatal error came (possibly before the engine had finished starting). */
+    let failed = false;
     let firstFrame = false;
     let rebuffering = false;
     let lastSave = 0;
@@ -195,7 +205,8 @@ export function Player(props: PlayerProps) {
           beacons.add('rendition_change', { ...beaconBase(), bitrate_bps: rendition.bitrate, rendition: rendition.name });
         },
         fatal: (code, message) => {
-          if (disposed) return;
+          if (disposed || failed) return;
+          failed = true;
           beacons.add('error', { ...beaconBase(), error_code: code });
           beacons.flush();
           setError(message);
@@ -207,7 +218,7 @@ export function Player(props: PlayerProps) {
       },
     })
       .then((engine) => {
-        if (disposed) {
+        if (disposed || failed) {
           engine?.destroy();
           return;
         }
@@ -222,7 +233,7 @@ export function Player(props: PlayerProps) {
         setEngineKind(engine.kind);
         el.play().catch(() => {
           // Autoplay refused (no gesture yet): the big Play button is on screen.
-          if (!disposed && el.paused) {
+          if (!disposed && !failed && el.paused) {
             setPhase('paused');
             setWaiting(false);
           }
@@ -311,6 +322,7 @@ export function Player(props: PlayerProps) {
     const onKey = (event: KeyboardEvent) => {
       if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
       if ((event.key === ' ' || event.key === 'Enter') && activatable(event.target)) return;
+      if (SLIDER_KEYS.has(event.key) && slider(event.target)) return;
       switch (event.key) {
         case ' ':
         case 'k':
@@ -410,6 +422,7 @@ export function Player(props: PlayerProps) {
           </button>
         </div>
       )}
+      {phase !== 'error' && (
       <div class="player-controls">
         <input
           class="player-seek"
@@ -440,7 +453,7 @@ export function Player(props: PlayerProps) {
           }}
         />
         <div class="player-bar">
-          <button type="button" class="player-button" onClick={togglePlay} aria-label={phase === 'playing' ? 'Pause' : 'Play'} disabled={phase === 'error'}>
+          <button type="button" class="player-button" onClick={togglePlay} aria-label={phase === 'playing' ? 'Pause' : 'Play'}>
             <Icon name={phase === 'playing' ? 'pause' : 'play'} />
           </button>
           <span class="player-time">
@@ -520,6 +533,7 @@ export function Player(props: PlayerProps) {
           </button>
         </div>
       </div>
+      )}
     </div>
   );
 }
