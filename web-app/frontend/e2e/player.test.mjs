@@ -35,10 +35,13 @@ let privateTitle;
 before(async () => {
   [marquee, browser] = await Promise.all([startMarquee(), launchBrowser()]);
   adminToken = await token(marquee.url, marquee.admin);
-  // `marquee up` publishes the sample a moment after it starts serving.
+  // `marquee up` publishes the sample (the title, then its video) a moment after it starts serving.
   const title = await waitFor(
-    'the sample title in the catalog',
-    async () => (await api(marquee.url, 'GET', '/v1/titles')).items.find((t) => t.title === 'Marquee Sample'),
+    'the sample title in the catalog, with its video',
+    async () => {
+      const found = (await api(marquee.url, 'GET', '/v1/titles')).items.find((t) => t.title === 'Marquee Sample');
+      return found && (await api(marquee.url, 'GET', `/v1/titles/${found.id}`)).assets.some((a) => a.role === 'feature') && found;
+    },
     { timeoutMs: 60_000, everyMs: 500 },
   );
   const detail = await api(marquee.url, 'GET', `/v1/titles/${title.id}`);
@@ -284,6 +287,61 @@ test('a playback error is said in words, and Retry plays again', async () => {
   assertNoProblems(page, [/status of 403/]);
   await page.context().close();
 });
+
+for (const [name, viewport] of [
+  ['desktop', DESKTOP],
+  ['phone', PHONE],
+]) {
+test(`audio and subtitle menus appear when the stream has them, and switch tracks (${name})`, async () => {
+  const page = await openPage(browser, viewport);
+  // The sample has one audio track and no subtitles: give its master playlist a second (same) audio rendition
+  // and an English subtitle track, served here.
+  await page.route('**/master.m3u8', async (route) => {
+    const response = await route.fetch();
+    const text = (await response.text())
+      .replace(
+        /(#EXT-X-MEDIA:TYPE=AUDIO[^\n]*\n)/,
+        '$1#EXT-X-MEDIA:TYPE=AUDIO,URI="audio_aac/index.m3u8",GROUP-ID="audio",LANGUAGE="fr",NAME="Français",DEFAULT=NO,AUTOSELECT=YES,CHANNELS="2"\n' +
+          '#EXT-X-MEDIA:TYPE=SUBTITLES,URI="subs_en/index.m3u8",GROUP-ID="subs",LANGUAGE="en",NAME="English",DEFAULT=NO,AUTOSELECT=NO\n',
+      )
+      .replace(/AUDIO="audio"/g, 'AUDIO="audio",SUBTITLES="subs"');
+    await route.fulfill({ response, body: text });
+  });
+  await page.route('**/subs_en/index.m3u8', (route) =>
+    route.fulfill({
+      contentType: 'application/vnd.apple.mpegurl',
+      body: '#EXTM3U\n#EXT-X-TARGETDURATION:11\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:10.5,\nsubs.vtt\n#EXT-X-ENDLIST\n',
+    }),
+  );
+  await page.route('**/subs_en/subs.vtt', (route) =>
+    route.fulfill({ contentType: 'text/vtt', body: 'WEBVTT\n\n00:00:00.000 --> 00:00:10.000\nColour bars, a steady tone.\n' }),
+  );
+  await page.goto(`${marquee.url}/watch/${sample.titleId}`);
+  await waitForPlayer(page, 'playback', phaseIs('playing'));
+
+  const audio = page.getByRole('button', { name: /^Audio: / });
+  await audio.click();
+  assert.deepEqual(await page.getByRole('menuitemradio').allInnerTexts(), ['Main', 'Français']);
+  await page.getByRole('menuitemradio', { name: 'Français' }).click();
+  await page.getByRole('button', { name: 'Audio: Français' }).waitFor();
+
+  const subtitles = page.getByRole('button', { name: 'Subtitles: Off, CC' });
+  await subtitles.click();
+  assert.deepEqual(await page.getByRole('menuitemradio').allInnerTexts(), ['Off', 'English']);
+  await assertAccessible(page, `watch page with the subtitles menu open (${name})`);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Subtitles: English, CC' }).waitFor();
+  await waitForPlayer(
+    page,
+    'the English subtitles showing',
+    `[...document.querySelector('.player video').textTracks].some((t) => t.label === 'English' && t.mode === 'showing')`,
+  );
+  await screenshot(page, `watch-subtitles-${name}`);
+  assertNoProblems(page);
+  await page.context().close();
+});
+}
 
 test('a private title is refused in words: sign in first, then a plan or a rental', async () => {
   for (const [name, viewport] of [

@@ -16,13 +16,15 @@ interface ChoiceMenuProps {
   name: string;
   /** The button's visible text: the current choice. */
   value: string;
+  /** Shorter text for the button on a phone (the full name and value stay its accessible name). */
+  short?: string;
   items: MenuItem[];
   onChoose(key: string): void;
   /** Told when the menu opens or closes (the player keeps its controls on screen meanwhile). */
   onOpenChange?(open: boolean): void;
 }
 
-export function ChoiceMenu({ id, name, value, items, onChoose, onOpenChange }: ChoiceMenuProps) {
+export function ChoiceMenu({ id, name, value, short, items, onChoose, onOpenChange }: ChoiceMenuProps) {
   const [open, setOpen] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
   const menu = useRef<HTMLUListElement>(null);
@@ -105,7 +107,7 @@ export function ChoiceMenu({ id, name, value, items, onChoose, onOpenChange }: C
         aria-haspopup="menu"
         aria-expanded={open}
         aria-controls={open ? `${id}-menu` : undefined}
-        aria-label={`${name}: ${value}`}
+        aria-label={short && !`${name}: ${value}`.includes(short) ? `${name}: ${value}, ${short}` : `${name}: ${value}`}
         onClick={() => setOpenAndTell(!open)}
         onKeyDown={(event) => {
           if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
@@ -118,7 +120,14 @@ export function ChoiceMenu({ id, name, value, items, onChoose, onOpenChange }: C
         <span class="player-menu-name" aria-hidden="true">
           {name}
         </span>{' '}
-        <span aria-hidden="true">{value}</span>
+        <span aria-hidden="true" class={short ? 'player-menu-value' : undefined}>
+          {value}
+        </span>
+        {short && (
+          <span aria-hidden="true" class="player-menu-short">
+            {short}
+          </span>
+        )}
       </button>
       {open && (
         <ul class="player-menu-list" role="menu" id={`${id}-menu`} aria-labelledby={`${id}-button`} ref={menu} onKeyDown={onMenuKey}>

@@ -483,6 +483,7 @@ export function Player(props: PlayerProps) {
               id="player-quality"
               name="Quality"
               value={qualityValue}
+              short={chosenRendition ? chosenRendition.name : 'Auto'}
               onOpenChange={setMenuOpen}
               items={[
                 { key: 'auto', label: `Auto${auto && shownRendition ? ` (now ${shownRendition.name})` : ''}`, checked: auto },
@@ -503,6 +504,7 @@ export function Player(props: PlayerProps) {
             <ChoiceMenu
               id="player-audio"
               name="Audio"
+              short="Audio"
               value={audioTracks.find((t) => t.id === engine?.audioTrack())?.label ?? 'Default'}
               onOpenChange={setMenuOpen}
               items={audioTracks.map((t) => ({ key: String(t.id), label: t.label, checked: t.id === engine?.audioTrack() }))}
@@ -516,6 +518,7 @@ export function Player(props: PlayerProps) {
             <ChoiceMenu
               id="player-subtitles"
               name="Subtitles"
+              short="CC"
               value={textTracks.find((t) => t.id === engine?.textTrack())?.label ?? 'Off'}
               onOpenChange={setMenuOpen}
               items={[
