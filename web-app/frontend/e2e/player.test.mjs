@@ -34,6 +34,9 @@ let privateTitle;
 
 before(async () => {
   [marquee, browser] = await Promise.all([startMarquee(), launchBrowser()]);
+  // startMarquee resolves on the address line; the admin's line may come a moment later (harness race).
+  const admin = await waitFor('the admin credentials', () => /made the admin (\S+) with the password (\S+)/.exec(marquee.output()));
+  marquee.admin ??= { email: admin[1], password: admin[2] };
   adminToken = await token(marquee.url, marquee.admin);
   // `marquee up` publishes the sample (the title, then its video) a moment after it starts serving.
   const title = await waitFor(
@@ -61,14 +64,14 @@ before(async () => {
   assert.ok(artwork.poster_url, 'the sample title has a poster');
   sample = { titleId: title.id, assetId, rungs, poster: artwork.poster_url };
 
-  // A signed asset (its content does not matter: entitlement is checked before readiness) in a title of its own.
-  const upload = await fetch(`${marquee.url}/v1/assets/upload?filename=private.mp4`, {
+  // A signed asset in a title of its own. An upload begun and never finished is enough (entitlement is checked
+  // before readiness), and it gives the worker no job.
+  const upload = await fetch(`${marquee.url}/v1/uploads`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/octet-stream' },
-    body: 'not a film',
+    headers: { authorization: `Bearer ${adminToken}`, 'tus-resumable': '1.0.0', 'upload-length': '1000' },
   });
-  assert.equal(upload.status, 201);
-  const privateAsset = await upload.json();
+  assert.equal(upload.status, 201, await upload.text());
+  const privateAsset = { id: upload.headers.get('marquee-asset-id') };
   privateTitle = await api(marquee.url, 'POST', '/v1/titles', { token: adminToken, body: { kind: 'movie', title: 'Private Screening' } });
   await api(marquee.url, 'PUT', `/v1/titles/${privateTitle.id}/assets`, {
     token: adminToken,
@@ -141,6 +144,13 @@ for (const [name, viewport] of [
     assert.equal((await playerState(page)).muted, true);
     await page.keyboard.press('m');
     await page.getByRole('button', { name: 'Mute', exact: true }).waitFor();
+    // Arrows seek 5 s.
+    await page.keyboard.press('ArrowLeft');
+    const back = await playerState(page);
+    assert.ok(Math.abs(back.time - Math.max(0, state.time - 5)) < 0.3, `ArrowLeft from ${state.time} s went to ${back.time} s`);
+    await page.keyboard.press('ArrowRight');
+    state = await playerState(page);
+    assert.ok(Math.abs(state.time - (back.time + 5)) < 0.3, `ArrowRight from ${back.time} s went to ${state.time} s`);
 
     // A reload offers to resume where it stopped.
     const pausedAt = Math.floor(state.time);
@@ -273,9 +283,20 @@ test('fresh playback tokens are swapped in while playing; a refused refresh stop
 
 test('a playback error is said in words, and Retry plays again', async () => {
   const page = await openPage(browser, PHONE);
-  // The media server refuses the video at first (as an edge would with an expired token).
-  await page.route('**/master.m3u8', (route) => route.fulfill({ status: 403, contentType: 'text/plain', body: 'expired' }));
+  // The media server is slow, then refuses the video (as an edge would with an expired token).
+  let release;
+  const released = new Promise((resolve) => (release = resolve));
+  await page.route('**/master.m3u8', async (route) => {
+    await released;
+    await route.fulfill({ status: 403, contentType: 'text/plain', body: 'expired' });
+  });
   await page.goto(`${marquee.url}/watch/${sample.titleId}`);
+  // Meanwhile: the poster, the title's name and a loading indicator.
+  await page.getByRole('status').filter({ hasText: 'Loading the video…' }).waitFor();
+  assert.equal(await page.locator('.player video').getAttribute('poster'), sample.poster);
+  assert.equal(await page.locator('.player-title').innerText(), 'Marquee Sample');
+  await screenshot(page, 'watch-loading-phone');
+  release();
   const alert = page.getByRole('alert');
   await alert.waitFor({ timeout: 30_000 });
   assert.match(await alert.innerText(), /The video stopped\. The video server refused it \(403\)/);

@@ -9,7 +9,7 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
-import { ApiError, describe, get, post } from '../../api';
+import { ApiError, get, post } from '../../api';
 import { ErrorNotice, Loading } from '../../components/notice';
 import { formatDuration } from '../../format';
 import { useResource, useTitle } from '../../hooks';
@@ -167,7 +167,8 @@ function Playback({ title, assetId, inTitle, engine, user }: PlaybackProps) {
       try {
         const fresh = await ask();
         if (!alive.current) return;
-        setStage((s) => (s.kind === 'playing' ? { ...s, sources: sourcesOf(fresh) } : s));
+        // The prompt to resume keeps fresh URLs too, however long it waits.
+        setStage((s) => (s.kind === 'playing' || s.kind === 'resume' ? { ...s, sources: sourcesOf(fresh) } : s));
         scheduleRefresh(fresh);
       } catch (error) {
         if (!alive.current) return;
@@ -183,6 +184,7 @@ function Playback({ title, assetId, inTitle, engine, user }: PlaybackProps) {
   };
 
   const start = async (startAt?: number) => {
+    clearTimeout(refreshTimer.current);
     setStage({ kind: 'asking' });
     try {
       const urls = await ask();
@@ -383,7 +385,6 @@ function Refusal({ error, title, next, whilePlaying, retry }: { error: unknown; 
           Retry
         </button>
       </p>
-      <span class="visually-hidden">{describe(error)}</span>
     </div>
   );
 }
