@@ -459,9 +459,11 @@ export function Player(props: PlayerProps) {
           <span class="player-time">
             <span class="visually-hidden">Position </span>
             {formatDuration(time)}
-            <span aria-hidden="true"> / </span>
-            <span class="visually-hidden"> of </span>
-            {formatDuration(end)}
+            <span class="player-time-total">
+              <span aria-hidden="true"> / </span>
+              <span class="visually-hidden"> of </span>
+              {formatDuration(end)}
+            </span>
           </span>
           <span class="player-spacer" />
           <button type="button" class="player-button" onClick={toggleMute} aria-label={muted ? 'Unmute' : 'Mute'} aria-pressed={muted}>
