@@ -118,6 +118,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Send no bearer token even when signed in. */
   anonymous?: boolean;
+  /** Let the request outlive the page (for what a page sends as it is left, e.g. player beacons). */
+  keepalive?: boolean;
 }
 
 async function errorFrom(response: Response): Promise<ApiError> {
@@ -146,6 +148,7 @@ export async function request<T>(method: string, path: string, body?: unknown, o
         headers,
         body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
         signal: options.signal,
+        keepalive: options.keepalive,
       });
     } catch (e) {
       if (e instanceof DOMException && e.name === 'AbortError') throw e;

@@ -1,7 +1,9 @@
 // The watch page: /watch/:id plays a title (its feature), /watch/:id?asset=ASSET one asset of it (or, for its
-// owner, any asset).
+// owner, any asset); see ./watch.tsx. Loaded when first visited, with the player; the streaming engines
+// (hls.js, dash.js) come later still, from the player.
 
-import { Route } from 'preact-iso';
-import { Placeholder } from '../placeholder';
+import { lazy, Route } from 'preact-iso';
 
-export const watchRoutes = [<Route path="/watch/:id" component={() => <Placeholder name="Watch" />} />];
+const WatchPage = lazy(() => import('./watch'));
+
+export const watchRoutes = [<Route path="/watch/:id" component={WatchPage} />];
