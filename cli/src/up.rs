@@ -279,7 +279,7 @@ async fn worker_key(data: &DataDir, db: &Database) -> anyhow::Result<String> {
             return Ok(key);
         }
     }
-    let users = accounts::list_users(db, None, 1000).await?;
+    let users = accounts::list_users(db, None, None, 1000).await?;
     let Some(admin) = users.iter().find(|user| user.role == Role::Admin && user.disabled_at.is_none()) else {
         bail!("no admin account is left to run the worker as: make one with `marquee admin create`");
     };
