@@ -1,7 +1,8 @@
 // The watch page and the player in a real browser, on a phone and a desktop: the sample title plays with
 // hls.js and with dash.js (?engine=dash) at a rung's size, the quality menu switches renditions, space pauses,
 // a reload offers to resume, fresh playback tokens are swapped in (and a refused refresh stops playback in
-// words), the beacons reach the analytics, and a private title without entitlement is refused in words.
+// words), the beacons reach the analytics, a view left part way shows in "Continue watching" on home and resumes
+// from the API's position, and a private title without entitlement is refused in words.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -21,6 +22,9 @@ import {
 } from './harness.mjs';
 
 const VIEWER = { email: 'player-viewer@example.com', password: 'a long enough password' };
+/** Viewers with no history of their own: one for the token test (no resume prompt in its way), one who stops part way. */
+const TOKENS_VIEWER = { email: 'player-tokens@example.com', password: 'a long enough password' };
+const WATCHER = { email: 'player-watcher@example.com', password: 'a long enough password' };
 /** Chromium logs a refused request as a console error; the page says it in words, which the test checks. */
 const REFUSALS = [/status of 40[13]/];
 
@@ -77,7 +81,7 @@ before(async () => {
     token: adminToken,
     body: { assets: [{ asset_id: privateAsset.id, role: 'feature' }] },
   });
-  await api(marquee.url, 'POST', '/v1/auth/register', { body: VIEWER });
+  for (const body of [VIEWER, TOKENS_VIEWER, WATCHER]) await api(marquee.url, 'POST', '/v1/auth/register', { body });
 });
 
 after(async () => {
@@ -229,7 +233,8 @@ for (const [name, viewport] of [
 
 test('fresh playback tokens are swapped in while playing; a refused refresh stops playback in words', async () => {
   const page = await openPage(browser, DESKTOP);
-  await signIn(page, marquee.url, VIEWER);
+  // VIEWER stopped the sample part way in the test before: they would be offered to resume first.
+  await signIn(page, marquee.url, TOKENS_VIEWER);
   const tokenOf = (url) => /\/t\/([^/]+)\//.exec(url)?.[1];
   const tokens = [];
   let refuse = false;
@@ -394,6 +399,54 @@ test('a private title is refused in words: sign in first, then a plan or a renta
     assertNoProblems(page, REFUSALS);
     await page.context().close();
   }
+});
+
+test('a view left part way shows in "Continue watching" on home, and resumes from the API\'s position', async () => {
+  const page = await openPage(browser, PHONE);
+  await signIn(page, marquee.url, WATCHER);
+  await page.getByRole('region', { name: 'Newest' }).waitFor();
+  assert.equal(await page.getByRole('region', { name: 'Continue watching' }).count(), 0, 'nothing started, no row');
+
+  await page.goto(`${marquee.url}/watch/${sample.titleId}`);
+  await waitForPlayer(page, 'playback', phaseIs('playing'));
+  await waitForPlayer(page, 'a few seconds of playback', currentTimeAbove(3));
+  await page.keyboard.press('Space');
+  await waitForPlayer(page, 'the pause', phaseIs('paused'));
+  const stoppedAt = Math.floor((await playerState(page)).time);
+  // Leaving sends the last beacons (pagehide); the analytics stores them a moment later.
+  await page.goto(`${marquee.url}/`);
+  const apiSays = () =>
+    page.evaluate(async () => {
+      const { access_token } = JSON.parse(localStorage.getItem('marquee.tokens'));
+      const response = await fetch('/v1/me/continue-watching', { headers: { authorization: `Bearer ${access_token}` } });
+      return (await response.json()).items;
+    });
+  const item = await waitFor('the stop in the API\'s continue watching', async () => (await apiSays()).find((i) => Math.floor(i.position_seconds) === stoppedAt), {
+    timeoutMs: 30_000,
+    everyMs: 300,
+  });
+  await page.reload();
+  const row = page.getByRole('region', { name: 'Continue watching' });
+  const card = row.getByRole('link', { name: /Marquee Sample/ });
+  await card.waitFor();
+  assert.equal(await page.locator('main section.title-row').first().getAttribute('aria-labelledby'), 'row-continue-watching', 'the first row');
+  assert.match(await card.innerText(), new RegExp(`0:0${stoppedAt} of 0:10`));
+  assert.equal(await card.getAttribute('href'), `/watch/${sample.titleId}?asset=${sample.assetId}`);
+  const bar = await card.locator('.continue-bar > span').evaluate((el) => el.style.width);
+  assert.equal(bar, `${Math.round((item.position_seconds / item.duration_seconds) * 100)}%`, 'the bar shows how far');
+  await assertAccessible(page, 'home with continue watching (phone)');
+  await screenshot(page, 'home-continue-watching-phone');
+
+  // This browser's own record forgotten (as on another device): the resume offer comes from the API.
+  await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('marquee.position.')).forEach((k) => localStorage.removeItem(k)));
+  await card.click();
+  const resume = page.getByRole('button', { name: `Resume from 0:0${stoppedAt}` });
+  await resume.waitFor();
+  await resume.click();
+  await waitForPlayer(page, 'playback to resume', phaseIs('playing'));
+  assert.ok((await playerState(page)).time >= stoppedAt - 1, 'it resumed where the API said, not at 0');
+  assertNoProblems(page);
+  await page.context().close();
 });
 
 test('the beacons reached the analytics', async () => {

@@ -1,5 +1,8 @@
-// Where each viewer stopped in each asset, kept in this browser (the API keeps no playback position yet), so
-// the watch page can offer "Resume from m:ss".
+// Where each viewer stopped in each asset, so the watch page can offer "Resume from m:ss": the API's
+// "continue watching" (from the players' beacons, on any device) for a signed-in viewer, and this browser's own
+// record as the fallback (signed out, or the last beacons not stored yet); the more recent of the two wins.
+
+import { get } from '../api';
 
 const PREFIX = 'marquee.position.';
 /** Positions older than this are forgotten. */
@@ -24,18 +27,55 @@ export function isFinished(position: number, duration: number): boolean {
   return duration > 0 && position >= duration - Math.max(2, duration * 0.05);
 }
 
-/** The position to offer resuming from, if any. */
+function worthResuming(saved: SavedPosition): boolean {
+  return saved.position >= MIN_RESUME_S && !isFinished(saved.position, saved.duration);
+}
+
+/** The position this browser kept to offer resuming from, if any. */
 export function loadPosition(viewer: string, assetId: string): SavedPosition | null {
   try {
     const raw = localStorage.getItem(key(viewer, assetId));
     if (!raw) return null;
     const saved = JSON.parse(raw) as SavedPosition;
     if (typeof saved.position !== 'number' || Date.now() - saved.at > KEEP_MS) return null;
-    if (saved.position < MIN_RESUME_S || isFinished(saved.position, saved.duration)) return null;
-    return saved;
+    return worthResuming(saved) ? saved : null;
   } catch {
     return null;
   }
+}
+
+/** One item of GET /v1/me/continue-watching. */
+export interface ContinueWatching {
+  asset_id: string;
+  title_id?: string | null;
+  position_seconds: number;
+  duration_seconds?: number | null;
+  /** Unix milliseconds. */
+  watched_at: number;
+}
+
+/** Where the signed-in caller stopped in `assetId` by the API's record (any device), if anywhere worth resuming. */
+export async function loadServerPosition(assetId: string): Promise<SavedPosition | null> {
+  try {
+    const { items } = await get<{ items: ContinueWatching[] }>('/v1/me/continue-watching?limit=100');
+    const item = items.find((i) => i.asset_id === assetId);
+    if (!item) return null;
+    const saved = { position: item.position_seconds, duration: item.duration_seconds ?? 0, at: item.watched_at };
+    return worthResuming(saved) ? saved : null;
+  } catch {
+    // Resuming is a convenience: without the API's record, this browser's will do.
+    return null;
+  }
+}
+
+/**
+ * The position to offer: the API's (it knows other devices) unless this browser's is more recent (its last
+ * beacons may not have been stored yet when the page asked).
+ */
+export function newestPosition(server: SavedPosition | null, local: SavedPosition | null): SavedPosition | null {
+  if (!server) return local;
+  if (!local) return server;
+  return local.at > server.at ? local : server;
 }
 
 /** Keeps `position`; at the end, forgets it (the next visit starts over). */

@@ -50,7 +50,7 @@ export function TitleCard({ title, note }: { title: Title; note?: string }) {
 }
 
 /** Left and right arrows (and Home, End) move between the links of a row, as Tab does. */
-function onRowKey(event: TargetedKeyboardEvent<HTMLUListElement>) {
+export function onRowKey(event: TargetedKeyboardEvent<HTMLUListElement>) {
   const keys = ['ArrowLeft', 'ArrowRight', 'Home', 'End'];
   if (!keys.includes(event.key)) return;
   const links = Array.from(event.currentTarget.querySelectorAll<HTMLAnchorElement>('a.title-card'));

@@ -3,7 +3,8 @@
 // an admin (the API decides who may play what; beacons name the title only when it lists the asset).
 // `?engine=dash` plays with dash.js (and `?engine=hls` with hls.js) where the browser can.
 //
-// It asks POST /v1/assets/{id}/playback for signed URLs, offers to resume where the viewer stopped, plays,
+// It asks POST /v1/assets/{id}/playback for signed URLs, offers to resume where the viewer stopped (by the API's
+// continue-watching record, or this browser's), plays,
 // asks again at `refresh_at` and swaps the fresh token in, and says in words why not when it cannot play:
 // not signed in, no plan or rental, not available, not ready, or a playback error (with Retry).
 
@@ -15,7 +16,7 @@ import { formatDuration } from '../../format';
 import { useResource, useTitle } from '../../hooks';
 import type { EnginePreference, Sources } from '../../player/engine';
 import { Player } from '../../player/player';
-import { loadPosition, type SavedPosition } from '../../player/resume';
+import { loadPosition, loadServerPosition, newestPosition, type SavedPosition } from '../../player/resume';
 import { hasRole, useSession, type User } from '../../session';
 import './watch.css';
 
@@ -187,11 +188,12 @@ function Playback({ title, assetId, inTitle, engine, user }: PlaybackProps) {
     clearTimeout(refreshTimer.current);
     setStage({ kind: 'asking' });
     try {
-      const urls = await ask();
+      // Where a signed-in viewer stopped, by the API's record (asked alongside, so it adds no wait).
+      const [urls, server] = await Promise.all([ask(), startAt === undefined && user ? loadServerPosition(assetId) : null]);
       if (!alive.current) return;
       const sources = sourcesOf(urls);
       scheduleRefresh(urls);
-      const saved = startAt === undefined ? loadPosition(viewer, assetId) : null;
+      const saved = startAt === undefined ? newestPosition(server, loadPosition(viewer, assetId)) : null;
       if (saved) setStage({ kind: 'resume', sources, saved });
       else setStage((s) => ({ kind: 'playing', sources, startAt: startAt ?? 0, generation: generationOf(s) + 1 }));
     } catch (error) {
