@@ -1,5 +1,5 @@
 // The viewer's pages in a real browser, on a phone and a desktop: home rows, search with a typo, a title's facts
-// and prices, subscribing with the test card (declined first, then paid) from a title's page and back to it,
+// and prices (to visitors too), a free title said to be free, subscribing with the test card (declined first, then paid) from a title's page and back to it,
 // the account with the subscription, renting a title, and canceling. axe-core on every page, screenshots of each.
 
 import assert from 'node:assert/strict';
@@ -40,6 +40,15 @@ async function setUp() {
     async () => (await call('GET', '/v1/assets')).items.find((asset) => asset.status === 'ready'),
     { timeoutMs: 240_000, everyMs: 1000 },
   );
+  // The sample's video is public (free to watch); the keeper's feature is a signed asset of its own: an upload
+  // begun and never finished is enough for a title page (it gives the worker no job).
+  const upload = await fetch(`${marquee.url}/v1/uploads`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin}`, 'tus-resumable': '1.0.0', 'upload-length': '1000' },
+  });
+  assert.equal(upload.status, 201, await upload.text());
+  const signedAsset = upload.headers.get('marquee-asset-id');
+  ids.sample = (await call('GET', '/v1/titles')).items.find((t) => t.title === 'Marquee Sample').id;
   const keeper = await call('POST', '/v1/titles', {
     kind: 'movie',
     title: 'The Lighthouse Keeper',
@@ -53,7 +62,7 @@ async function setUp() {
   ids.keeper = keeper.id;
   await call('PUT', `/v1/titles/${keeper.id}/assets`, {
     assets: [
-      { asset_id: sample.id, role: 'feature' },
+      { asset_id: signedAsset, role: 'feature' },
       { asset_id: sample.id, role: 'trailer' },
     ],
   });
@@ -133,11 +142,30 @@ for (const [name, viewport] of [
     await page.keyboard.press('ArrowRight');
     assert.equal(await cards.nth(1).evaluate((el) => el === document.activeElement), true, 'ArrowRight moves to the next card');
 
-    // A visitor is asked to sign in to see what a title costs (the API shows plans and offers to accounts only).
+    // A visitor sees what a title costs, and is asked to sign up to rent or buy it.
     await cards.nth(1).press('Enter');
     await page.getByRole('heading', { name: 'Harbour Nights', level: 1 }).waitFor();
-    await page.getByRole('region', { name: 'How to watch' }).getByText(/to see the plans that include this title/).waitFor();
+    const visitorHowTo = page.getByRole('region', { name: 'How to watch' });
+    const signUpToRent = visitorHowTo.getByRole('link', { name: 'Sign up to rent' });
+    await signUpToRent.waitFor();
+    assert.match(await visitorHowTo.innerText(), /3\.99/);
+    assert.match(await visitorHowTo.innerText(), /12\.99/);
+    await visitorHowTo.getByRole('link', { name: 'Sign up to buy' }).waitFor();
+    assert.equal(await signUpToRent.getAttribute('href'), `/signup?next=${encodeURIComponent(`/titles/${ids.harbour}`)}`);
+    assert.equal(await visitorHowTo.getByRole('button').count(), 0, 'nothing to pay with before signing up');
     await visit(page, null, 'Harbour Nights', `title-visitor-${name}`);
+    // The plans and their prices, too.
+    await page.goto(`${marquee.url}/plans`);
+    const standard = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'Standard' }) });
+    await standard.getByText(/9\.99 a month/).waitFor();
+    await standard.getByRole('link', { name: 'Sign up to subscribe' }).waitFor();
+    await visit(page, null, 'Plans', `plans-visitor-${name}`);
+    // A title whose video is public is free to watch: said so, with no prices.
+    await page.goto(`${marquee.url}/titles/${ids.sample}`);
+    const free = page.getByRole('region', { name: 'How to watch' });
+    await free.getByText(/^Free: anyone can watch it/).waitFor();
+    assert.doesNotMatch(await free.innerText(), /Subscribe|Rent|Buy/);
+    await visit(page, null, 'Marquee Sample', `title-free-${name}`);
 
     // Sign up and come back home: the rows are there for a viewer too.
     const email = `watcher-${name}@example.com`;

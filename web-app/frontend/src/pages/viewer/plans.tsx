@@ -17,7 +17,7 @@ export function safeNext(next: string | undefined): string | null {
 
 function PlanCard({ plan, current, chosen, onChoose }: { plan: Plan; current?: Subscription; chosen: boolean; onChoose(): void }) {
   const { user } = useSession();
-  const { url, query, route } = useLocation();
+  const { query, route } = useLocation();
   const next = safeNext(query.next);
   return (
     <li class="card stack plan">
@@ -30,8 +30,8 @@ function PlanCard({ plan, current, chosen, onChoose }: { plan: Plan; current?: S
           You subscribe to this plan{current.cancel_at_period_end ? `, until ${formatDate(current.current_period_end)}` : ''}. <a href="/account">Manage it</a>
         </p>
       ) : !user ? (
-        <a class="button" href={`/signin?next=${encodeURIComponent(url)}`}>
-          Sign in to subscribe
+        <a class="button" href={`/signup?next=${encodeURIComponent(`/plans?plan=${plan.id}${next ? `&next=${encodeURIComponent(next)}` : ''}`)}`}>
+          Sign up to subscribe
         </a>
       ) : chosen ? (
         <Checkout
@@ -56,8 +56,8 @@ export function Plans() {
   useTitle('Plans');
   const { user, loading: sessionLoading } = useSession();
   const { query, url } = useLocation();
-  // The API shows plans to signed-in callers only.
-  const plans = useResource<Plan[]>(user ? '/v1/plans' : null);
+  // The plans on sale are public: a visitor compares prices before signing up.
+  const plans = useResource<Plan[]>('/v1/plans');
   const subscriptions = useResource<Page<Subscription>>(user ? '/v1/subscriptions?limit=200' : null);
   const [chosen, setChosen] = useState<string | undefined>(query.plan);
   const onSale = (plans.data ?? []).filter((plan) => !plan.archived);
@@ -67,9 +67,9 @@ export function Plans() {
       <h1>Plans</h1>
       <p class="muted">A subscription lets you watch what its plan includes for as long as it runs. Cancel at any time in your account.</p>
       {!user && !sessionLoading && (
-        <p class="notice">
-          <a href={`/signin?next=${encodeURIComponent(url)}`}>Sign in</a> or <a href={`/signup?next=${encodeURIComponent(url)}`}>create an account</a> to see
-          the plans and their prices.
+        <p>
+          <a href={`/signup?next=${encodeURIComponent(url)}`}>Create an account</a> to subscribe; already have one?{' '}
+          <a href={`/signin?next=${encodeURIComponent(url)}`}>Sign in</a>.
         </p>
       )}
       <ErrorNotice error={plans.error} title="The plans could not be loaded." />

@@ -1,6 +1,6 @@
 // A title's page: artwork, facts, synopsis, credits, seasons and episodes, the trailer, what it takes to watch
-// (a plan that includes it, a rental or a purchase, with prices; renting and buying happen here), and "More
-// like this".
+// (free when its video's playback policy is public; else a plan that includes it, a rental or a purchase, with
+// prices shown to visitors too; renting and buying happen here), and "More like this".
 
 import { useMemo, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
@@ -70,8 +70,8 @@ function OfferItem({ offer, title, onPaid }: { offer: Offer; title: Title; onPai
             {open ? 'Close' : offerText(offer)}
           </button>
         ) : (
-          <a class="button secondary" href={`/signin?next=${encodeURIComponent(url)}`}>
-            Sign in to {offer.kind === 'rental' ? 'rent' : 'buy'}
+          <a class="button secondary" href={`/signup?next=${encodeURIComponent(url)}`}>
+            Sign up to {offer.kind === 'rental' ? 'rent' : 'buy'}
           </a>
         )}
       </div>
@@ -89,25 +89,24 @@ function OfferItem({ offer, title, onPaid }: { offer: Offer; title: Title; onPai
   );
 }
 
-/** Plans and offers need an account to be read (GET /v1/plans and /v1/offers answer 401 to visitors). */
-function SignInForPrices() {
-  const { url } = useLocation();
-  const next = encodeURIComponent(url);
-  return (
-    <section class="card how-to-watch" aria-labelledby="how-to-watch">
-      <h2 id="how-to-watch">How to watch</h2>
-      <p>
-        <a href={`/signin?next=${next}`}>Sign in</a> or <a href={`/signup?next=${next}`}>create an account</a> to see the plans that include this
-        title and what renting or buying it costs.
-      </p>
-    </section>
-  );
+/** Whether the title's video plays for anyone (its feature, or an episode's video, has the `public` policy). */
+function isFree(title: TitleDetail): boolean {
+  const main = title.assets.find((a) => a.role === 'feature') ?? title.assets.find((a) => a.role === 'episode');
+  return main?.playback_policy === 'public';
 }
 
 function HowToWatch({ title }: { title: TitleDetail }) {
-  const { user, loading: sessionLoading } = useSession();
+  const { loading: sessionLoading } = useSession();
+  if (isFree(title)) {
+    return (
+      <section class="card how-to-watch" aria-labelledby="how-to-watch">
+        <h2 id="how-to-watch">How to watch</h2>
+        <p class="held">Free: anyone can watch it, no account or plan needed. Press Play.</p>
+      </section>
+    );
+  }
+  // Plans and prices are public; what the viewer holds needs the session.
   if (sessionLoading) return null;
-  if (!user) return <SignInForPrices />;
   return <Holdings title={title} />;
 }
 
@@ -142,7 +141,7 @@ function Holdings({ title }: { title: TitleDetail }) {
       <h2 id="how-to-watch">How to watch</h2>
       {held && <p class="held">{held}</p>}
       {!held && covering.length === 0 && onSale.length === 0 && (
-        <p>This title is in no plan and not for rent or sale. It plays only if its owner made it free to watch: press Play to try.</p>
+        <p>This title is in no plan and not for rent or sale yet, so it cannot be watched for now.</p>
       )}
       {!held && covering.length > 0 && (
         <div>
@@ -161,6 +160,12 @@ function Holdings({ title }: { title: TitleDetail }) {
             ))}
           </ul>
         </div>
+      )}
+      {!user && (covering.length > 0 || onSale.length > 0) && (
+        <p class="muted small">
+          <a href={`/signup?next=${encodeURIComponent(url)}`}>Create an account</a> to subscribe, rent or buy; already have one?{' '}
+          <a href={`/signin?next=${encodeURIComponent(url)}`}>Sign in</a>.
+        </p>
       )}
       {!held && onSale.length > 0 && covering.length > 0 && <p class="offers-intro">Or on its own:</p>}
       {!held && onSale.length > 0 && (

@@ -37,7 +37,8 @@ export interface Credit {
 }
 
 export interface TitleDetail extends Title {
-  assets: { asset_id: string; role: 'feature' | 'trailer' | 'episode' }[];
+  /** `playback_policy`: `public` plays for anyone (free to watch), `signed` needs a plan, a rental or a purchase. */
+  assets: { asset_id: string; role: 'feature' | 'trailer' | 'episode'; playback_policy?: 'public' | 'signed' | null }[];
   availability: { starts_at?: number | null; ends_at?: number | null; regions?: string[] }[];
   credits: Credit[];
   episodes?: Title[];
@@ -48,6 +49,15 @@ export interface HomeRow {
   key: string;
   label: string;
   items: Title[];
+}
+
+/** One item of GET /v1/me/continue-watching: an asset started and not finished. */
+export interface ContinueWatchingItem {
+  asset_id: string;
+  title_id?: string | null;
+  position_seconds: number;
+  duration_seconds?: number | null;
+  watched_at: number;
 }
 
 export interface Recommendations {
