@@ -1,12 +1,15 @@
-// /admin/users: every account, page by page; make one with any role; change a role (asking first). An admin
-// cannot change their own role here: the API would let them demote themselves and lose these pages.
+// /admin/users: every account, page by page, or those whose email contains what is typed (the API searches);
+// make one with any role; change a role, disable or enable an account (asking first). An admin cannot change or
+// disable their own account here, so as not to lock themselves out of these pages; the API itself refuses to
+// demote or disable the last enabled admin (409 `last_admin`), said in words.
 
-import { useCallback, useEffect, useState } from 'preact/hooks';
-import { get, idempotencyKey, patch, post, withQuery } from '../../api';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, get, idempotencyKey, patch, post, withQuery } from '../../api';
 import { ConfirmButton } from '../../components/confirm-dialog';
 import { Field } from '../../components/field';
-import { ErrorNotice, Loading, Note } from '../../components/notice';
+import { ErrorNotice, Loading } from '../../components/notice';
 import { formatTime } from '../../format';
+import { useDebounced } from '../../hooks';
 import { useSession } from '../../session';
 import { AdminPage, ROLES, type Page, type Role, type User } from './common';
 
@@ -27,34 +30,41 @@ export function UsersPage() {
   const [filter, setFilter] = useState('');
   const [said, setSaid] = useState('');
 
-  /** Loads the first `count` users (at least one page) again. */
-  const load = useCallback(async (count: number, after: string | null = null, keep: User[] = []) => {
-    setLoading(true);
-    setError(undefined);
-    try {
-      let all = keep;
-      let next: string | null | undefined = after;
-      do {
-        const page: Page<User> = await get<Page<User>>(withQuery('/v1/users', { limit: PAGE, after: next ?? undefined }));
-        all = [...all, ...page.items];
-        next = page.next_cursor;
-      } while (next && all.length < count);
-      setUsers(all);
-      setCursor(next ?? null);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoading(false);
-    }
-  }, []);
+  const search = useDebounced(filter.trim(), 250);
+  /** Answers to an older search are dropped when a newer one has been asked. */
+  const asked = useRef(0);
+
+  /** Loads the first `count` users (at least one page) matching `search` again, or the page after `after`. */
+  const load = useCallback(
+    async (count: number, after: string | null = null, keep: User[] = []) => {
+      const ask = ++asked.current;
+      setLoading(true);
+      setError(undefined);
+      try {
+        let all = keep;
+        let next: string | null | undefined = after;
+        do {
+          const page: Page<User> = await get<Page<User>>(withQuery('/v1/users', { limit: PAGE, after: next ?? undefined, email: search || undefined }));
+          all = [...all, ...page.items];
+          next = page.next_cursor;
+        } while (next && all.length < count);
+        if (ask !== asked.current) return;
+        setUsers(all);
+        setCursor(next ?? null);
+      } catch (e) {
+        if (ask === asked.current) setError(e);
+      } finally {
+        if (ask === asked.current) setLoading(false);
+      }
+    },
+    [search],
+  );
 
   useEffect(() => {
     void load(PAGE);
   }, [load]);
 
   const replace = (changed: User) => setUsers((list) => list.map((u) => (u.id === changed.id ? changed : u)));
-  const needle = filter.trim().toLowerCase();
-  const shown = needle ? users.filter((u) => u.email.toLowerCase().includes(needle)) : users;
 
   return (
     <AdminPage title="Users and roles">
@@ -66,10 +76,6 @@ export function UsersPage() {
       />
 
       <h2>Accounts</h2>
-      <Note>
-        Disabling or enabling an account is not available yet: the API changes only a user's role. To stop someone
-        from uploading or managing, make them a viewer.
-      </Note>
       <p role="status" class="said">
         {said}
       </p>
@@ -83,19 +89,23 @@ export function UsersPage() {
           aria-describedby="user-filter-hint"
         />
         <small id="user-filter-hint" class="hint">
-          Looks among the {users.length} account{users.length === 1 ? '' : 's'} loaded
-          {cursor ? '; load more to look further (the API has no search by email)' : ''}.
+          Any part of the address, in any case: “smith” finds Jane.Smith@example.com.
         </small>
       </div>
       <ErrorNotice error={error} title="Could not load the users." />
       {loading && users.length === 0 && <Loading label="Loading users…" />}
-      {!loading && users.length > 0 && shown.length === 0 && <p>No account loaded has an email containing “{filter.trim()}”.</p>}
-      <ul class="admin-list" role="list" aria-label="Accounts">
-        {shown.map((user) => (
-          <UserItem key={user.id} user={user} self={user.id === me?.id} onChanged={(u) => {
-            replace(u);
-            setSaid(`${u.email} is now a ${u.role}.`);
-          }} />
+      {!loading && !error && users.length === 0 && search && <p>No account has an email containing “{search}”.</p>}
+      <ul class="admin-list" role="list" aria-label="Accounts" aria-busy={loading}>
+        {users.map((user) => (
+          <UserItem
+            key={user.id}
+            user={user}
+            self={user.id === me?.id}
+            onChanged={(u, what) => {
+              replace(u);
+              setSaid(what);
+            }}
+          />
         ))}
       </ul>
       {cursor && (
@@ -164,22 +174,44 @@ function NewUser({ onCreated }: { onCreated(user: User): void }) {
   );
 }
 
-function UserItem({ user, self, onChanged }: { user: User; self: boolean; onChanged(user: User): void }) {
+/** A refused change in words: the API's `last_admin` explained, anything else as the API said it. */
+function explain(error: unknown, user: User): unknown {
+  if (error instanceof ApiError && error.code === 'last_admin') {
+    return new Error(
+      `${user.email} is the last enabled admin: nobody could manage the users without them. Make another account an admin first.`,
+    );
+  }
+  return error;
+}
+
+function UserItem({ user, self, onChanged }: { user: User; self: boolean; onChanged(user: User, what: string): void }) {
   const [role, setRole] = useState<Role>(user.role);
   useEffect(() => setRole(user.role), [user.role]);
   const selectId = `role-${user.id}`;
+  const disabled = user.disabled_at != null;
+  const change = async (body: { role?: Role; disabled?: boolean }, what: (u: User) => string) => {
+    try {
+      const changed = await patch<User>(`/v1/users/${user.id}`, body, { headers: { 'Idempotency-Key': idempotencyKey() } });
+      onChanged(changed, what(changed));
+    } catch (e) {
+      throw explain(e, user);
+    }
+  };
   return (
-    <li class="card admin-item">
+    <li class={`card admin-item${disabled ? ' user-disabled' : ''}`}>
       <div class="admin-item-head">
         <strong class="email">{user.email}</strong>
         <span class={`badge role-${user.role}`}>{user.role}</span>
-        {user.disabled_at ? <span class="badge badge-warn">disabled {formatTime(user.disabled_at)}</span> : null}
+        {disabled && <span class="badge badge-warn">disabled</span>}
       </div>
-      <p class="muted">Joined {formatTime(user.created_at)}</p>
+      <p class="muted">
+        Joined {formatTime(user.created_at)}
+        {disabled && `; disabled ${formatTime(user.disabled_at!)}: cannot sign in, and their tokens and API keys are refused`}
+      </p>
       {self ? (
         <p class="muted">
-          This is you. Your own role cannot be changed here, so that you cannot lock yourself out of the admin pages:
-          another admin can change it.
+          This is you. Your own role and account cannot be changed here, so that you cannot lock yourself out of the
+          admin pages: another admin can change them.
         </p>
       ) : (
         <div class="row">
@@ -196,15 +228,38 @@ function UserItem({ user, self, onChanged }: { user: User; self: boolean; onChan
             confirmLabel={`Make ${role}`}
             secondary
             disabled={role === user.role}
-            onConfirm={async () => {
-              const changed = await patch<User>(`/v1/users/${user.id}`, { role }, { headers: { 'Idempotency-Key': idempotencyKey() } });
-              onChanged(changed);
-            }}
+            onConfirm={() => change({ role }, (u) => `${u.email} is now a ${u.role}.`)}
           >
             <p>
               A {role} {ROLE_TEXT[role]}. It counts from their next request; they keep their password and sessions.
             </p>
           </ConfirmButton>
+          {disabled ? (
+            <ConfirmButton
+              label="Enable"
+              ariaLabel={`Enable ${user.email}`}
+              title={`Enable ${user.email}?`}
+              confirmLabel="Enable account"
+              secondary
+              onConfirm={() => change({ disabled: false }, (u) => `${u.email} is enabled: they can sign in again.`)}
+            >
+              <p>They can sign in again with their password, as a {user.role}.</p>
+            </ConfirmButton>
+          ) : (
+            <ConfirmButton
+              label="Disable"
+              ariaLabel={`Disable ${user.email}`}
+              title={`Disable ${user.email}?`}
+              confirmLabel="Disable account"
+              danger
+              onConfirm={() => change({ disabled: true }, (u) => `${u.email} is disabled.`)}
+            >
+              <p>
+                They are signed out everywhere at once; their sign-ins, tokens and API keys are refused until an admin
+                enables the account again. Nothing of theirs is deleted.
+              </p>
+            </ConfirmButton>
+          )}
         </div>
       )}
     </li>
