@@ -31,14 +31,14 @@ function worthResuming(saved: SavedPosition): boolean {
   return saved.position >= MIN_RESUME_S && !isFinished(saved.position, saved.duration);
 }
 
-/** The position this browser kept to offer resuming from, if any. */
+/** What this browser kept of where the viewer stopped (a finished view too: it outranks an older record). */
 export function loadPosition(viewer: string, assetId: string): SavedPosition | null {
   try {
     const raw = localStorage.getItem(key(viewer, assetId));
     if (!raw) return null;
     const saved = JSON.parse(raw) as SavedPosition;
-    if (typeof saved.position !== 'number' || Date.now() - saved.at > KEEP_MS) return null;
-    return worthResuming(saved) ? saved : null;
+    if (typeof saved.position !== 'number' || typeof saved.at !== 'number' || Date.now() - saved.at > KEEP_MS) return null;
+    return saved;
   } catch {
     return null;
   }
@@ -54,14 +54,12 @@ export interface ContinueWatching {
   watched_at: number;
 }
 
-/** Where the signed-in caller stopped in `assetId` by the API's record (any device), if anywhere worth resuming. */
+/** Where the signed-in caller stopped in `assetId` by the API's record (any device; unfinished views only). */
 export async function loadServerPosition(assetId: string): Promise<SavedPosition | null> {
   try {
     const { items } = await get<{ items: ContinueWatching[] }>('/v1/me/continue-watching?limit=100');
     const item = items.find((i) => i.asset_id === assetId);
-    if (!item) return null;
-    const saved = { position: item.position_seconds, duration: item.duration_seconds ?? 0, at: item.watched_at };
-    return worthResuming(saved) ? saved : null;
+    return item ? { position: item.position_seconds, duration: item.duration_seconds ?? 0, at: item.watched_at } : null;
   } catch {
     // Resuming is a convenience: without the API's record, this browser's will do.
     return null;
@@ -69,25 +67,21 @@ export async function loadServerPosition(assetId: string): Promise<SavedPosition
 }
 
 /**
- * The position to offer: the API's (it knows other devices) unless this browser's is more recent (its last
- * beacons may not have been stored yet when the page asked).
+ * The position to offer resuming from, if any: the API's (it knows other devices) unless this browser's record
+ * is more recent (its last beacons may not have been stored yet when the page asked, or it finished the video
+ * since), and only if it is not at the very start or the end.
  */
-export function newestPosition(server: SavedPosition | null, local: SavedPosition | null): SavedPosition | null {
-  if (!server) return local;
-  if (!local) return server;
-  return local.at > server.at ? local : server;
+export function resumePosition(server: SavedPosition | null, local: SavedPosition | null): SavedPosition | null {
+  const newest = !server ? local : !local ? server : local.at > server.at ? local : server;
+  return newest && worthResuming(newest) ? newest : null;
 }
 
-/** Keeps `position`; at the end, forgets it (the next visit starts over). */
+/** Keeps `position` (at the end too: the next visit starts over, whatever an older record says). */
 export function savePosition(viewer: string, assetId: string, position: number, duration: number): void {
   try {
     if (!Number.isFinite(position)) return;
-    if (isFinished(position, duration)) {
-      localStorage.removeItem(key(viewer, assetId));
-    } else {
-      const saved: SavedPosition = { position, duration: Number.isFinite(duration) ? duration : 0, at: Date.now() };
-      localStorage.setItem(key(viewer, assetId), JSON.stringify(saved));
-    }
+    const saved: SavedPosition = { position, duration: Number.isFinite(duration) ? duration : 0, at: Date.now() };
+    localStorage.setItem(key(viewer, assetId), JSON.stringify(saved));
   } catch {
     // Storage full or refused: resuming is a convenience.
   }

@@ -16,7 +16,7 @@ import { formatDuration } from '../../format';
 import { useResource, useTitle } from '../../hooks';
 import type { EnginePreference, Sources } from '../../player/engine';
 import { Player } from '../../player/player';
-import { loadPosition, loadServerPosition, newestPosition, type SavedPosition } from '../../player/resume';
+import { loadPosition, loadServerPosition, resumePosition, type SavedPosition } from '../../player/resume';
 import { hasRole, useSession, type User } from '../../session';
 import './watch.css';
 
@@ -193,7 +193,7 @@ function Playback({ title, assetId, inTitle, engine, user }: PlaybackProps) {
       if (!alive.current) return;
       const sources = sourcesOf(urls);
       scheduleRefresh(urls);
-      const saved = startAt === undefined ? newestPosition(server, loadPosition(viewer, assetId)) : null;
+      const saved = startAt === undefined ? resumePosition(server, loadPosition(viewer, assetId)) : null;
       if (saved) setStage({ kind: 'resume', sources, saved });
       else setStage((s) => ({ kind: 'playing', sources, startAt: startAt ?? 0, generation: generationOf(s) + 1 }));
     } catch (error) {
