@@ -96,7 +96,7 @@ pub struct TitleAsset {
     pub asset_id: String,
     pub role: AssetRole,
     /// The asset's playback policy: `public` plays for anyone (the title is free to watch), `signed` needs an
-    /// entitlement (a plan, a rental, a purchase). Shown when reading; ignored when writing.
+    /// entitlement (a plan, a rental, a purchase). Shown when reading; not part of what `PUT .../assets` takes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playback_policy: Option<String>,
 }

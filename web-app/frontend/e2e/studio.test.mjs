@@ -173,7 +173,6 @@ test('the admin uploads a clip, reloads in the middle, resumes, and gives it a t
   const titleId = new URL(page.url()).pathname.split('/').pop();
   assert.equal(await page.getByLabel('Feature (the film)').inputValue(), assetId);
   let detail = await api(marquee.url, 'GET', `/v1/titles/${titleId}`, { token: admin });
-  // The API shows each asset's playback policy too (the upload's default: signed).
   assert.deepEqual(detail.assets, [{ asset_id: assetId, role: 'feature', playback_policy: 'signed' }]);
   assert.deepEqual(detail.genres, ['documentary', 'test']);
 

@@ -215,7 +215,7 @@ function VideosSection({ title, onSaved }: { title: TitleDetail; onSaved: (t: Ti
     if (mainRole && chosenMain) links.push({ asset_id: chosenMain, role: mainRole });
     if (chosenTrailer) links.push({ asset_id: chosenTrailer, role: 'trailer' });
     // Further trailers (linked elsewhere) are kept.
-    for (const t of trailers.slice(1)) if (t.asset_id !== chosenTrailer) links.push(t);
+    for (const t of trailers.slice(1)) if (t.asset_id !== chosenTrailer) links.push({ asset_id: t.asset_id, role: t.role });
     void action.run(async () => onSaved(await put<TitleDetail>(`/v1/titles/${title.id}/assets`, { assets: links })));
   };
 
