@@ -9,7 +9,7 @@
 //   MARQUEE_ARTIFACTS    where screenshots go (default $CARGO_TARGET_DIR/web-app-artifacts)
 //   CHROMIUM             the browser (default /usr/bin/chromium)
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
@@ -187,4 +187,31 @@ export async function api(baseUrl, method, path, { token, body, headers = {} } =
 /** An access token for `credentials`. */
 export async function token(baseUrl, credentials) {
   return (await api(baseUrl, 'POST', '/v1/auth/login', { body: credentials })).access_token;
+}
+
+/**
+ * A clip of test pattern and tone made with ffmpeg: `seconds` long at 1280x720, noisy enough to be `bitrate`
+ * (e.g. '6M'), so a throttled upload of it has a middle.
+ */
+export function makeClip(path, { seconds, bitrate }) {
+  execFileSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc=size=1280x720:rate=30',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(seconds), '-vf', 'noise=alls=20:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', bitrate,
+    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', path,
+  ]);
+  return path;
+}
+
+/** Upload bandwidth of the page (bytes a second; -1: no limit), as DevTools' network throttling sets it. */
+export async function throttleUploads(page, bytesPerSecond) {
+  page.cdp ??= await page.context().newCDPSession(page);
+  await page.cdp.send('Network.enable');
+  await page.cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  });
 }

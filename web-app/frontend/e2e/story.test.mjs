@@ -6,7 +6,6 @@
 // then the creator's analytics page shows the view. axe-core on every page; screenshots as artefacts.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +16,13 @@ import {
   assertNoProblems,
   DESKTOP,
   launchBrowser,
+  makeClip,
   openPage,
   PHONE,
   screenshot,
   signIn,
   startMarquee,
+  throttleUploads,
   token,
   waitFor,
 } from './harness.mjs';
@@ -37,14 +38,8 @@ let clip;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'marquee-story-'));
   clip = join(dir, 'story.mp4');
-  // 12 s of test pattern and tone (three segments of the ladder), a few MB so a throttled upload has a middle.
-  execFileSync('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc=size=1280x720:rate=30',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '12', '-vf', 'noise=alls=20:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '3M',
-    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', clip,
-  ]);
+  // 12 s (three segments of the ladder), a few MB so a throttled upload has a middle.
+  makeClip(clip, { seconds: 12, bitrate: '3M' });
   [marquee, browser] = await Promise.all([startMarquee(), launchBrowser()]);
 });
 after(async () => {
@@ -52,17 +47,6 @@ after(async () => {
   await marquee?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function throttleUploads(page, bytesPerSecond) {
-  page.cdp ??= await page.context().newCDPSession(page);
-  await page.cdp.send('Network.enable');
-  await page.cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: bytesPerSecond,
-  });
-}
 
 async function visit(page, label, shot) {
   await assertAccessible(page, label);

@@ -16,11 +16,13 @@ import {
   assertNoProblems,
   DESKTOP,
   launchBrowser,
+  makeClip,
   openPage,
   PHONE,
   screenshot,
   signIn,
   startMarquee,
+  throttleUploads,
   token,
   waitFor,
 } from './harness.mjs';
@@ -38,14 +40,8 @@ function makeMedia() {
   dir = mkdtempSync(join(tmpdir(), 'marquee-studio-'));
   clip = join(dir, 'clip.mp4');
   poster = join(dir, 'poster.jpg');
-  const ffmpeg = (args) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
-  ffmpeg([
-    '-f', 'lavfi', '-i', 'testsrc=size=1280x720:rate=30',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '6', '-vf', 'noise=alls=20:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '6M', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-shortest', clip,
-  ]);
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=400x600', '-frames:v', '1', poster]);
+  makeClip(clip, { seconds: 6, bitrate: '6M' });
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=400x600', '-frames:v', '1', poster]);
 }
 
 before(async () => {
@@ -57,18 +53,6 @@ after(async () => {
   await marquee?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Upload bandwidth of the page (bytes a second; -1: no limit), as DevTools' network throttling sets it. */
-async function throttleUploads(page, bytesPerSecond) {
-  page.cdp ??= await page.context().newCDPSession(page);
-  await page.cdp.send('Network.enable');
-  await page.cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: bytesPerSecond,
-  });
-}
 
 const uploadFraction = (page) =>
   page.evaluate(() => {

@@ -2,6 +2,7 @@
 // in), the API's shapes they read, and how they write prices, ages and progress.
 
 import type { ComponentChildren } from 'preact';
+import type { Money } from '../../api-types';
 import { useTitle } from '../../hooks';
 import { formatDuration, formatTime } from '../../format';
 import './admin.css';
@@ -50,27 +51,9 @@ export interface User {
   created_at: number;
   disabled_at?: number | null;
 }
-export interface Page<T> {
-  items: T[];
-  next_cursor?: string | null;
-}
 
-export interface Money {
-  amount_minor: number;
-  currency: string;
-}
-export type Unlocks = { kind: 'catalog' } | { kind: 'tag'; tag: string };
-export interface Plan {
-  id: string;
-  name: string;
-  price: Money;
-  period: 'month' | 'year';
-  trial_days: number;
-  unlocks: Unlocks;
-  archived: boolean;
-  created_at: number;
-  updated_at: number;
-}
+
+export type { Money, Page, Plan, Unlocks } from '../../api-types';
 
 export const EVENT_TYPES = ['asset.created', 'upload.completed', 'asset.processing', 'asset.ready', 'asset.errored', 'asset.deleted'] as const;
 export interface Endpoint {

@@ -1,5 +1,19 @@
 // The API's shapes the studio reads and writes (from the control API's OpenAPI document).
 
+export type {
+  Artwork,
+  AssetRole,
+  Credit,
+  Money,
+  Offer,
+  Page,
+  Person,
+  Title,
+  TitleDetail,
+  TitleKind,
+  Window,
+} from '../../api-types';
+
 export type AssetStatus = 'waiting_upload' | 'queued' | 'processing' | 'ready' | 'errored' | 'deleted';
 
 export interface Rendition {
@@ -49,88 +63,6 @@ export interface Asset {
   progress?: JobProgress | null;
   renditions?: Rendition[] | null;
   source?: SourceFacts | null;
-}
-
-export interface Page<T> {
-  items: T[];
-  next_cursor?: string | null;
-}
-
-export type TitleKind = 'movie' | 'series' | 'season' | 'episode';
-export type AssetRole = 'feature' | 'trailer' | 'episode';
-
-export interface Artwork {
-  poster?: string | null;
-  poster_url?: string | null;
-  poster_source?: 'upload' | 'asset' | null;
-  backdrop?: string | null;
-  backdrop_url?: string | null;
-}
-
-export interface Title {
-  id: string;
-  kind: TitleKind;
-  title: string;
-  original_title?: string | null;
-  synopsis: string;
-  release_year?: number | null;
-  runtime_minutes?: number | null;
-  maturity_rating?: string | null;
-  languages: string[];
-  genres: string[];
-  tags: string[];
-  number?: number | null;
-  parent_id?: string | null;
-  artwork: Artwork;
-  owner_id: string;
-  created_at: number;
-  updated_at: number;
-}
-
-export interface Window {
-  starts_at?: number | null;
-  ends_at?: number | null;
-  regions?: string[];
-}
-
-export interface Credit {
-  person_id: string;
-  name: string;
-  kind: 'cast' | 'crew';
-  character?: string | null;
-  role?: string | null;
-}
-
-export interface TitleDetail extends Title {
-  assets: { asset_id: string; role: AssetRole }[];
-  availability: Window[];
-  credits: Credit[];
-  episodes?: Title[] | null;
-  seasons?: (Title & { episodes: Title[] })[] | null;
-}
-
-export interface Person {
-  id: string;
-  name: string;
-  other_names: string[];
-  biography: string;
-}
-
-export interface Money {
-  amount_minor: number;
-  currency: string;
-}
-
-export interface Offer {
-  id: string;
-  title_id: string;
-  kind: 'rental' | 'purchase';
-  price: Money;
-  archived: boolean;
-  created_at: number;
-  seller_id?: string | null;
-  watch_window_hours?: number | null;
-  expires_unplayed_days?: number | null;
 }
 
 export interface AnalyticsReport {

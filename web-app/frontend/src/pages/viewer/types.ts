@@ -1,49 +1,20 @@
 // The shapes of the API answers the viewer's pages read (from the OpenAPI document's schemas).
 
-export type TitleKind = 'movie' | 'series' | 'season' | 'episode';
+import type { Person as BasePerson, Money, Title, TitleKind } from '../../api-types';
 
-export interface Artwork {
-  poster?: string | null;
-  poster_url?: string | null;
-  poster_source?: 'upload' | 'asset' | null;
-  backdrop?: string | null;
-  backdrop_url?: string | null;
-}
-
-export interface Title {
-  id: string;
-  kind: TitleKind;
-  title: string;
-  original_title?: string | null;
-  synopsis: string;
-  release_year?: number | null;
-  runtime_minutes?: number | null;
-  maturity_rating?: string | null;
-  languages: string[];
-  genres: string[];
-  tags: string[];
-  artwork: Artwork;
-  number?: number | null;
-  parent_id?: string | null;
-  owner_id: string;
-}
-
-export interface Credit {
-  person_id: string;
-  name: string;
-  kind: 'cast' | 'crew';
-  character?: string | null;
-  role?: string | null;
-}
-
-export interface TitleDetail extends Title {
-  /** `playback_policy`: `public` plays for anyone (free to watch), `signed` needs a plan, a rental or a purchase. */
-  assets: { asset_id: string; role: 'feature' | 'trailer' | 'episode'; playback_policy?: 'public' | 'signed' | null }[];
-  availability: { starts_at?: number | null; ends_at?: number | null; regions?: string[] }[];
-  credits: Credit[];
-  episodes?: Title[];
-  seasons?: (Title & { episodes: Title[] })[];
-}
+export type {
+  Artwork,
+  Credit,
+  Money,
+  Offer,
+  Page,
+  Plan,
+  Title,
+  TitleAsset,
+  TitleDetail,
+  TitleKind,
+  Unlocks,
+} from '../../api-types';
 
 export interface HomeRow {
   key: string;
@@ -74,44 +45,8 @@ export interface SearchResult {
   genres?: string[];
 }
 
-export interface Page<T> {
-  items: T[];
-  next_cursor?: string | null;
-}
-
-export interface Person {
-  id: string;
-  name: string;
-  biography: string;
-  other_names: string[];
+export interface Person extends BasePerson {
   titles: { id: string; title: string }[];
-}
-
-export interface Money {
-  amount_minor: number;
-  currency: string;
-}
-
-export type Unlocks = { kind: 'catalog' } | { kind: 'tag'; tag: string };
-
-export interface Plan {
-  id: string;
-  name: string;
-  period: 'month' | 'year';
-  price: Money;
-  trial_days: number;
-  unlocks: Unlocks;
-  archived: boolean;
-}
-
-export interface Offer {
-  id: string;
-  title_id: string;
-  kind: 'rental' | 'purchase';
-  price: Money;
-  watch_window_hours?: number | null;
-  expires_unplayed_days?: number | null;
-  archived: boolean;
 }
 
 export type OrderState = 'created' | 'paying' | 'pending' | 'fulfilled' | 'failed' | 'refunded';
