@@ -55,12 +55,10 @@ for (const row of rows) console.log(`  lazy ${row.key}: JS ${kb(row.js)} KB, CSS
 // The watch page: its own chunks, and every library it loads lazily (the player).
 const watchKeys = dynamic.filter((key) => key.includes('pages/watch/'));
 if (watchKeys.length > 0) {
+  // Its chunks and what they import statically, then the one player library it loads for HLS (hls.js); dash.js
+  // is loaded only where HLS cannot play, so it is left out.
   const keys = new Set();
-  for (const key of watchKeys) {
-    closure(key, keys);
-    for (const lazy of manifest[key].dynamicImports ?? []) closure(lazy, keys);
-  }
-  // The player module's own lazy imports (hls.js; dash.js only where HLS cannot play, so left out).
+  for (const key of watchKeys) closure(key, keys);
   for (const key of [...keys]) {
     for (const lazy of manifest[key].dynamicImports ?? []) if (lazy.includes('hls.js')) closure(lazy, keys);
   }
