@@ -383,7 +383,11 @@ on_both_engines!(recommendations_come_from_what_viewers_watched, |engine: Engine
     ] {
         assert_eq!(post_beacons(&api, Some(&nina), batch).await.status, 202);
     }
-    let resume = poll(&api.url("/v1/me/continue-watching"), &nina, |r| r["items"].as_array().unwrap().len() == 2).await;
+    // Each batch is written on its own: wait for the last one (asset-b's newer view) to be in.
+    let resume = poll(&api.url("/v1/me/continue-watching"), &nina, |r| {
+        r["items"].as_array().unwrap().len() == 2 && r["items"][0]["position_seconds"] == 20.0
+    })
+    .await;
     let items = resume["items"].as_array().unwrap();
     assert_eq!((items[0]["asset_id"].as_str(), items[0]["title_id"].as_str()), (Some("asset-b"), Some("b")));
     assert_eq!(items[0]["position_seconds"], 20.0, "the latest view of asset-b, not the older one");
