@@ -29,6 +29,14 @@ impl FromStr for HumanDuration {
 /// Writes what [`FromStr`] reads back exactly: `10s`, `1m 30s`, `500ms`.
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Whole days as days: humantime counts a month as 30.44 days, so 90 days would read
+        // "2months 29days 2h 52m 48s".
+        const DAY: u64 = 24 * 60 * 60;
+        let seconds = self.0.as_secs();
+        if self.0.subsec_nanos() == 0 && seconds >= DAY && seconds.is_multiple_of(DAY) {
+            let days = seconds / DAY;
+            return write!(f, "{days}{}", if days == 1 { "day" } else { "days" });
+        }
         write!(f, "{}", humantime::format_duration(self.0))
     }
 }
@@ -234,6 +242,13 @@ mod tests {
         assert_eq!("10s".parse(), Ok(HumanDuration(Duration::from_secs(10))));
         assert_eq!("1m 30s".parse(), Ok(HumanDuration(Duration::from_secs(90))));
         assert_eq!(HumanDuration(Duration::from_millis(1500)).to_string(), "1s 500ms");
+        // Whole days stay days (humantime would write 90 days as 2 months of 30.44 days and the rest).
+        for (days, text) in [(1, "1day"), (30, "30days"), (90, "90days"), (366, "366days")] {
+            let duration = HumanDuration(Duration::from_secs(days * 86_400));
+            assert_eq!(duration.to_string(), text);
+            assert_eq!(text.parse(), Ok(duration));
+        }
+        assert_eq!(HumanDuration(Duration::from_secs(86_400 + 1)).to_string(), "1day 1s");
         assert!("10".parse::<HumanDuration>().is_err());
         assert!("10x".parse::<HumanDuration>().unwrap_err().contains("\"10x\" is not a duration"));
     }
